@@ -1,0 +1,285 @@
+"""Find topics and snippets by reading source files, never by importing them.
+
+The MkDocs process must not import torch, transformers or the topic modules, so everything the
+site needs to know before running anything (snippet ids, their source, the topic's title and
+references, and what each snippet depends on) is read from the syntax tree.
+
+A *topic module* is a ``.py`` file directly inside the package folder that defines ``TITLE``.
+A *snippet* is a top-level function of a topic module whose name starts with ``demo_``; its id is
+``<module>.<function>``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refkit.engine.references import Reference
+
+__all__ = [
+    "SNIPPET_PREFIX",
+    "Catalog",
+    "Snippet",
+    "Topic",
+    "TopicSyntaxError",
+    "load_catalog",
+]
+
+SNIPPET_PREFIX = "demo_"
+
+
+class TopicSyntaxError(Exception):
+    """A topic module could not be parsed; carries the file and line for the message."""
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One runnable demonstration, as found in the source.
+
+    Attributes:
+        id: ``<module>.<function>``, the name a page uses to embed it.
+        module: The topic module's name (its file name without ``.py``).
+        function: The function's name.
+        path: The topic module's file.
+        line: The line of the ``def`` (decorators excluded).
+        source: The function's source text, decorators included.
+        summary: The first line of its docstring, or ``""``.
+        fingerprint: A hash of everything its output can depend on in the repository.
+    """
+
+    id: str
+    module: str
+    function: str
+    path: Path
+    line: int
+    source: str
+    summary: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic module: its title, references and snippets, in source order."""
+
+    module: str
+    path: Path
+    title: str
+    references: tuple[Reference, ...]
+    snippets: tuple[Snippet, ...]
+
+
+@dataclass
+class Catalog:
+    """Every topic and snippet of a package folder, plus the problems met reading it."""
+
+    package_dir: Path
+    topics: dict[str, Topic] = field(default_factory=dict)
+    errors: list[TopicSyntaxError] = field(default_factory=list)
+    preload_imports: tuple[str, ...] = ()
+    """Import statements of third-party code found in the topics: what a worker preloads."""
+
+    @property
+    def snippets(self) -> dict[str, Snippet]:
+        """All snippets by id, in topic then source order."""
+        return {s.id: s for topic in self.topics.values() for s in topic.snippets}
+
+
+def _digest(*parts: str | bytes) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        hasher.update(len(data).to_bytes(8, "little"))
+        hasher.update(data)
+    return hasher.hexdigest()
+
+
+def _literal_reference(node: ast.expr, path: Path) -> Reference:
+    """Build a Reference from a ``Reference(...)`` call made of literals."""
+    if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Reference"):
+        raise TopicSyntaxError(path, node.lineno, "REFERENCES must hold Reference(...) calls")
+    try:
+        args = [ast.literal_eval(arg) for arg in node.args]
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+    except ValueError as exc:
+        raise TopicSyntaxError(path, node.lineno, "Reference(...) arguments must be literals") from exc
+    return Reference(*args, **kwargs)
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _imported_modules(tree: ast.Module) -> list[tuple[str, ast.stmt]]:
+    found: list[tuple[str, ast.stmt]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, node))
+    return found
+
+
+class _PackageReader:
+    """Reads and hashes the package's files once per catalog load."""
+
+    def __init__(self, package_dir: Path) -> None:
+        self.package_dir = package_dir
+        self.package_name = package_dir.name
+        self._module_digest: dict[str, str] = {}
+
+    def module_path(self, dotted: str) -> Path | None:
+        """The file of an in-package module name like ``refkit.engine.device``, if any."""
+        parts = dotted.split(".")
+        if parts[0] != self.package_name:
+            return None
+        base = self.package_dir.joinpath(*parts[1:])
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def transitive_digest(self, path: Path, seen: set[Path] | None = None) -> str:
+        """Hash of a module's source and of every in-package module it imports, recursively."""
+        seen = set() if seen is None else seen
+        if path in seen:
+            return ""
+        seen.add(path)
+        source = path.read_text(encoding="utf-8")
+        parts = [str(path.relative_to(self.package_dir)), source]
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return _digest(*parts)
+        for name, _ in sorted(_imported_modules(tree), key=lambda item: item[0]):
+            dependency = self.module_path(name)
+            if dependency is not None:
+                parts.append(self.transitive_digest(dependency, seen))
+        return _digest(*parts)
+
+    def data_digest(self) -> str:
+        """Hash of every data file shipped in the package's ``data`` folder."""
+        data_dir = self.package_dir / "data"
+        files = sorted(p for p in data_dir.rglob("*") if p.is_file()) if data_dir.is_dir() else []
+        return _digest(*(f"{p.relative_to(data_dir)}\0".encode() + p.read_bytes() for p in files))
+
+
+def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> tuple[Topic, set[str]] | None:
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise TopicSyntaxError(path, exc.lineno or 1, f"syntax error: {exc.msg}") from exc
+    lines = source.splitlines(keepends=True)
+
+    title: str | None = None
+    references: tuple[Reference, ...] = ()
+    functions: dict[str, ast.FunctionDef] = {}
+    context_parts: list[str] = []  # every top-level statement that is not a snippet
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith(SNIPPET_PREFIX):
+            functions[node.name] = node
+            continue
+        context_parts.append(ast.get_source_segment(source, node) or "")
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {t.id for t in targets if isinstance(t, ast.Name)}
+            if "TITLE" in names and node.value is not None:
+                title = ast.literal_eval(node.value)
+            if "REFERENCES" in names and isinstance(node.value, ast.Tuple | ast.List):
+                references = tuple(_literal_reference(el, path) for el in node.value.elts)
+    if title is None:
+        return None
+
+    module = path.stem
+    # Imported in-package modules change every snippet of the topic; other top-level code
+    # (helpers, constants) too. A snippet's own body, and the bodies of other snippets it calls,
+    # change only that snippet: editing one demo re-runs only what depends on it.
+    imports_digest = "".join(
+        reader.transitive_digest(dep)
+        for name, _ in sorted(_imported_modules(tree), key=lambda item: item[0])
+        if (dep := reader.module_path(name)) is not None
+    )
+    context_digest = _digest(*context_parts)
+
+    def function_source(node: ast.FunctionDef) -> str:
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        end = node.end_lineno or node.lineno
+        return "".join(lines[start - 1 : end])
+
+    snippets = []
+    for name, node in functions.items():
+        called = sorted((_names_used(node) & functions.keys()) - {name})
+        fingerprint = _digest(
+            function_source(node),
+            *(function_source(functions[other]) for other in called),
+            context_digest,
+            imports_digest,
+            data_digest,
+        )
+        docstring = ast.get_docstring(node) or ""
+        snippets.append(
+            Snippet(
+                id=f"{module}.{name}",
+                module=module,
+                function=name,
+                path=path,
+                line=node.lineno,
+                source=function_source(node),
+                summary=docstring.strip().splitlines()[0] if docstring.strip() else "",
+                fingerprint=fingerprint,
+            )
+        )
+    third_party = {
+        ast.unparse(statement)
+        for name, statement in _imported_modules(tree)
+        if name.split(".")[0] != reader.package_name and name != "__future__"
+    }
+    return Topic(module, path, title, references, tuple(snippets)), third_party
+
+
+def load_catalog(package_dir: Path) -> Catalog:
+    """Read every topic module directly inside ``package_dir``.
+
+    A module that cannot be parsed is recorded in ``Catalog.errors`` (with file and line) and
+    skipped, so the other topics still build.
+
+    Args:
+        package_dir: The folder of the package, e.g. ``<repo>/refkit``.
+
+    Returns:
+        The catalog of topics and snippets.
+
+    Examples:
+        >>> import refkit, pathlib
+        >>> catalog = load_catalog(pathlib.Path(refkit.__file__).parent)
+        >>> catalog.topics["train_tokenizer"].module
+        'train_tokenizer'
+        >>> any("tokenizers" in statement for statement in catalog.preload_imports)
+        True
+    """
+    package_dir = package_dir.resolve()
+    reader = _PackageReader(package_dir)
+    data_digest = reader.data_digest()
+    catalog = Catalog(package_dir)
+    third_party: set[str] = set()
+    for path in sorted(package_dir.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            found = _read_topic(path, reader, data_digest)
+        except TopicSyntaxError as exc:
+            catalog.errors.append(exc)
+            continue
+        if found is not None:
+            topic, imports = found
+            catalog.topics[topic.module] = topic
+            third_party |= imports
+    catalog.preload_imports = tuple(sorted(third_party))
+    return catalog

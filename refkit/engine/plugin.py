@@ -1,0 +1,288 @@
+"""The ``refkit`` MkDocs plugin: wiring between MkDocs events and the pure core.
+
+Events used, and why:
+
+- ``on_startup``: remember whether this is ``build`` or ``serve``; the plugin object (and with it
+  the warm worker) then lives across ``mkdocs serve`` rebuilds.
+- ``on_config``: read options (environment wins), find topics and snippets statically, make sure
+  the Markdown extensions the output needs are on, add the stylesheet.
+- ``on_files``: read every page once, collect the snippets they embed and get all results in one
+  batch, so independent snippets run in parallel and the worker starts at most once per build.
+- ``on_page_markdown``: replace directives by the source and placeholders; append references.
+- ``on_page_content``: put the escaped output HTML in place of the placeholders (HTML, so it
+  survives any nesting in lists or admonitions untouched by Markdown).
+- ``on_serve``: watch the topic package, so saving a topic module rebuilds.
+- ``on_post_build`` / ``on_shutdown``: write the stylesheet; stop the worker.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+
+from refkit.engine import render
+from refkit.engine.cache import ResultCache
+from refkit.engine.config import RefkitConfig, environment_overrides
+from refkit.engine.directive import Directive, find_directives, replace_directives
+from refkit.engine.discovery import Catalog, Snippet, load_catalog
+from refkit.engine.results import SnippetResult
+from refkit.engine.runner import SnippetRunner, WorkerError
+
+__all__ = ["RefkitPlugin"]
+
+log = get_plugin_logger(__name__)
+
+_STYLESHEET = "assets/refkit/refkit.css"
+_MARKDOWN_EXTENSIONS = ("admonition", "pymdownx.details")
+
+
+class _Progress:
+    """Progress of a cold build on one terminal line, or a few log lines when not a terminal."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_reported = 0
+
+    def __call__(self, done: int, total: int, snippet_id: str) -> None:
+        if self.tty:
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r\x1b[2K[refkit] ran {done}/{total}: {snippet_id}{end}")
+            sys.stderr.flush()
+        elif done == total or done - self.last_reported >= max(1, total // 4):
+            self.last_reported = done
+            log.info(f"ran {done}/{total} snippets (latest: {snippet_id})")
+
+
+class RefkitPlugin(BasePlugin[RefkitConfig]):
+    """Embeds live snippet output, sources and references into MkDocs pages."""
+
+    def __init__(self) -> None:
+        self.command = "build"
+        self.catalog: Catalog | None = None
+        self.runner: SnippetRunner | None = None
+        self.results: dict[str, SnippetResult | None] = {}
+        self._blocks: dict[str, dict[str, str]] = {}
+        self._project_dir = Path.cwd()
+        self._runner_settings: tuple[Any, ...] = ()
+
+    def load_config(
+        self, options: dict[str, Any], config_file_path: str | None = None
+    ) -> tuple[list[Any], list[Any]]:
+        """Validate options with environment variables applied on top of ``mkdocs.yml``."""
+        return super().load_config({**options, **environment_overrides()}, config_file_path)
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Remember the command: ``serve`` keeps going on errors and keeps the worker warm."""
+        self.command = command
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        """Read the topics and prepare the runner."""
+        if not self.config.enabled:
+            return None
+        self._project_dir = Path(config.config_file_path or ".").resolve().parent
+        package_dir = (self._project_dir / self.config.package_dir).resolve()
+        if not package_dir.is_dir():
+            raise PluginError(
+                f"refkit: package_dir {self.config.package_dir!r} is not a folder next to "
+                f"mkdocs.yml ({package_dir}); set `package_dir` to the folder of your topics."
+            )
+        self.catalog = load_catalog(package_dir)
+        for problem in self.catalog.errors:
+            log.warning(f"{problem.path}:{problem.line}: topic module skipped: {problem}")
+
+        settings = (package_dir, self.config.timeout, self.config.device, self.config.jobs)
+        if self.runner is None or self._runner_settings != settings:
+            if self.runner is not None:
+                self.runner.close()
+            self.runner = SnippetRunner(
+                package_dir,
+                cache=None,
+                timeout=float(self.config.timeout),
+                device=self.config.device,
+                jobs=self.config.jobs,
+                preload=self.catalog.preload_imports,
+            )
+            self._runner_settings = settings
+        self.runner.execute = self.config.execute
+        self.runner.cache = ResultCache(self._project_dir / self.config.cache_dir)
+
+        for extension in _MARKDOWN_EXTENSIONS:
+            if extension not in config.markdown_extensions:
+                config.markdown_extensions.append(extension)
+        if _STYLESHEET not in config.extra_css:
+            config.extra_css.append(_STYLESHEET)
+        return config
+
+    @event_priority(-50)  # after other plugins have added or removed pages
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
+        """Get the results of every snippet any page embeds, in one batch."""
+        if not self.config.enabled or self.catalog is None or self.runner is None:
+            return None
+        snippets = self.catalog.snippets
+        needed: dict[str, Snippet] = {}
+        for file in files.documentation_pages():
+            directives, _ = find_directives(file.content_string)
+            for directive in directives:
+                if directive.snippet_id in snippets:
+                    needed[directive.snippet_id] = snippets[directive.snippet_id]
+        try:
+            self.results, stats = self.runner.results(needed.values(), progress=_Progress())
+        except WorkerError as exc:
+            raise PluginError(f"refkit: {exc}") from exc
+        for problem in self.runner.cache_write_errors:
+            log.warning(f"cannot write the result cache ({problem}); results are not kept")
+        self.runner.cache_write_errors.clear()
+        log.info(
+            f"{len(needed)} snippets: {stats.from_cache} from the cache, {stats.executed} run, "
+            f"{stats.failed} failed, {stats.not_run} not run"
+        )
+        return None
+
+    def on_page_markdown(
+        self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        """Replace directives by source and output placeholders; append the references."""
+        if not self.config.enabled or self.catalog is None:
+            return None
+        source_path = page.file.src_uri
+        raw = page.file.content_string
+        # Directive line numbers count from the first line of the file, front matter included.
+        offset = raw.count("\n") - markdown.count("\n") if raw.endswith(markdown) else 0
+        directives, errors = find_directives(markdown)
+        for error in errors:
+            log.warning(f"{source_path}:{error.line + offset}: {error.reason}: {error.text.strip()}")
+
+        nonce = hashlib.sha256(source_path.encode()).hexdigest()[:10]
+        blocks: dict[str, str] = {}
+
+        def placeholder(html: str) -> str:
+            token = f"REFKITBLOCK{nonce}N{len(blocks)}X"
+            blocks[token] = html
+            return token
+
+        rendered: dict[int, str] = {}
+        seen: Counter[str] = Counter()
+        for directive in directives:
+            where = f"{source_path}:{directive.line + offset}"
+            if directive.kind == "environment":
+                rendered[directive.line] = placeholder(self._environment_table())
+                continue
+            seen[directive.snippet_id] += 1
+            if seen[directive.snippet_id] == 2:
+                log.warning(f"{where}: snippet {directive.snippet_id} is embedded twice on this page")
+            rendered[directive.line] = self._render_directive(directive, where, placeholder)
+
+        markdown = replace_directives(markdown, rendered)
+        topic = self.catalog.topics.get(str(page.meta.get("topic", "")))
+        if page.meta.get("topic") and topic is None:
+            log.warning(f"{source_path}: front matter names unknown topic {page.meta['topic']!r}")
+        if topic is not None:
+            markdown += "\n\n## References\n\n" + placeholder(render.references_html(topic.references)) + "\n"
+        self._blocks[page.file.src_uri] = blocks
+        return markdown
+
+    def _render_directive(self, directive: Directive, where: str, placeholder: Any) -> str:
+        assert self.catalog is not None
+        snippet = self.catalog.snippets.get(directive.snippet_id)
+        parts = []
+        if directive.title:
+            parts.append(placeholder(render.title_html(directive.title)))
+        if snippet is None:
+            reason = self._unknown_snippet_reason(directive.snippet_id)
+            log.warning(f"{where}: {reason}")
+            parts.append(placeholder(render.not_run_panel_html(directive.snippet_id, reason)))
+            return "\n\n".join(parts)
+        source = render.source_markdown(snippet, directive.source)
+        if source:
+            parts.append(source)
+        result = self.results.get(snippet.id)
+        if result is None:
+            reason = "Not run (execute is 'never') and no cached output matches the current code."
+            parts.append(placeholder(render.not_run_panel_html(snippet.id, reason)))
+        elif result.ok:
+            parts.append(placeholder(render.output_html(result)))
+            parts.append(placeholder(render.stamp_html(result)))
+        else:
+            self._report_failure(snippet, result, where)
+            parts.append(placeholder(render.output_html(result)) if result.events else "")
+            parts.append(placeholder(render.problem_panel_html(snippet.id, result)))
+        return "\n\n".join(part for part in parts if part)
+
+    def _unknown_snippet_reason(self, snippet_id: str) -> str:
+        assert self.catalog is not None
+        module = snippet_id.split(".", 1)[0]
+        for problem in self.catalog.errors:
+            if problem.path.stem == module:
+                return f"snippet {snippet_id} is unavailable: its topic module failed to parse ({problem})"
+        close = difflib.get_close_matches(snippet_id, list(self.catalog.snippets), n=3, cutoff=0.5)
+        hint = f"; closest known: {', '.join(close)}" if close else ""
+        return f"unknown snippet id {snippet_id!r}{hint}"
+
+    def _report_failure(self, snippet: Snippet, result: SnippetResult, where: str) -> None:
+        error = result.error
+        detail = f"{error.type}: {error.message}" if error else result.status
+        frames = error.last_frames() if error else ""
+        message = (
+            f"{where}: snippet {snippet.id} ({snippet.path.name}:{snippet.line}) "
+            f"{result.status}: {detail}" + (f"\n{frames}" if frames else "")
+        )
+        if self.command == "build" and self.config.on_error == "fail":
+            raise PluginError(f"refkit: {message}")
+        log.warning(message)
+
+    def _environment_table(self) -> str:
+        counts = Counter(r.environment for r in self.results.values() if r and r.environment)
+        return render.environment_table_html(sorted(counts.items(), key=lambda item: -item[1]))
+
+    def on_page_content(
+        self, html: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        """Swap the placeholders for the rendered HTML."""
+        blocks = self._blocks.pop(page.file.src_uri, None)
+        if not blocks:
+            return None
+        return re.sub(
+            r"(?:<p>)?(REFKITBLOCK[0-9a-f]{10}N\d+X)(?:</p>)?",
+            lambda match: blocks.get(match[1], match[0]),
+            html,
+        )
+
+    def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
+        """Rebuild when a topic module or data file changes."""
+        if self.config.enabled and self.catalog is not None:
+            server.watch(str(self.catalog.package_dir))
+        return server
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        """Write the stylesheet; a one-off build stops its worker."""
+        if not self.config.enabled:
+            return
+        target = Path(config.site_dir) / _STYLESHEET
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            (Path(__file__).with_name("assets") / "refkit.css").read_text(encoding="utf-8"),
+            encoding="utf-8",
+        )
+        if self.command != "serve" and self.runner is not None:
+            self.runner.close()
+
+    def on_build_error(self, *, error: Exception) -> None:
+        """A failed one-off build stops its worker too."""
+        if self.command != "serve" and self.runner is not None:
+            self.runner.close()
+
+    def on_shutdown(self) -> None:
+        """Stop the worker when ``mkdocs serve`` stops."""
+        if self.runner is not None:
+            self.runner.close()

@@ -1,0 +1,212 @@
+"""Turn snippets, results and references into the Markdown and HTML a page shows.
+
+Pure functions of their arguments. Everything that came from running code is escaped; the only
+raw HTML that reaches a page is what a snippet returned from ``_repr_html_``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from collections.abc import Iterable
+
+from refkit.engine.discovery import Snippet
+from refkit.engine.references import Reference
+from refkit.engine.results import CRASHED, ERROR, TIMEOUT, RunEnvironment, SnippetResult
+
+__all__ = [
+    "source_markdown",
+    "output_html",
+    "stamp_html",
+    "problem_panel_html",
+    "not_run_panel_html",
+    "references_html",
+    "environment_table_html",
+    "title_html",
+]
+
+
+def _fence_for(code: str) -> str:
+    """A backtick fence longer than any backtick run inside ``code``."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def source_markdown(snippet: Snippet, mode: str) -> str:
+    """The snippet's source as a fenced Python block (or a collapsed one), or ``""`` to hide it.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> s = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, "def demo_f():\\n    pass\\n", "", "")
+        >>> print(source_markdown(s, "show"))
+        ```python
+        def demo_f():
+            pass
+        ```
+        >>> source_markdown(s, "hide")
+        ''
+    """
+    if mode == "hide":
+        return ""
+    code = textwrap.dedent(snippet.source).rstrip("\n")
+    fence = _fence_for(code)
+    block = f"{fence}python\n{code}\n{fence}"
+    if mode == "collapsed":
+        summary = f"Source of {snippet.function}".replace('"', "'")
+        return f'??? quote "{summary}"\n\n' + textwrap.indent(block, "    ")
+    return block
+
+
+def title_html(title: str) -> str:
+    """The title shown above a snippet.
+
+    Examples:
+        >>> title_html("<b>Ids</b>")
+        '<p class="refkit-title">&lt;b&gt;Ids&lt;/b&gt;</p>'
+    """
+    return f'<p class="refkit-title">{html.escape(title)}</p>'
+
+
+def output_html(result: SnippetResult) -> str:
+    """The live output of a run: output events in order, then the return value.
+
+    Examples:
+        >>> from refkit.engine.results import OK, OutputEvent
+        >>> r = SnippetResult("m.f", OK, (OutputEvent("stdout", "<s> hi </s>\\n"),), return_text="3")
+        >>> print(output_html(r))
+        <div class="refkit-output"><pre><code><span class="refkit-stdout">&lt;s&gt; hi &lt;/s&gt;
+        </span></code></pre><pre class="refkit-return"><code><span class="refkit-return-label">returned</span> 3</code></pre></div>
+    """
+    parts = ['<div class="refkit-output">']
+    if result.events:
+        spans = "".join(
+            f'<span class="refkit-{html.escape(event.stream)}">{html.escape(event.text)}</span>'
+            for event in result.events
+        )
+        parts.append(f"<pre><code>{spans}</code></pre>")
+    if result.truncated:
+        parts.append(
+            '<p class="refkit-note">Output truncated: the snippet printed more than refkit keeps.</p>'
+        )
+    if result.return_html is not None:
+        parts.append(f'<div class="refkit-return-html">{result.return_html}</div>')
+    elif result.return_text is not None:
+        parts.append(
+            '<pre class="refkit-return"><code><span class="refkit-return-label">returned</span> '
+            f"{html.escape(result.return_text)}</code></pre>"
+        )
+    if len(parts) == 1:
+        parts.append('<p class="refkit-note">(no output)</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def stamp_html(result: SnippetResult) -> str:
+    """The one-line stamp: device, versions, run time, and whether it came from the cache.
+
+    Examples:
+        >>> from refkit.engine.results import OK
+        >>> env = RunEnvironment("3.11.7", "2.13.0", "5.24.0", "0.23.3", "cpu")
+        >>> r = SnippetResult("m.f", OK, environment=env, duration=0.1234, finished_at="2026-11-26T08:00:00Z")
+        >>> print(stamp_html(r.cached()))
+        <p class="refkit-stamp">Ran on cpu · Python 3.11.7 · torch 2.13.0 · transformers 5.24.0 · tokenizers 0.23.3 · 0.12 s · from the cache (run 2026-11-26T08:00:00Z)</p>
+    """
+    where = result.environment.describe() if result.environment else "unknown environment"
+    origin = f"from the cache (run {result.finished_at})" if result.from_cache else "run in this build"
+    text = f"Ran on {where} · {result.duration:.2f} s · {origin}"
+    return f'<p class="refkit-stamp">{html.escape(text)}</p>'
+
+
+_PROBLEM_TITLES = {
+    ERROR: "raised {type}",
+    TIMEOUT: "timed out",
+    CRASHED: "crashed its process",
+}
+
+
+def problem_panel_html(snippet_id: str, result: SnippetResult) -> str:
+    """A visible panel for a snippet that raised, timed out or killed its process.
+
+    Examples:
+        >>> from refkit.engine.results import ErrorInfo
+        >>> r = SnippetResult("m.f", ERROR, error=ErrorInfo("ValueError", "bad <x>", "Traceback...\\nValueError: bad <x>"))
+        >>> print(problem_panel_html("m.f", r))  # doctest: +NORMALIZE_WHITESPACE
+        <div class="admonition failure refkit-problem"><p class="admonition-title">Snippet m.f raised ValueError</p><pre><code>Traceback...
+        ValueError: bad &lt;x&gt;</code></pre></div>
+    """
+    error = result.error
+    label = _PROBLEM_TITLES.get(result.status, result.status).format(type=error.type if error else "")
+    body = (error.traceback or f"{error.type}: {error.message}") if error else ""
+    return (
+        '<div class="admonition failure refkit-problem">'
+        f'<p class="admonition-title">Snippet {html.escape(snippet_id)} {html.escape(label)}</p>'
+        f"<pre><code>{html.escape(body)}</code></pre></div>"
+    )
+
+
+def not_run_panel_html(snippet_id: str, reason: str) -> str:
+    """A placeholder for a snippet with no output to show (unknown id, or not run and not cached).
+
+    Examples:
+        >>> not_run_panel_html("m.f", "no cached output & execute is never")
+        '<div class="admonition warning refkit-missing"><p class="admonition-title">No output for m.f</p><p>no cached output &amp; execute is never</p></div>'
+    """
+    return (
+        '<div class="admonition warning refkit-missing">'
+        f'<p class="admonition-title">No output for {html.escape(snippet_id)}</p>'
+        f"<p>{html.escape(reason)}</p></div>"
+    )
+
+
+def references_html(references: Iterable[Reference]) -> str:
+    """The references list that ends a topic page; links open in a new tab, safely.
+
+    Examples:
+        >>> ref = Reference("https://a.org/x?y=1&z=2", "A & B", "Explains it.", "a query")
+        >>> print(references_html([ref]))
+        <ul class="refkit-references">
+        <li><a href="https://a.org/x?y=1&amp;z=2" target="_blank" rel="noopener noreferrer">A &amp; B</a> — Explains it. <span class="refkit-query">Found by searching: “a query”</span></li>
+        </ul>
+    """
+    items = []
+    for ref in references:
+        query = (
+            f' <span class="refkit-query">Found by searching: “{html.escape(ref.search_query)}”</span>'
+            if ref.search_query
+            else ""
+        )
+        items.append(
+            f'<li><a href="{html.escape(ref.url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">{html.escape(ref.title)}</a> — '
+            f"{html.escape(ref.good_for)}{query}</li>"
+        )
+    if not items:
+        return '<p class="refkit-references">The original notes give no links for this topic.</p>'
+    return '<ul class="refkit-references">\n' + "\n".join(items) + "\n</ul>"
+
+
+def environment_table_html(environments: Iterable[tuple[RunEnvironment, int]]) -> str:
+    """A table of the environments outputs came from, with how many outputs each produced.
+
+    Examples:
+        >>> env = RunEnvironment("3.11.7", "2.13.0", "5.24.0", "0.23.3", "cpu")
+        >>> "<td>2.13.0</td>" in environment_table_html([(env, 12)])
+        True
+    """
+    header = (
+        "<tr><th>Device</th><th>Python</th><th>torch</th><th>transformers</th>"
+        "<th>tokenizers</th><th>Outputs</th></tr>"
+    )
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(value)}</td>"
+            for value in (env.device, env.python, env.torch, env.transformers, env.tokenizers)
+        )
+        + f"<td>{count}</td></tr>"
+        for env, count in environments
+    )
+    if not rows:
+        return '<p class="refkit-note">No snippet output was produced in this build.</p>'
+    return f'<table class="refkit-environments"><thead>{header}</thead><tbody>{rows}</tbody></table>'

@@ -1,0 +1,272 @@
+"""Decide what must run, run it in the worker, and keep the results: the core of a build.
+
+:class:`SnippetRunner` is what the MkDocs plugin and the command line use. Given snippets, it
+answers each from the cache when it can (``execute="auto"``), and sends the rest to one
+:mod:`refkit.engine.worker` process, started only when something must run and kept alive across
+``mkdocs serve`` rebuilds so the heavy imports are paid once. If the worker dies, the snippets it
+was running are reported as crashed and the next request starts a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
+from refkit.engine.discovery import Snippet
+from refkit.engine.results import CRASHED, ErrorInfo, SnippetResult
+
+__all__ = ["EXECUTE_MODES", "RunStats", "SnippetRunner", "WorkerError"]
+
+EXECUTE_MODES = ("auto", "always", "never")
+# On top of the snippets' own timeouts: how long the worker may take to start and import.
+_WORKER_START_SECONDS = 300.0
+
+
+class WorkerError(RuntimeError):
+    """The worker process could not be started or stopped answering."""
+
+
+@dataclass
+class RunStats:
+    """What one call to :meth:`SnippetRunner.results` did, for logs and tests."""
+
+    from_cache: int = 0
+    executed: int = 0
+    failed: int = 0
+    not_run: int = 0
+    executed_ids: list[str] = field(default_factory=list)
+
+
+class _WorkerProcess:
+    def __init__(self, package_dir: Path, jobs: int, preload: Iterable[str], device: str) -> None:
+        env = dict(os.environ)
+        # The worker imports the topics from the package folder being documented, not from
+        # whatever copy of refkit happens to be installed.
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(package_dir.parent), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        env["REFKIT_DEVICE"] = device
+        env.setdefault("HF_HUB_OFFLINE", "1")  # snippets never download
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")  # its threads do not survive a fork
+        command = [
+            sys.executable,
+            "-m",
+            "refkit.engine.worker",
+            "--package",
+            package_dir.name,
+            "--jobs",
+            str(jobs),
+            "--preload",
+            json.dumps(sorted(preload)),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=package_dir.parent,
+            env=env,
+            text=True,
+            encoding="utf-8",
+        )
+        self._selector = selectors.DefaultSelector()
+        assert self.process.stdout is not None
+        self._selector.register(self.process.stdout, selectors.EVENT_READ)
+        ready = self.read_message(time.monotonic() + _WORKER_START_SECONDS)
+        if ready is None or ready.get("op") != "ready":
+            self.close()
+            raise WorkerError(
+                "the refkit worker did not start; run `python -m refkit.engine.worker` "
+                "to see why (is torch installed in this environment?)"
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, object]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def read_message(self, deadline: float) -> dict[str, object] | None:
+        """The next message, or ``None`` if the worker died or the deadline passed."""
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            if self._selector.select(timeout=min(1.0, max(0.0, deadline - time.monotonic()))):
+                line = self.process.stdout.readline()
+                if not line:
+                    return None
+                return json.loads(line)  # type: ignore[no-any-return]
+            if not self.alive:
+                return None
+        return None
+
+    def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._selector.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+Progress = Callable[[int, int, str], None]
+
+
+class SnippetRunner:
+    """Runs snippets in an isolated worker, with a result cache in front.
+
+    Args:
+        package_dir: The folder of the topic package (``<repo>/refkit``).
+        cache: Where results are kept, or ``None`` for no cache.
+        execute: ``auto`` (run what the cache lacks), ``always`` or ``never`` (cache only).
+        timeout: Seconds one snippet may run before it is killed.
+        device: ``auto``, ``cpu`` or ``cuda``, passed on as ``REFKIT_DEVICE``.
+        jobs: Snippets run at the same time.
+        preload: Import statements the worker runs once before forking children.
+    """
+
+    def __init__(
+        self,
+        package_dir: Path,
+        *,
+        cache: ResultCache | None,
+        execute: str = "auto",
+        timeout: float = 120.0,
+        device: str = "auto",
+        jobs: int = 1,
+        preload: Iterable[str] = (),
+    ) -> None:
+        if execute not in EXECUTE_MODES:
+            raise ValueError(f"execute={execute!r} is not one of {', '.join(EXECUTE_MODES)}")
+        self.package_dir = package_dir
+        self.cache = cache
+        self.execute = execute
+        self.timeout = timeout
+        self.device = device
+        self.jobs = jobs
+        self.preload = tuple(preload)
+        self.cache_write_errors: list[str] = []
+        self._worker: _WorkerProcess | None = None
+        self._next_request = 0
+
+    def environment_key(self) -> EnvironmentKey:
+        """The environment part of every cache key (computed without importing torch)."""
+        return EnvironmentKey.current(self.device)
+
+    def results(
+        self, snippets: Iterable[Snippet], progress: Progress | None = None
+    ) -> tuple[dict[str, SnippetResult | None], RunStats]:
+        """Results for ``snippets``: from the cache where allowed, else run in the worker.
+
+        Args:
+            snippets: What is needed (duplicates are fine).
+            progress: Called as ``progress(done, total, snippet_id)`` as runs finish.
+
+        Returns:
+            Results by snippet id (``None``: not run and not cached, with ``execute="never"``)
+            and what was done.
+        """
+        wanted = {snippet.id: snippet for snippet in snippets}
+        stats = RunStats()
+        results: dict[str, SnippetResult | None] = {}
+        to_run: list[tuple[Snippet, str]] = []
+        environment = self.environment_key()
+        for snippet in wanted.values():
+            key = cache_key(snippet, environment)
+            cached = self.cache.get(key) if self.cache and self.execute != "always" else None
+            if cached is not None:
+                results[snippet.id] = cached
+                stats.from_cache += 1
+            elif self.execute == "never":
+                results[snippet.id] = None
+                stats.not_run += 1
+            else:
+                to_run.append((snippet, key))
+        for snippet, key, result in self._run(to_run, progress):
+            results[snippet.id] = result
+            stats.executed += 1
+            stats.executed_ids.append(snippet.id)
+            if not result.ok:
+                stats.failed += 1
+            elif self.cache is not None:
+                self._store(key, result)
+        return results, stats
+
+    def _store(self, key: str, result: SnippetResult) -> None:
+        assert self.cache is not None
+        try:
+            self.cache.put(key, result)
+        except OSError as exc:
+            self.cache_write_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
+
+    def _ensure_worker(self) -> _WorkerProcess:
+        if self._worker is None or not self._worker.alive:
+            if self._worker is not None:
+                self._worker.close()
+            self._worker = _WorkerProcess(self.package_dir, self.jobs, self.preload, self.device)
+        return self._worker
+
+    def _run(
+        self, to_run: list[tuple[Snippet, str]], progress: Progress | None
+    ) -> Iterable[tuple[Snippet, str, SnippetResult]]:
+        if not to_run:
+            return
+        worker = self._ensure_worker()
+        by_request: dict[str, tuple[Snippet, str]] = {}
+        for snippet, key in to_run:
+            self._next_request += 1
+            request_id = str(self._next_request)
+            by_request[request_id] = (snippet, key)
+            worker.send(
+                {
+                    "request_id": request_id,
+                    "snippet_id": snippet.id,
+                    "module": snippet.module,
+                    "function": snippet.function,
+                    "timeout": self.timeout,
+                }
+            )
+        total, done = len(to_run), 0
+        # Every child has its own timeout inside the worker; this bound only guards against a
+        # worker that stops answering altogether.
+        deadline = time.monotonic() + _WORKER_START_SECONDS + self.timeout * total
+        while by_request:
+            message = worker.read_message(deadline)
+            if message is None:
+                break
+            if message.get("op") != "result":
+                continue
+            snippet, key = by_request.pop(str(message["request_id"]))
+            result = SnippetResult.from_json(message["result"])  # type: ignore[arg-type]
+            done += 1
+            if progress is not None:
+                progress(done, total, snippet.id)
+            yield snippet, key, result
+        if by_request:  # the worker died or hung: what it still owed counts as crashed
+            worker.close()
+            self._worker = None
+            for snippet, key in by_request.values():
+                error = ErrorInfo("WorkerDied", "the refkit worker process ended unexpectedly")
+                yield snippet, key, SnippetResult(snippet.id, CRASHED, error=error)
+
+    def close(self) -> None:
+        """Stop the worker, if one was started."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None

@@ -1,0 +1,420 @@
+"""The worker process: pay for the heavy imports once, run every snippet in a fresh fork.
+
+Started by :mod:`refkit.engine.runner` as ``python -m refkit.engine.worker``. It executes the
+third-party import statements found in the topic modules (torch, transformers, ...), then serves
+requests, one JSON line each on stdin, answering one JSON line each on stdout. Each request runs in
+a child forked from this process, so it starts with the libraries already imported but imports the
+topic module itself fresh from disk: it always sees the current code, and whatever it does (hang,
+``os._exit``, segfault, change the working directory or environment) stays in the child.
+
+Requests run concurrently up to ``--jobs`` children at a time. The worker itself never imports a
+topic module and never touches the GPU, so forking stays safe (CUDA cannot survive a fork once
+initialised; torch's thread pools start lazily and this process never computes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib
+import io
+import json
+import logging
+import os
+import platform
+import selectors
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+__all__ = ["main"]
+
+_FRAME_HEADER = 8
+_POLL_SECONDS = 0.05
+# A child that has exited but whose pipe stays open (a grandchild inherited it) is given this long
+# to deliver the rest of its result before it counts as crashed.
+_EXITED_GRACE_SECONDS = 1.0
+
+
+class _Capture:
+    """Collects output events in order, bounded in size so a flood cannot exhaust memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.truncated = False
+        self.events: list[tuple[str, list[str]]] = []
+
+    def add(self, stream: str, text: str) -> None:
+        if not text:
+            return
+        room = self.limit - self.size
+        if room <= 0:
+            self.truncated = True
+            return
+        if len(text) > room:
+            text = text[:room]
+            self.truncated = True
+        self.size += len(text)
+        if self.events and self.events[-1][0] == stream:
+            self.events[-1][1].append(text)
+        else:
+            self.events.append((stream, [text]))
+
+    def as_json(self) -> list[dict[str, str]]:
+        return [{"stream": stream, "text": "".join(parts)} for stream, parts in self.events]
+
+
+class _BytesSink(io.RawIOBase):
+    """``sys.stdout.buffer`` for code that writes bytes: decoded, invalid bytes replaced."""
+
+    def __init__(self, capture: _Capture, stream: str) -> None:
+        super().__init__()
+        self._capture, self._stream = capture, stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raw = bytes(data)
+        self._capture.add(self._stream, raw.decode("utf-8", errors="replace"))
+        return len(raw)
+
+
+class _TextSink(io.TextIOBase):
+    """A ``sys.stdout`` / ``sys.stderr`` replacement that records what is written, in order."""
+
+    def __init__(self, capture: _Capture, stream: str) -> None:
+        super().__init__()
+        self._capture, self._stream = capture, stream
+        self.buffer = _BytesSink(capture, stream)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._capture.add(self._stream, text)
+        return len(text)
+
+
+class _CaptureHandler(logging.Handler):
+    def __init__(self, capture: _Capture) -> None:
+        super().__init__(logging.WARNING)
+        self._capture = capture
+        self.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self._capture.add("log", self.format(record) + "\n")
+
+
+def _redirect_logging(capture: _Capture, original_streams: tuple[TextIO, ...]) -> None:
+    """Route library log handlers that write to the console into the capture."""
+    sink = _TextSink(capture, "log")
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, logging.StreamHandler) and handler.stream in original_streams:
+                handler.setStream(sink)
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(_CaptureHandler(capture))
+
+
+def _describe_value(value: Any) -> tuple[str | None, str | None, list[str]]:
+    """(text, html, problems) for a returned value; a failing repr never loses the run."""
+    problems: list[str] = []
+    html_repr = getattr(value, "_repr_html_", None)
+    if callable(html_repr):
+        try:
+            rendered = html_repr()
+            if isinstance(rendered, str):
+                return None, rendered, problems
+        except Exception as exc:
+            problems.append(f"_repr_html_ raised {type(exc).__name__}: {exc}")
+    try:
+        return repr(value), None, problems
+    except Exception as exc:
+        problems.append(f"repr raised {type(exc).__name__}: {exc}")
+        return f"<{type(value).__name__} object; repr failed>", None, problems
+
+
+def _environment() -> dict[str, str]:
+    from importlib import metadata
+
+    def version(module: str) -> str:
+        loaded = sys.modules.get(module)
+        if loaded is not None and hasattr(loaded, "__version__"):
+            return str(loaded.__version__)
+        try:
+            return metadata.version(module)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    try:
+        from refkit.engine.device import get_device
+
+        device = get_device()
+        label = device.type
+        if device.type == "cuda":
+            import torch
+
+            label = f"cuda ({torch.cuda.get_device_name(device)})"
+    except Exception as exc:
+        label = f"unavailable ({type(exc).__name__})"
+    return {
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "transformers": version("transformers"),
+        "tokenizers": version("tokenizers"),
+        "device": label,
+    }
+
+
+def _run_snippet(request: dict[str, Any], package: str) -> dict[str, Any]:
+    """Run one snippet in this (child) process and describe everything that happened."""
+    capture = _Capture(int(request.get("max_output", 200_000)))
+    original_streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    # Output written straight to fds 1 and 2 (C extensions) lands in a file read afterwards.
+    native = tempfile.TemporaryFile()
+    os.dup2(native.fileno(), 1)
+    os.dup2(native.fileno(), 2)
+    sys.stdout = _TextSink(capture, "stdout")
+    sys.stderr = _TextSink(capture, "stderr")
+    _redirect_logging(capture, tuple(s for s in original_streams if s is not None))
+
+    def show_warning(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+        capture.add("warning", warnings.formatwarning(message, category, filename, lineno))
+
+    warnings.showwarning = show_warning
+
+    result: dict[str, Any] = {"snippet_id": request["snippet_id"], "status": "ok", "error": None}
+    started = time.perf_counter()
+    value: Any = None
+    try:
+        module = importlib.import_module(f"{package}.{request['module']}")
+        value = getattr(module, request["function"])()
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt are snippet failures too
+        result["status"] = "error"
+        result["error"] = {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            # Start below this function: the reader wants the snippet's frames, not ours.
+            "traceback": "".join(
+                traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next)
+                if exc.__traceback__ is not None
+                else traceback.format_exception_only(type(exc), exc)
+            ),
+        }
+    result["duration"] = time.perf_counter() - started
+    if value is not None:
+        text, html, problems = _describe_value(value)
+        result["return_text"], result["return_html"] = text, html
+        for problem in problems:
+            capture.add("stderr", f"refkit: {problem}\n")
+    native.seek(0)
+    capture.add("native", native.read(capture.limit + 1).decode("utf-8", errors="replace"))
+    result["events"] = capture.as_json()
+    result["truncated"] = capture.truncated
+    result["environment"] = _environment()
+    result["finished_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return result
+
+
+@dataclass
+class _Child:
+    pid: int
+    fd: int
+    request: dict[str, Any]
+    deadline: float
+    buffer: bytearray = field(default_factory=bytearray)
+    exited_at: float | None = None
+    exit_status: int | None = None
+
+    def frame(self) -> dict[str, Any] | None:
+        if len(self.buffer) < _FRAME_HEADER:
+            return None
+        size = int.from_bytes(self.buffer[:_FRAME_HEADER], "little")
+        if len(self.buffer) < _FRAME_HEADER + size:
+            return None
+        return json.loads(bytes(self.buffer[_FRAME_HEADER : _FRAME_HEADER + size]))
+
+
+def _failure(request: dict[str, Any], status: str, error_type: str, message: str) -> dict[str, Any]:
+    return {
+        "snippet_id": request["snippet_id"],
+        "status": status,
+        "events": [],
+        "error": {"type": error_type, "message": message, "traceback": ""},
+        "duration": float(request.get("timeout", 0)) if status == "timeout" else 0.0,
+    }
+
+
+def _describe_exit(status: int | None) -> str:
+    if status is None:
+        return "its process ended without a result"
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        return f"its process was killed by signal {signal.Signals(signum).name}"
+    return f"its process exited with code {os.WEXITSTATUS(status)} before returning a result"
+
+
+class _Worker:
+    def __init__(self, package: str, jobs: int, protocol: TextIO) -> None:
+        self.package = package
+        self.jobs = max(1, jobs)
+        self.protocol = protocol
+        self.selector = selectors.DefaultSelector()
+        self.pending: list[dict[str, Any]] = []
+        self.children: dict[int, _Child] = {}
+        self.stdin_open = True
+        self.stdin_buffer = b""
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.protocol.write(json.dumps(message) + "\n")
+        self.protocol.flush()
+
+    def spawn(self, request: dict[str, Any]) -> None:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 0
+            try:
+                os.close(read_fd)
+                os.setpgid(0, 0)  # its own group, so leftovers can be killed with it
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                with contextlib.suppress(OSError):
+                    os.close(self.protocol.fileno())
+                payload = json.dumps(_run_snippet(request, self.package)).encode("utf-8")
+                frame = len(payload).to_bytes(_FRAME_HEADER, "little") + payload
+                view = memoryview(frame)
+                while view:
+                    view = view[os.write(write_fd, view) :]
+            except BaseException:
+                code = 70
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        child = _Child(pid, read_fd, request, time.monotonic() + float(request.get("timeout", 60)))
+        self.children[read_fd] = child
+        self.selector.register(read_fd, selectors.EVENT_READ)
+
+    def finish(self, child: _Child, result: dict[str, Any]) -> None:
+        # Kill anything the snippet left running in its process group, then reap the child.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        if child.exit_status is None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child.pid, 0)
+        self.selector.unregister(child.fd)
+        os.close(child.fd)
+        del self.children[child.fd]
+        self.send({"op": "result", "request_id": child.request["request_id"], "result": result})
+
+    def read_stdin(self) -> None:
+        data = os.read(0, 1 << 16)
+        if not data:
+            self.stdin_open = False
+            self.selector.unregister(0)
+            return
+        self.stdin_buffer += data
+        *lines, self.stdin_buffer = self.stdin_buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                self.pending.append(json.loads(line))
+
+    def check_children(self) -> None:
+        now = time.monotonic()
+        for child in list(self.children.values()):
+            try:
+                frame = child.frame()
+            except ValueError:
+                frame = {"snippet_id": child.request["snippet_id"]} | _failure(
+                    child.request, "crashed", "ProcessDied", "its result could not be decoded"
+                )
+            if frame is not None:
+                self.finish(child, frame)
+                continue
+            if child.exit_status is None:
+                pid, status = os.waitpid(child.pid, os.WNOHANG)
+                if pid:
+                    child.exit_status, child.exited_at = status, now
+            if child.exited_at is not None and now - child.exited_at > _EXITED_GRACE_SECONDS:
+                message = _describe_exit(child.exit_status)
+                self.finish(child, _failure(child.request, "crashed", "ProcessDied", message))
+            elif now > child.deadline:
+                timeout = child.request.get("timeout")
+                message = f"killed after running for more than {timeout} s"
+                self.finish(child, _failure(child.request, "timeout", "TimeoutError", message))
+
+    def serve(self) -> None:
+        self.selector.register(0, selectors.EVENT_READ)
+        while self.stdin_open or self.pending or self.children:
+            while self.pending and len(self.children) < self.jobs:
+                self.spawn(self.pending.pop(0))
+            for key, _ in self.selector.select(timeout=_POLL_SECONDS):
+                if key.fd == 0:
+                    self.read_stdin()
+                    continue
+                child = self.children[int(key.fd)]
+                try:
+                    data = os.read(child.fd, 1 << 20)
+                except BlockingIOError:
+                    continue
+                child.buffer.extend(data)
+                if not data and child.exit_status is None:
+                    # EOF: the child closed its end; reap it (it is exiting) to learn how.
+                    _, child.exit_status = os.waitpid(child.pid, 0)
+                    child.exited_at = time.monotonic() - _EXITED_GRACE_SECONDS
+            self.check_children()
+
+
+def _preload(statements: list[str]) -> list[str]:
+    """Run the topics' third-party imports once; failures are left for the snippets to report."""
+    failed = []
+    for statement in statements:
+        try:
+            exec(statement, {})
+        except Exception:
+            failed.append(statement)
+    return failed
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m refkit.engine.worker``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--package", default="refkit", help="the package holding the topics")
+    parser.add_argument("--jobs", type=int, default=1, help="snippets run at the same time")
+    parser.add_argument("--preload", default="[]", help="JSON list of import statements")
+    args = parser.parse_args(argv)
+
+    # The protocol gets a private copy of stdout; fd 1 then points at stderr, so anything a
+    # library prints while importing cannot corrupt the protocol.
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    started = time.perf_counter()
+    failed = _preload(json.loads(args.preload))
+    worker = _Worker(args.package, args.jobs, protocol)
+    worker.send({"op": "ready", "preload_seconds": time.perf_counter() - started, "failed": failed})
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()
