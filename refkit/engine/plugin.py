@@ -37,7 +37,7 @@ from refkit.engine.config import RefkitConfig, environment_overrides
 from refkit.engine.directive import Directive, find_directives, replace_directives
 from refkit.engine.discovery import Catalog, Snippet, load_catalog
 from refkit.engine.results import SnippetResult
-from refkit.engine.runner import SnippetRunner, WorkerError
+from refkit.engine.runner import RunStats, SnippetRunner, WorkerError
 
 __all__ = ["RefkitPlugin"]
 
@@ -72,6 +72,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.catalog: Catalog | None = None
         self.runner: SnippetRunner | None = None
         self.results: dict[str, SnippetResult | None] = {}
+        self.stats = RunStats()
         self._blocks: dict[str, dict[str, str]] = {}
         self._project_dir = Path.cwd()
         self._runner_settings: tuple[Any, ...] = ()
@@ -137,12 +138,13 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
                 if directive.snippet_id in snippets:
                     needed[directive.snippet_id] = snippets[directive.snippet_id]
         try:
-            self.results, stats = self.runner.results(needed.values(), progress=_Progress())
+            self.results, self.stats = self.runner.results(needed.values(), progress=_Progress())
         except WorkerError as exc:
             raise PluginError(f"refkit: {exc}") from exc
         for problem in self.runner.cache_write_errors:
             log.warning(f"cannot write the result cache ({problem}); results are not kept")
         self.runner.cache_write_errors.clear()
+        stats = self.stats
         log.info(
             f"{len(needed)} snippets: {stats.from_cache} from the cache, {stats.executed} run, "
             f"{stats.failed} failed, {stats.not_run} not run"

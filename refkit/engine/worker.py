@@ -166,6 +166,22 @@ def _environment() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             return "not installed"
 
+    # A snippet that never imported torch put nothing on a device; importing torch here just to
+    # ask would cost seconds.
+    if "torch" not in sys.modules:
+        label = "cpu"
+    else:
+        label = _torch_device_label()
+    return {
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "transformers": version("transformers"),
+        "tokenizers": version("tokenizers"),
+        "device": label,
+    }
+
+
+def _torch_device_label() -> str:
     try:
         from refkit.engine.device import get_device
 
@@ -177,13 +193,7 @@ def _environment() -> dict[str, str]:
             label = f"cuda ({torch.cuda.get_device_name(device)})"
     except Exception as exc:
         label = f"unavailable ({type(exc).__name__})"
-    return {
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "transformers": version("transformers"),
-        "tokenizers": version("tokenizers"),
-        "device": label,
-    }
+    return label
 
 
 def _run_snippet(request: dict[str, Any], package: str) -> dict[str, Any]:

@@ -1,0 +1,103 @@
+"""Shared helpers: small real MkDocs sites in temp folders, built in real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A build script run in a fresh interpreter: builds the site in-process, then reports what the
+# MkDocs process imported and what the plugin did.
+_BUILD_AND_REPORT = """
+import json, sys
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+config = load_config("mkdocs.yml")
+config.plugins.on_startup(command="build", dirty=False)
+try:
+    build(config)
+finally:
+    config.plugins.on_shutdown()
+stats = config.plugins["refkit"].stats
+print(json.dumps({
+    "torch_imported": "torch" in sys.modules,
+    "transformers_imported": "transformers" in sys.modules,
+    "topic_imported": any(name.startswith("topics.") for name in sys.modules),
+    "executed": stats.executed_ids,
+    "from_cache": stats.from_cache,
+}))
+"""
+
+
+@dataclass
+class Site:
+    """A small MkDocs project: a topic package ``topics/`` and pages under ``docs/``."""
+
+    root: Path
+
+    def write_topic(self, name: str, source: str) -> Path:
+        path = self.root / "topics" / f"{name}.py"
+        path.write_text(textwrap.dedent(source), encoding="utf-8")
+        return path
+
+    def write_page(self, name: str, markdown: str) -> Path:
+        path = self.root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(markdown), encoding="utf-8")
+        return path
+
+    def html(self, page: str = "index.html") -> str:
+        return (self.root / "site" / page).read_text(encoding="utf-8")
+
+    def build(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """``mkdocs build`` in a subprocess, as a user runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", *args],
+            cwd=self.root,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def build_and_report(self, env: dict[str, str] | None = None) -> dict[str, object]:
+        """Build in a fresh interpreter and report imports and plugin statistics."""
+        done = subprocess.run(
+            [sys.executable, "-c", _BUILD_AND_REPORT],
+            cwd=self.root,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def make_site(root: Path, options: dict[str, object] | None = None) -> Site:
+    """Create a site whose plugin reads topics from ``root/topics``."""
+    (root / "topics").mkdir(parents=True)
+    (root / "topics" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "docs").mkdir()
+    plugin_options = {"package_dir": "topics", "timeout": 20, **(options or {})}
+    config = {
+        "site_name": "fixture",
+        "plugins": [{"refkit": plugin_options}],
+        "markdown_extensions": ["pymdownx.highlight", "pymdownx.superfences"],
+    }
+    # JSON is valid YAML.
+    (root / "mkdocs.yml").write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return Site(root)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return make_site(tmp_path / "site-project")

@@ -1,0 +1,141 @@
+import json
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
+from refkit.engine.discovery import load_catalog
+from refkit.engine.results import ERROR, OK, ErrorInfo, SnippetResult
+
+TOPIC = '''
+from pkg.shared import helper_value
+from refkit.engine.references import Reference
+
+TITLE = "A topic"
+REFERENCES = (Reference("https://a.org", "A", "For A.", "find a"),)
+SCALE = 2
+
+def _double(x):
+    return x * SCALE
+
+def demo_one():
+    """Prints one."""
+    print(_double(1))
+
+def demo_two():
+    """Prints two."""
+    print(2)
+
+def demo_calls_two():
+    demo_two()
+'''
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    pkg = tmp_path / "pkg"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "shared.py").write_text("def helper_value():\n    return 1\n")
+    (pkg / "data" / "corpus.txt").write_text("hello\n")
+    (pkg / "topic.py").write_text(textwrap.dedent(TOPIC))
+    (pkg / "not_a_topic.py").write_text("def demo_x():\n    pass\n")
+    return pkg
+
+
+def fingerprints(pkg: Path) -> dict[str, str]:
+    return {sid: s.fingerprint for sid, s in load_catalog(pkg).snippets.items()}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+
+
+def test_topics_snippets_and_references_are_read_statically(package):
+    catalog = load_catalog(package)
+    assert list(catalog.topics) == ["topic"]
+    topic = catalog.topics["topic"]
+    assert topic.title == "A topic"
+    assert topic.references[0].search_query == "find a"
+    assert [s.function for s in topic.snippets] == ["demo_one", "demo_two", "demo_calls_two"]
+    assert topic.snippets[0].summary == "Prints one."
+    assert topic.snippets[0].line == 12
+    # The worker preloads third-party imports only: in-package modules may be edited while it runs.
+    assert catalog.preload_imports == ("from refkit.engine.references import Reference",)
+
+
+def test_editing_one_snippet_changes_only_it_and_its_callers(package):
+    before = fingerprints(package)
+    edit(package / "topic.py", "print(2)", "print(22)")
+    after = fingerprints(package)
+    assert before["topic.demo_one"] == after["topic.demo_one"]
+    assert before["topic.demo_two"] != after["topic.demo_two"]
+    assert before["topic.demo_calls_two"] != after["topic.demo_calls_two"]
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        ("topic.py", "SCALE = 2", "SCALE = 3"),  # module-level code
+        ("shared.py", "return 1", "return 2"),  # an in-package module it imports
+        ("data/corpus.txt", "hello", "goodbye"),  # a data file
+    ],
+)
+def test_editing_what_all_snippets_depend_on_changes_all(package, file, old, new):
+    before = fingerprints(package)
+    edit(package / file, old, new)
+    after = fingerprints(package)
+    assert all(before[sid] != after[sid] for sid in before)
+
+
+def test_a_syntax_error_names_file_and_line_and_spares_other_topics(package):
+    (package / "broken.py").write_text('TITLE = "b"\n\ndef demo_x(:\n    pass\n')
+    catalog = load_catalog(package)
+    assert "topic" in catalog.topics and "broken" not in catalog.topics
+    [problem] = catalog.errors
+    assert problem.path.name == "broken.py" and problem.line == 3
+
+
+ENV = EnvironmentKey("0.1.0", "w", "3.11.7", "2.13.0", "5.24.0", "0.23.3", "cpu")
+
+
+@pytest.mark.parametrize("field", ["refkit", "worker", "python", "torch", "transformers", "tokenizers", "device"])
+def test_every_environment_part_changes_the_key(package, field):
+    snippet = load_catalog(package).snippets["topic.demo_one"]
+    assert cache_key(snippet, ENV) != cache_key(snippet, replace(ENV, **{field: "other"}))
+
+
+def test_environment_key_reads_versions_without_importing_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from refkit.engine.cache import EnvironmentKey; k = EnvironmentKey.current('auto'); print(k.torch, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0].startswith("2.") and out[1] == "False"
+
+
+def test_failures_are_never_cached(tmp_path):
+    cache = ResultCache(tmp_path)
+    failed = SnippetResult("m.f", ERROR, error=ErrorInfo("E", "m"))
+    assert cache.put("k1", failed) is False
+    assert cache.get("k1") is None
+    assert list(tmp_path.rglob("*.json")) == []
+
+
+@pytest.mark.parametrize("content", ["", "{not json", json.dumps({"status": "exploded"}), json.dumps([1, 2])])
+def test_an_unreadable_entry_is_treated_as_missing(tmp_path, content):
+    cache = ResultCache(tmp_path)
+    cache.put("ab" * 32, SnippetResult("m.f", OK, return_text="1"))
+    [entry] = tmp_path.rglob("*.json")
+    entry.write_text(content)
+    assert cache.get("ab" * 32) is None
+
+
+def test_writes_leave_no_temporary_files(tmp_path):
+    cache = ResultCache(tmp_path)
+    for i in range(5):
+        cache.put(f"{i:02d}" * 32, SnippetResult("m.f", OK, return_text=str(i)))
+    names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(names) == 5 and not any(n.startswith(".tmp-") for n in names)

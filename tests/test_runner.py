@@ -1,0 +1,184 @@
+"""The worker and runner, for real: forked children, timeouts, crashes, a cache in front."""
+
+from pathlib import Path
+
+import pytest
+
+from refkit.engine.cache import ResultCache
+from refkit.engine.discovery import load_catalog
+from refkit.engine.runner import SnippetRunner
+
+TOPIC = '''
+import logging, os, sys, time, warnings
+TITLE = "t"
+
+class Html:
+    def _repr_html_(self):
+        return "<b>bold</b>"
+
+class BadRepr:
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+def demo_streams():
+    print("out 1")
+    print("err 1", file=sys.stderr)
+    warnings.warn("a warning")
+    logging.getLogger("lib").warning("a log record")
+    print("out 2")
+    return 42
+
+def demo_html():
+    return Html()
+
+def demo_bad_repr():
+    return BadRepr()
+
+def demo_raises():
+    raise KeyError("missing")
+
+def demo_hangs():
+    time.sleep(60)
+
+def demo_exits():
+    os._exit(7)
+
+def demo_segfaults():
+    import ctypes
+    ctypes.string_at(0)
+
+def demo_chdir():
+    os.chdir("/")
+    os.environ["REFKIT_LEAK"] = "1"
+    sys.path.insert(0, "/nowhere")
+
+def demo_sees_clean_state():
+    print(os.getcwd() != "/", "REFKIT_LEAK" in os.environ, "/nowhere" in sys.path)
+
+def demo_floods():
+    for _ in range(1000):
+        sys.stdout.write("x" * 10_000)
+
+def demo_bad_bytes():
+    sys.stdout.buffer.write(b"ok \\xff\\xfe bytes\\n")
+'''
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> Path:
+    pkg = tmp_path_factory.mktemp("runner") / "rkpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "topic.py").write_text(TOPIC)
+    return pkg
+
+
+@pytest.fixture(scope="module")
+def outcome(package):
+    catalog = load_catalog(package)
+    runner = SnippetRunner(package, cache=None, timeout=3, jobs=2)
+    try:
+        results, stats = runner.results(catalog.snippets.values())
+    finally:
+        runner.close()
+    return results, stats
+
+
+def test_output_keeps_order_across_streams(outcome):
+    result = outcome[0]["topic.demo_streams"]
+    assert result.ok
+    assert [e.stream for e in result.events] == ["stdout", "stderr", "warning", "log", "stdout"]
+    assert result.events[3].text == "WARNING:lib:a log record\n"
+    assert result.return_text == "42"
+    assert result.environment is not None and result.environment.device == "cpu"
+
+
+def test_repr_html_and_failing_repr(outcome):
+    assert outcome[0]["topic.demo_html"].return_html == "<b>bold</b>"
+    bad = outcome[0]["topic.demo_bad_repr"]
+    assert bad.ok and "repr failed" in bad.return_text
+    assert "repr raised RuntimeError: no repr" in bad.output_text
+
+
+def test_exception_is_reported_with_the_snippets_frames(outcome):
+    result = outcome[0]["topic.demo_raises"]
+    assert result.status == "error" and result.error.type == "KeyError"
+    assert 'raise KeyError("missing")' in result.error.traceback
+    assert "worker.py" not in result.error.traceback
+
+
+@pytest.mark.parametrize(
+    ("snippet", "status", "message"),
+    [
+        ("topic.demo_hangs", "timeout", "more than 3 s"),
+        ("topic.demo_exits", "crashed", "exited with code 7"),
+        ("topic.demo_segfaults", "crashed", "signal SIGSEGV"),
+    ],
+)
+def test_hangs_and_crashes_become_results(outcome, snippet, status, message):
+    result = outcome[0][snippet]
+    assert result.status == status
+    assert message in result.error.message
+
+
+def test_one_snippets_changes_do_not_leak_into_another(outcome):
+    assert outcome[0]["topic.demo_sees_clean_state"].output_text == "True False False\n"
+
+
+def test_a_flood_of_output_is_truncated(outcome):
+    result = outcome[0]["topic.demo_floods"]
+    assert result.ok and result.truncated
+    assert len(result.output_text) == 200_000
+
+
+def test_invalid_utf8_is_replaced(outcome):
+    assert outcome[0]["topic.demo_bad_bytes"].output_text == "ok \ufffd\ufffd bytes\n"
+
+
+def test_the_worker_sees_edited_code_without_restarting(tmp_path):
+    pkg = tmp_path / "editpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    topic = pkg / "topic.py"
+    topic.write_text('TITLE = "t"\ndef demo_v():\n    print("version 1")\n')
+    runner = SnippetRunner(pkg, cache=None, timeout=10)
+    try:
+        first, _ = runner.results(load_catalog(pkg).snippets.values())
+        worker_pid = runner._worker.process.pid
+        topic.write_text('TITLE = "t"\ndef demo_v():\n    print("version 2, longer")\n')
+        second, _ = runner.results(load_catalog(pkg).snippets.values())
+        assert runner._worker.process.pid == worker_pid
+    finally:
+        runner.close()
+    assert first["topic.demo_v"].output_text == "version 1\n"
+    assert second["topic.demo_v"].output_text == "version 2, longer\n"
+
+
+def test_a_dead_worker_is_replaced(package, tmp_path):
+    catalog = load_catalog(package)
+    runner = SnippetRunner(package, cache=None, timeout=10)
+    try:
+        runner.results([catalog.snippets["topic.demo_streams"]])
+        runner._worker.process.kill()
+        runner._worker.process.wait()
+        results, _ = runner.results([catalog.snippets["topic.demo_streams"]])
+    finally:
+        runner.close()
+    assert results["topic.demo_streams"].ok
+
+
+def test_cache_serves_successes_and_reruns_failures(package, tmp_path):
+    catalog = load_catalog(package)
+    wanted = [catalog.snippets["topic.demo_streams"], catalog.snippets["topic.demo_raises"]]
+    runner = SnippetRunner(package, cache=ResultCache(tmp_path / "cache"), timeout=10)
+    try:
+        _, cold = runner.results(wanted)
+        results, warm = runner.results(wanted)
+        runner.execute = "never"
+        never, stats_never = runner.results(wanted)
+    finally:
+        runner.close()
+    assert cold.executed_ids == ["topic.demo_streams", "topic.demo_raises"]
+    assert warm.executed_ids == ["topic.demo_raises"] and warm.from_cache == 1
+    assert results["topic.demo_streams"].from_cache
+    assert never["topic.demo_raises"] is None and stats_never.not_run == 1
