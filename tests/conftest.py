@@ -90,7 +90,7 @@ def make_site(root: Path, options: dict[str, object] | None = None) -> Site:
     plugin_options = {"package_dir": "topics", "timeout": 20, **(options or {})}
     config = {
         "site_name": "fixture",
-        "plugins": [{"refkit": plugin_options}],
+        "plugins": ["search", {"refkit": plugin_options}],
         "markdown_extensions": ["pymdownx.highlight", "pymdownx.superfences"],
     }
     # JSON is valid YAML.

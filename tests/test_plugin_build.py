@@ -1,0 +1,201 @@
+"""Full builds of small fixture sites, in real ``mkdocs build`` subprocesses."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HOSTILE_TOPIC = '''
+TITLE = "Hostile"
+
+def demo_hostile():
+    """Prints markup that must never reach the page as markup."""
+    print("</pre><script>alert(1)</script> <s> tokens </s> <pad>")
+'''
+
+FAILING_TOPIC = '''
+import os, time
+TITLE = "Failing"
+
+def demo_fine():
+    print("fine output")
+
+def demo_raises():
+    value = {"a": 1}
+    return value["missing key"]
+
+def demo_hangs():
+    time.sleep(120)
+
+def demo_exits():
+    os._exit(5)
+
+def demo_segfaults():
+    import ctypes
+    ctypes.string_at(0)
+'''
+
+
+def test_build_shows_source_output_and_stamp_all_escaped(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_page("index.md", "# Page\n\n!refkit hostile.demo_hostile title=\"A <b>title</b>\"\n")
+    done = site.build("--strict")
+    assert done.returncode == 0, done.stderr
+    html = site.html()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt; &lt;s&gt; tokens &lt;/s&gt; &lt;pad&gt;" in html
+    assert '<p class="refkit-title">A &lt;b&gt;title&lt;/b&gt;</p>' in html
+    assert "demo_hostile" in html  # the highlighted source
+    assert re.search(r'<p class="refkit-stamp">Ran on cpu · Python [\d.]+ · torch ', html)
+
+
+def test_a_raising_snippet_fails_the_build_naming_page_line_snippet_and_frames(site):
+    site.write_topic("failing", FAILING_TOPIC)
+    site.write_page("index.md", "---\ntitle: x\n---\n# Page\n\n!refkit failing.demo_raises\n")
+    done = site.build()
+    assert done.returncode != 0
+    assert "index.md:6: snippet failing.demo_raises (failing.py:8) error: KeyError: 'missing key'" in done.stderr
+    assert 'return value["missing key"]' in done.stderr  # its last frames
+
+
+def test_on_error_warn_builds_with_a_panel_and_strict_fails(site):
+    site.write_topic("failing", FAILING_TOPIC)
+    site.write_page("index.md", "# Page\n\n!refkit failing.demo_raises\n")
+    relaxed = site.build(env={"REFKIT_ON_ERROR": "warn"})
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert "Snippet failing.demo_raises raised KeyError" in site.html()
+    strict = site.build("--strict", env={"REFKIT_ON_ERROR": "warn"})
+    assert strict.returncode != 0
+    assert "failing.demo_raises" in strict.stderr
+
+
+def test_hangs_and_crashes_become_panels_and_the_rest_still_builds(site):
+    site.write_topic("failing", FAILING_TOPIC)
+    site.write_page(
+        "index.md",
+        "# Bad\n\n!refkit failing.demo_hangs\n\n!refkit failing.demo_exits\n\n!refkit failing.demo_segfaults\n",
+    )
+    site.write_page("good.md", "# Good\n\n!refkit failing.demo_fine\n")
+    done = site.build(env={"REFKIT_ON_ERROR": "warn", "REFKIT_TIMEOUT": "2"})
+    assert done.returncode == 0, done.stderr
+    bad = site.html()
+    assert "Snippet failing.demo_hangs timed out" in bad
+    assert "killed after running for more than 2.0 s" in bad
+    assert "exited with code 5" in bad
+    assert "killed by signal SIGSEGV" in bad
+    assert "fine output" in site.html("good/index.html")
+
+
+def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
+    site.write_topic(
+        "tensors",
+        '''
+        import torch
+        TITLE = "T"
+
+        def demo_sum():
+            print(torch.arange(4).sum().item())
+
+        def demo_mean():
+            print(torch.arange(4.0).mean().item())
+        ''',
+    )
+    site.write_page("index.md", "# T\n\n!refkit tensors.demo_sum\n\n!refkit tensors.demo_mean\n")
+    cold = site.build_and_report()
+    assert sorted(cold["executed"]) == ["tensors.demo_mean", "tensors.demo_sum"]
+    warm = site.build_and_report()
+    assert warm["executed"] == [] and warm["from_cache"] == 2
+    for report in (cold, warm):
+        assert report["torch_imported"] is False
+        assert report["transformers_imported"] is False
+        assert report["topic_imported"] is False
+    assert "from the cache" in site.html() and "6\n" in site.html()
+
+    # Editing one snippet re-runs only that one.
+    topic = site.root / "topics" / "tensors.py"
+    topic.write_text(topic.read_text().replace("arange(4).sum()", "arange(5).sum()"))
+    edited = site.build_and_report()
+    assert edited["executed"] == ["tensors.demo_sum"]
+    assert "10\n" in site.html()
+
+
+def test_unknown_id_is_a_warning_with_the_closest_ids(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_page("index.md", "# P\n\ntext\n\n!refkit hostile.demo_hostil\n")
+    done = site.build()
+    assert done.returncode == 0
+    assert "index.md:5: unknown snippet id 'hostile.demo_hostil'; closest known: hostile.demo_hostile" in done.stderr
+    assert site.build("--strict").returncode != 0
+
+
+def test_directives_in_code_are_left_as_text(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_page("index.md", "# P\n\n```\n!refkit hostile.demo_hostile\n```\n\nInline `!refkit hostile.demo_hostile` too.\n")
+    done = site.build("--strict")
+    assert done.returncode == 0, done.stderr
+    html = site.html()
+    assert html.count("!refkit hostile.demo_hostile") == 2
+    assert "refkit-output" not in html
+
+
+def test_malformed_directive_options_name_page_and_line(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_page("index.md", "# P\n\n!refkit hostile.demo_hostile colour=red\n")
+    done = site.build()
+    assert "index.md:3: unknown option 'colour' (known: title, source)" in done.stderr
+
+
+def test_execute_never_shows_a_placeholder_and_env_overrides_config(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_page("index.md", "# P\n\n!refkit hostile.demo_hostile\n")
+    done = site.build(env={"REFKIT_EXECUTE": "never"})
+    assert done.returncode == 0, done.stderr
+    assert "No output for hostile.demo_hostile" in site.html()
+    assert "tokens" not in site.html().split("refkit-missing")[1]
+
+
+def test_a_topic_with_a_syntax_error_names_file_and_line_and_others_build(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_topic("broken", 'TITLE = "B"\n\ndef demo_x()\n    pass\n')
+    site.write_page("index.md", "# P\n\n!refkit hostile.demo_hostile\n\n!refkit broken.demo_x\n")
+    done = site.build()
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"broken\.py:3: topic module skipped: .*syntax error", done.stderr)
+    assert "its topic module failed to parse" in site.html()
+    assert "tokens &lt;/s&gt;" in site.html()
+
+
+def test_an_unwritable_cache_is_a_warning_and_the_build_still_works(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_page("index.md", "# P\n\n!refkit hostile.demo_hostile\n")
+    (site.root / "blocker").write_text("a file where the cache folder should go")
+    done = site.build(env={"REFKIT_CACHE_DIR": "blocker/cache"})
+    assert done.returncode == 0, done.stderr
+    assert "cannot write the result cache" in done.stderr
+    assert "tokens &lt;/s&gt;" in site.html()
+
+
+def test_topic_front_matter_appends_references_that_search_indexes(site):
+    site.write_topic(
+        "linked",
+        '''
+        from refkit.engine.references import Reference
+        TITLE = "Linked"
+        REFERENCES = (Reference("https://example.org/a", "Example A", "Shows A.", "how to find a"),)
+
+        def demo_x():
+            print("x")
+        ''',
+    )
+    site.write_page("index.md", "---\ntopic: linked\n---\n# Linked\n\n!refkit linked.demo_x\n")
+    done = site.build("--strict")
+    assert done.returncode == 0, done.stderr
+    html = site.html()
+    assert '<a href="https://example.org/a" target="_blank" rel="noopener noreferrer">Example A</a>' in html
+    index = json.loads((site.root / "site" / "search" / "search_index.json").read_text())
+    texts = " ".join(doc["text"] for doc in index["docs"])
+    assert "how to find a" in texts
