@@ -1,0 +1,91 @@
+"""``mkdocs serve`` for real: errors never stop the server, and saving a topic heals its page."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode("utf-8")
+    except OSError:
+        return None
+
+
+def wait_for(url: str, text: str, seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    page = None
+    while time.monotonic() < deadline:
+        page = fetch(url)
+        if page is not None and text in page:
+            return page
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} did not appear at {url} within {seconds} s; last page:\n{page}")
+
+
+@pytest.fixture
+def serve():
+    """Start ``mkdocs serve`` for a site once its files are written; stop it afterwards."""
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(site) -> str:
+        port = free_port()
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+                cwd=site.root,
+                env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        return f"http://127.0.0.1:{port}/"
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_serve_shows_the_error_then_heals_when_the_module_is_saved(site, serve):
+    topic = site.write_topic(
+        "live",
+        '''
+        TITLE = "Live"
+
+        def demo_value():
+            raise RuntimeError("not written yet")
+        ''',
+    )
+    site.write_page("index.md", "# Live\n\n!refkit live.demo_value\n")
+    url = serve(site)
+    page = wait_for(url, "Snippet live.demo_value raised RuntimeError", 120)
+    assert "not written yet" in page
+
+    topic.write_text('TITLE = "Live"\n\ndef demo_value():\n    print("healed output 1")\n')
+    wait_for(url, "healed output 1", 60)
+
+    # A second save shows the new output, never one from code that was already imported.
+    topic.write_text('TITLE = "Live"\n\ndef demo_value():\n    print("healed output 2")\n')
+    page = wait_for(url, "healed output 2", 60)
+    assert "healed output 1" not in page
