@@ -1,0 +1,496 @@
+"""Aligning word labels with sub-word tokens: offsets, ``word_ids()`` and the ``-100`` label.
+
+Token classification (named-entity recognition, part-of-speech tagging) comes with one label per
+*word*, but a sub-word tokenizer turns one word into one or more *tokens* and adds special tokens
+such as ``[CLS]`` and ``[SEP]`` that belong to no word. Before training, every token therefore
+needs a label, and the usual recipe is:
+
+* the first token of each word gets that word's label;
+* continuation tokens (``##ing``) and special tokens get ``-100``;
+* ``-100`` is the default ``ignore_index`` of ``torch.nn.CrossEntropyLoss``, so those positions
+  add nothing to the loss, and the loss is the mean over the remaining positions only. The token
+  classification heads in transformers (``BertForTokenClassification`` and friends) use that
+  default loss, and ``DataCollatorForTokenClassification`` pads labels with ``-100`` too.
+
+There are two ways to find "the first token of each word" with a fast tokenizer:
+
+* **Offsets** (``return_offsets_mapping=True``): each token carries ``(start, end)`` character
+  positions. When the input is already split into words (``is_split_into_words=True``) the
+  positions count from the start of *each word*, so a token starting at ``0`` with a non-zero end
+  opens a word, and special tokens have ``(0, 0)``. This is the rule of the v4.2.2
+  ``custom_datasets`` tutorial that the notes link to.
+* **Word ids** (``encoding.word_ids()``): the index of the input word each token came from, or
+  ``None`` for special tokens. A token whose word id differs from the previous token's opens a
+  word. This is what the current transformers token-classification guide uses.
+
+On ordinary input the two rules give identical labels (``demo_labels_from_word_ids``). The offsets
+rule, however, infers word starts from character arithmetic and then pours the word labels into
+the positions it found in order, so it breaks whenever the number of "word starts" it sees is not
+the number of words: a word that normalizes to nothing, truncation, or a tokenizer whose offset
+conventions differ (byte-level BPE with or without ``trim_offsets``). ``word_ids()`` asks the
+tokenizer directly and has none of these problems.
+
+Offsets are still the right tool when you need *character* positions: mapping predictions back to
+spans of the original text, or finding the answer span in extractive question answering.
+
+What the original notes got right, and what is outdated:
+
+* "Why do we use offsets?" (link to the v4.2.2 tutorial): right that the tutorial aligns word
+  labels through ``offset_mapping`` and sets special and continuation tokens to ``-100``
+  (``demo_labels_from_offsets``), and the rule still works in transformers 5 on clean, untruncated
+  input to a WordPiece tokenizer (``demo_labels_from_word_ids`` shows the same labels).
+* Outdated: the link points at the docs of transformers v4.2.2 (January 2021). That tutorial was
+  rewritten; today's guide aligns labels with ``word_ids()``. The offsets rule is fragile: it
+  raises a ``ValueError`` when a word yields no token or when truncation cuts words off
+  (``demo_offsets_rule_breaks``), and on a RoBERTa-style byte-level BPE tokenizer it picks a
+  different token than ``word_ids()`` or fails, depending on ``trim_offsets``
+  (``demo_offsets_rule_on_byte_level_bpe``).
+* Worth adding: offsets are relative to each word only with ``is_split_into_words=True``; on a
+  plain string they point into the whole string (``demo_offsets_and_word_ids``).
+* The ``-100`` convention is confirmed: ``CrossEntropyLoss`` ignores those positions and averages
+  over the kept ones (``demo_loss_ignores_minus_100``), the token-classification head's loss does
+  the same (``demo_model_loss_skips_ignored_tokens``), and the collator pads labels with ``-100``
+  (``demo_collator_pads_labels_with_minus_100``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import TYPE_CHECKING
+
+from refkit.engine.device import get_device, seed_everything
+from refkit.engine.references import Reference
+from refkit.train_tokenizer import read_corpus, train_demo_tokenizer
+
+if TYPE_CHECKING:
+    from transformers import BertTokenizer, RobertaTokenizer
+
+__all__ = [
+    "EXAMPLE_WORDS",
+    "EXAMPLE_WORD_LABELS",
+    "IGNORE_INDEX",
+    "LABEL_NAMES",
+    "REFERENCES",
+    "TITLE",
+    "bert_style_tokenizer",
+    "demo_collator_pads_labels_with_minus_100",
+    "demo_labels_from_offsets",
+    "demo_labels_from_word_ids",
+    "demo_loss_ignores_minus_100",
+    "demo_model_loss_skips_ignored_tokens",
+    "demo_offsets_and_word_ids",
+    "demo_offsets_rule_breaks",
+    "demo_offsets_rule_on_byte_level_bpe",
+    "labels_from_offsets",
+    "labels_from_word_ids",
+    "roberta_style_tokenizer",
+    "train_byte_level_bpe",
+]
+
+TITLE: str = "Aligning word labels to sub-tokens: offsets, word_ids() and -100"
+
+REFERENCES: tuple[Reference, ...] = (
+    Reference(
+        "https://huggingface.co/transformers/v4.2.2/custom_datasets.html#:~:text=For%20each%20sub%2Dtoken%20returned,its%20corresponding%20label%20to%20%2D100%20.",
+        "Fine-tuning with custom datasets (transformers v4.2.2): token classification with W-NUT",
+        "The original offsets-based recipe for giving word labels to sub-tokens with -100; "
+        "an old version, today's guide uses word_ids() instead.",
+        "huggingface tokenizer offsets",
+    ),
+)
+
+IGNORE_INDEX = -100
+"""The label that ``torch.nn.CrossEntropyLoss`` skips by default (its ``ignore_index``)."""
+
+LABEL_NAMES = ("O", "B-ORG", "I-ORG")
+"""A tiny tag set: outside any entity, beginning and inside of an organisation name."""
+
+EXAMPLE_WORDS = ["Hugging", "Face", "tokenizers", "split", "sub-word", "pieces"]
+"""A pre-split sentence whose words become one, two, three or four tokens."""
+
+EXAMPLE_WORD_LABELS = [1, 2, 0, 0, 0, 0]
+"""One label per word of ``EXAMPLE_WORDS``: "Hugging Face" is an organisation."""
+
+
+@cache
+def bert_style_tokenizer() -> BertTokenizer:
+    """Return the repository's WordPiece tokenizer wrapped as a transformers ``BertTokenizer``.
+
+    Cached, because several snippets share it; it is never mutated.
+
+    Examples:
+        >>> bert_style_tokenizer().tokenize("Hugging Face")
+        ['hu', '##g', '##ging', 'f', '##ace']
+    """
+    from transformers import BertTokenizer
+
+    return BertTokenizer(tokenizer_object=train_demo_tokenizer())
+
+
+@cache
+def train_byte_level_bpe(
+    vocab_size: int = 400,
+) -> tuple[dict[str, int], tuple[tuple[str, str], ...]]:
+    """Train a GPT-2/RoBERTa-style byte-level BPE on the repository's corpus.
+
+    Args:
+        vocab_size: Size of the vocabulary, the five RoBERTa special tokens included.
+
+    Returns:
+        The vocabulary and the merges, in the form the transformers BPE tokenizer classes accept.
+
+    Examples:
+        >>> vocab, merges = train_byte_level_bpe()
+        >>> len(vocab), vocab["<pad>"], merges[0]
+        (400, 0, ('Ġ', 't'))
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<unk>", "<s>", "</s>", "<mask>"],
+        # Start from all 256 byte symbols so that no input can ever be out of vocabulary.
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(read_corpus(), trainer)
+    model = json.loads(bpe.to_str())["model"]
+    return model["vocab"], tuple(tuple(pair) for pair in model["merges"])
+
+
+def roberta_style_tokenizer(trim_offsets: bool = True) -> RobertaTokenizer:
+    """Build a ``RobertaTokenizer`` from the locally trained byte-level BPE.
+
+    ``add_prefix_space=True`` is what transformers requires for ``is_split_into_words=True``
+    with this tokenizer family.
+
+    Args:
+        trim_offsets: Whether offsets leave out the leading space (``Ġ``) of a token.
+
+    Returns:
+        A fast RoBERTa-style tokenizer: ``<s> A </s></s> B </s>``, no token type ids.
+
+    Examples:
+        >>> roberta_style_tokenizer().tokenize("split words", add_special_tokens=False)
+        ['Ġs', 'p', 'l', 'it', 'Ġw', 'or', 'ds']
+    """
+    from transformers import RobertaTokenizer
+
+    vocab, merges = train_byte_level_bpe()
+    return RobertaTokenizer(
+        vocab=dict(vocab), merges=list(merges), add_prefix_space=True, trim_offsets=trim_offsets
+    )
+
+
+def labels_from_offsets(offsets: list[tuple[int, int]], word_labels: list[int]) -> list[int]:
+    """Give word labels to tokens with the offsets rule of the v4.2.2 tutorial.
+
+    A token whose offsets start at 0 and end after 0 is taken as the first token of a word and
+    receives the next word label; every other token gets ``-100``. Kept as the tutorial wrote it
+    (a NumPy boolean mask), so it fails the same way the tutorial does.
+
+    Args:
+        offsets: The ``offset_mapping`` of ONE encoding made with ``is_split_into_words=True``.
+        word_labels: One label per input word.
+
+    Returns:
+        One label per token.
+
+    Raises:
+        ValueError: When the number of word starts found differs from the number of labels.
+
+    Examples:
+        >>> labels_from_offsets([(0, 0), (0, 3), (3, 5), (0, 2), (0, 0)], [7, 8])
+        [-100, 7, -100, 8, -100]
+    """
+    import numpy as np
+
+    spans = np.array(offsets)
+    token_labels = np.full(len(offsets), IGNORE_INDEX)
+    token_labels[(spans[:, 0] == 0) & (spans[:, 1] != 0)] = word_labels
+    return token_labels.tolist()
+
+
+def labels_from_word_ids(word_ids: list[int | None], word_labels: list[int]) -> list[int]:
+    """Give word labels to tokens with ``word_ids()``, as the current transformers guide does.
+
+    Args:
+        word_ids: The ``word_ids()`` of ONE encoding (``None`` marks special tokens).
+        word_labels: One label per input word.
+
+    Returns:
+        One label per token: the word's label on its first token, ``-100`` elsewhere.
+
+    Examples:
+        >>> labels_from_word_ids([None, 0, 0, 1, None], [7, 8])
+        [-100, 7, -100, 8, -100]
+    """
+    token_labels = []
+    previous = None
+    for word_id in word_ids:
+        if word_id is None or word_id == previous:  # special token, or not a word's first token
+            token_labels.append(IGNORE_INDEX)
+        else:
+            token_labels.append(word_labels[word_id])
+        previous = word_id
+    return token_labels
+
+
+def demo_offsets_and_word_ids() -> None:
+    """Show what offsets and word ids look like for a sentence that is already split into words.
+
+    With ``is_split_into_words=True`` each word's offsets restart at 0, which is what the old
+    offsets rule relies on; a plain string gives offsets into the whole string instead.
+
+    Examples:
+        >>> demo_offsets_and_word_ids()
+        token     offsets  word id
+        [CLS]     (0, 0)   None
+        hu        (0, 2)   0
+        ##g       (2, 3)   0
+        ##ging    (3, 7)   0
+        f         (0, 1)   1
+        ##ace     (1, 4)   1
+        tokenizer (0, 9)   2
+        ##s       (9, 10)  2
+        split     (0, 5)   3
+        sub       (0, 3)   4
+        -         (3, 4)   4
+        word      (4, 8)   4
+        pieces    (0, 6)   5
+        [SEP]     (0, 0)   None
+        plain string offsets: [(0, 0), (0, 2), (2, 3), (3, 7), (8, 9), (9, 12), (13, 22)]...
+    """
+    tokenizer = bert_style_tokenizer()
+    encoding = tokenizer(EXAMPLE_WORDS, is_split_into_words=True, return_offsets_mapping=True)
+    print(f"{'token':<10}{'offsets':<9}word id")
+    for token, span, word_id in zip(
+        encoding.tokens(), encoding["offset_mapping"], encoding.word_ids(), strict=True
+    ):
+        print(f"{token:<10}{span!s:<9}{word_id}")
+    # The same words joined into one string: offsets now count from the start of the sentence.
+    plain = tokenizer(" ".join(EXAMPLE_WORDS), return_offsets_mapping=True)
+    print(f"plain string offsets: {plain['offset_mapping'][:7]}...")
+
+
+def demo_labels_from_offsets() -> None:
+    """Label the first token of each word through its offsets, as the v4.2.2 tutorial did.
+
+    Tokens starting at offset 0 (and not empty) open a word; all others get ``-100``.
+
+    Examples:
+        >>> demo_labels_from_offsets()
+        [CLS]:-100 hu:1 ##g:-100 ##ging:-100 f:2 ##ace:-100 tokenizer:0 ##s:-100
+        split:0 sub:0 -:-100 word:-100 pieces:0 [SEP]:-100
+    """
+    encoding = bert_style_tokenizer()(
+        EXAMPLE_WORDS, is_split_into_words=True, return_offsets_mapping=True
+    )
+    labels = labels_from_offsets(encoding["offset_mapping"], EXAMPLE_WORD_LABELS)
+    pairs = [f"{token}:{label}" for token, label in zip(encoding.tokens(), labels, strict=True)]
+    print(" ".join(pairs[:8]))
+    print(" ".join(pairs[8:]))
+
+
+def demo_labels_from_word_ids() -> None:
+    """Label the first token of each word through ``word_ids()``, and compare with offsets.
+
+    This is today's recipe: no character arithmetic, the tokenizer says which word each token
+    came from. On this input both rules agree token for token.
+
+    Examples:
+        >>> demo_labels_from_word_ids()
+        word ids: [None, 0, 0, 0, 1, 1, 2, 2, 3, 4, 4, 4, 5, None]
+        labels:   [-100, 1, -100, -100, 2, -100, 0, -100, 0, 0, -100, -100, 0, -100]
+        same labels as the offsets rule: True
+    """
+    encoding = bert_style_tokenizer()(
+        EXAMPLE_WORDS, is_split_into_words=True, return_offsets_mapping=True
+    )
+    by_word_ids = labels_from_word_ids(encoding.word_ids(), EXAMPLE_WORD_LABELS)
+    by_offsets = labels_from_offsets(encoding["offset_mapping"], EXAMPLE_WORD_LABELS)
+    print(f"word ids: {encoding.word_ids()}")
+    print(f"labels:   {by_word_ids}")
+    print(f"same labels as the offsets rule: {by_word_ids == by_offsets}")
+
+
+def demo_offsets_rule_breaks() -> None:
+    """Show two ordinary inputs on which the offsets rule raises and ``word_ids()`` copes.
+
+    A word that normalizes to nothing (here a lone combining accent, which the normalizer strips)
+    produces no token; truncation drops the last words. Either way the offsets rule finds fewer
+    word starts than labels.
+
+    Examples:
+        >>> demo_offsets_rule_breaks()
+        vanishing word: offsets rule -> ValueError (3 labels, 2 word starts)
+        vanishing word: word_ids rule -> [-100, 1, -100, -100, 0, -100]
+        truncation: offsets rule -> ValueError (6 labels, 2 word starts)
+        truncation: word_ids rule -> [-100, 1, -100, -100, 2, -100, -100]
+    """
+    tokenizer = bert_style_tokenizer()
+    cases = {
+        # "\u0301" is a combining acute accent: NFD + StripAccents leave nothing of this word.
+        "vanishing word": (["Hugging", "\u0301", "words"], [1, 0, 0], {}),
+        "truncation": (EXAMPLE_WORDS, EXAMPLE_WORD_LABELS, {"truncation": True, "max_length": 7}),
+    }
+    for case, (words, word_labels, options) in cases.items():
+        encoding = tokenizer(
+            words, is_split_into_words=True, return_offsets_mapping=True, **options
+        )
+        word_starts = sum(start == 0 and end > 0 for start, end in encoding["offset_mapping"])
+        try:
+            result = str(labels_from_offsets(encoding["offset_mapping"], word_labels))
+        except ValueError:
+            result = f"ValueError ({len(word_labels)} labels, {word_starts} word starts)"
+        print(f"{case}: offsets rule -> {result}")
+        print(f"{case}: word_ids rule -> {labels_from_word_ids(encoding.word_ids(), word_labels)}")
+
+
+def demo_offsets_rule_on_byte_level_bpe() -> None:
+    """Apply both rules to a RoBERTa-style byte-level BPE tokenizer trained locally.
+
+    Here the first word starts with a bare space token ``Ġ``. With ``trim_offsets=True`` its
+    offsets are ``(0, 0)``, so the offsets rule silently labels the next token instead; with
+    ``trim_offsets=False`` two tokens start at 0 and the rule raises. ``word_ids()`` is unaffected.
+
+    Examples:
+        >>> demo_offsets_rule_on_byte_level_bpe()
+        tokens:        ['<s>', 'Ġ', 'T', 'oken', 'izer', 's', 'Ġs', 'p', 'l', 'it', '</s>']
+        offsets:       [(0, 0), (0, 0), (0, 1), (1, 5), (5, 9), (9, 10), (0, 1), (1, 2), ...]
+        word_ids rule: [-100, 1, -100, -100, -100, -100, 0, -100, -100, -100, -100]
+        offsets rule:  [-100, -100, 1, -100, -100, -100, 0, -100, -100, -100, -100]
+        offsets rule, trim_offsets=False: ValueError
+    """
+    words, word_labels = ["Tokenizers", "split"], [1, 0]
+    encoding = roberta_style_tokenizer()(
+        words, is_split_into_words=True, return_offsets_mapping=True
+    )
+    print(f"tokens:        {encoding.tokens()}")
+    print(f"offsets:       {str(encoding['offset_mapping'][:8])[:-1]}, ...]")
+    print(f"word_ids rule: {labels_from_word_ids(encoding.word_ids(), word_labels)}")
+    print(f"offsets rule:  {labels_from_offsets(encoding['offset_mapping'], word_labels)}")
+    untrimmed = roberta_style_tokenizer(trim_offsets=False)(
+        words, is_split_into_words=True, return_offsets_mapping=True
+    )
+    try:
+        labels_from_offsets(untrimmed["offset_mapping"], word_labels)
+    except ValueError:
+        print("offsets rule, trim_offsets=False: ValueError")
+
+
+def demo_loss_ignores_minus_100() -> None:
+    """Check that ``CrossEntropyLoss`` ignores ``-100`` labels and averages over the rest.
+
+    Scrambling the logits at ignored positions leaves the loss unchanged, and the loss equals the
+    plain mean over the kept positions (not over all positions).
+
+    Examples:
+        >>> demo_loss_ignores_minus_100()
+        default ignore_index: -100
+        positions: 14, kept: 6
+        loss: 0.8769
+        unchanged after scrambling ignored logits: True
+        equals mean over kept positions only: True
+        dividing by all 14 positions would give: 0.3758
+    """
+    import torch
+
+    seed_everything()
+    device = get_device()
+    encoding = bert_style_tokenizer()(EXAMPLE_WORDS, is_split_into_words=True)
+    labels = torch.tensor(labels_from_word_ids(encoding.word_ids(), EXAMPLE_WORD_LABELS))
+    labels = labels.to(device)
+    # Drawn on the CPU so the numbers are the same whatever the device.
+    logits = torch.randn(len(labels), len(LABEL_NAMES)).to(device)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loss = loss_fn(logits, labels)
+
+    ignored = labels == IGNORE_INDEX
+    scrambled = logits.clone()
+    scrambled[ignored] = 100 * torch.randn(int(ignored.sum()), len(LABEL_NAMES)).to(device)
+    kept_losses = torch.nn.functional.cross_entropy(
+        logits[~ignored], labels[~ignored], reduction="none"
+    )
+    unchanged = torch.allclose(loss, loss_fn(scrambled, labels))
+
+    print(f"default ignore_index: {loss_fn.ignore_index}")
+    print(f"positions: {len(labels)}, kept: {int((~ignored).sum())}")
+    print(f"loss: {loss.item():.4f}")
+    print(f"unchanged after scrambling ignored logits: {unchanged}")
+    print(f"equals mean over kept positions only: {torch.allclose(loss, kept_losses.mean())}")
+    print(
+        f"dividing by all {len(labels)} positions would give: "
+        f"{kept_losses.sum().item() / len(labels):.4f}"
+    )
+
+
+def demo_model_loss_skips_ignored_tokens() -> None:
+    """Show that a token-classification model's built-in loss skips the ``-100`` positions.
+
+    ``BertForTokenClassification`` computes ``CrossEntropyLoss`` with the default
+    ``ignore_index``, so passing the aligned labels is all a training loop needs.
+
+    Examples:
+        >>> demo_model_loss_skips_ignored_tokens()
+        model loss equals cross entropy over the 6 labelled tokens: True
+    """
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    seed_everything()
+    device = get_device()
+    tokenizer = bert_style_tokenizer()
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(LABEL_NAMES),
+    )
+    model = BertForTokenClassification(config).to(device).eval()
+    inputs = tokenizer(EXAMPLE_WORDS, is_split_into_words=True, return_tensors="pt")
+    labels = torch.tensor([labels_from_word_ids(inputs.word_ids(), EXAMPLE_WORD_LABELS)])
+    inputs, labels = inputs.to(device), labels.to(device)
+    with torch.no_grad():
+        output = model(**inputs, labels=labels)
+    kept = labels[0] != IGNORE_INDEX
+    by_hand = torch.nn.functional.cross_entropy(output.logits[0][kept], labels[0][kept])
+    print(
+        f"model loss equals cross entropy over the {int(kept.sum())} labelled tokens: "
+        f"{torch.allclose(output.loss, by_hand, atol=1e-6)}"
+    )
+
+
+def demo_collator_pads_labels_with_minus_100() -> None:
+    """Show that ``DataCollatorForTokenClassification`` pads labels with ``-100``.
+
+    Padding positions must not count in the loss either, so the collator uses the same label.
+
+    Examples:
+        >>> demo_collator_pads_labels_with_minus_100()
+        label_pad_token_id: -100
+        [-100, 1, -100, -100, 2, -100, -100]
+        [-100, 0, -100, -100, -100, -100, -100]
+    """
+    from transformers import DataCollatorForTokenClassification
+
+    tokenizer = bert_style_tokenizer()
+    features = []
+    for words, word_labels in [(["Hugging", "Face"], [1, 2]), (["words"], [0])]:
+        encoding = tokenizer(words, is_split_into_words=True)
+        features.append(
+            {
+                "input_ids": encoding["input_ids"],
+                "labels": labels_from_word_ids(encoding.word_ids(), word_labels),
+            }
+        )
+    collator = DataCollatorForTokenClassification(tokenizer)
+    batch = collator(features)
+    print(f"label_pad_token_id: {collator.label_pad_token_id}")
+    for row in batch["labels"].tolist():
+        print(row)

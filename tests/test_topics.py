@@ -1,0 +1,129 @@
+"""The seven topic modules: every example runs, imports stay light, links and outputs hold."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from refkit.engine.discovery import load_catalog
+from refkit.engine.runner import SnippetRunner
+
+REPO = Path(__file__).resolve().parent.parent
+NOTES = REPO / "tests" / "fixtures" / "seed-notes.md"
+CATALOG = load_catalog(REPO / "refkit")
+SEVEN_TOPICS = {
+    "train_tokenizer",
+    "auto_tokenizer_classes",
+    "offset_alignment",
+    "model_inputs",
+    "keras_engine_error",
+    "conv1d_head",
+    "loss_selection",
+}
+
+
+def test_the_seven_topics_are_found_without_errors():
+    assert CATALOG.errors == []
+    assert set(CATALOG.topics) == SEVEN_TOPICS
+    for topic in CATALOG.topics.values():
+        assert topic.snippets, f"{topic.module} has no demo_ snippets"
+
+
+def test_stdlib_doctest_runner_runs_examples_of_every_snippet():
+    # Exactly the documented command, glob expanded by the shell, from the repository root.
+    done = subprocess.run(
+        ["bash", "-c", "python -m doctest -v refkit/*.py"],
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    examples = Counter()
+    for count, item in re.findall(r"^\s*(\d+) tests? in (\S+)$", done.stdout, flags=re.MULTILINE):
+        examples[item] += int(count)
+    for topic in CATALOG.topics.values():
+        for snippet in topic.snippets:
+            ran = examples[f"{topic.module}.{snippet.function}"]
+            assert ran >= 1, f"no example of {snippet.id} ran under python -m doctest"
+    assert "Test passed." in done.stdout
+
+
+def imported_modules(code: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+
+
+@pytest.mark.parametrize("code", ["import refkit", "import refkit.engine.plugin, refkit.engine.runner"])
+def test_importing_refkit_and_its_plugin_never_imports_the_heavy_libraries(code):
+    modules = imported_modules(code)
+    assert "refkit" in modules
+    heavy = {m for m in modules if m.split(".")[0] in {"torch", "transformers", "tokenizers", "numpy"}}
+    assert heavy == set()
+
+
+def note_links() -> list[str]:
+    return re.findall(r"https?://[^\s)\]]+", NOTES.read_text(encoding="utf-8"))
+
+
+def note_queries() -> list[str]:
+    queries = re.findall(r"^\s*-?\s*gs:\s*(.+)$", NOTES.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return [q.strip().removeprefix("(").removesuffix(")").strip() for q in queries]
+
+
+def test_every_link_of_the_notes_belongs_to_exactly_one_topic():
+    carried = Counter(ref.url for topic in CATALOG.topics.values() for ref in topic.references)
+    links = note_links()
+    assert len(links) == 10
+    for link in links:
+        assert carried[link] == 1, f"{link} is carried by {carried[link]} topics"
+    assert set(carried) == set(links), "a topic carries a link that is not in the notes"
+
+
+def test_every_search_query_of_the_notes_is_kept_with_its_link():
+    kept = {ref.search_query for topic in CATALOG.topics.values() for ref in topic.references}
+    queries = note_queries()
+    assert len(queries) == 6
+    # Topic 7's first query sits above its link in the notes; every query is kept somewhere.
+    assert set(queries) <= kept
+
+
+@pytest.mark.skipif(
+    subprocess.run([sys.executable, "-c", "import torch,sys; sys.exit(torch.cuda.is_available())"]).returncode,
+    reason="this machine has a GPU",
+)
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
+    code = "from refkit.engine.device import get_device; get_device()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env={**os.environ, "REFKIT_DEVICE": "cuda"}, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("refkit.engine.device.DeviceUnavailableError: REFKIT_DEVICE=cuda, but torch")
+    assert "Set REFKIT_DEVICE=cpu or auto" in last
+
+
+@pytest.mark.slow
+def test_every_snippet_gives_byte_identical_output_in_three_fresh_runs():
+    runs = []
+    for _ in range(3):
+        # A new worker process each time, and each snippet in its own fresh fork of it.
+        runner = SnippetRunner(REPO / "refkit", cache=None, execute="always", timeout=300, preload=CATALOG.preload_imports)
+        try:
+            results, _ = runner.results(CATALOG.snippets.values())
+        finally:
+            runner.close()
+        for snippet_id, result in results.items():
+            assert result is not None and result.ok, f"{snippet_id}: {result and result.error}"
+        runs.append({sid: (r.output_text, r.return_text, r.return_html) for sid, r in results.items()})
+    assert runs[0] == runs[1] == runs[2]
+    assert sum(1 for text, *_ in runs[0].values() if text) == len(runs[0]), "a snippet printed nothing"
