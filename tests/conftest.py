@@ -101,3 +101,19 @@ def make_site(root: Path, options: dict[str, object] | None = None) -> Site:
 @pytest.fixture
 def site(tmp_path: Path) -> Site:
     return make_site(tmp_path / "site-project")
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This repository's own site, built once per test session with ``--strict`` and a fresh cache."""
+    out = tmp_path_factory.mktemp("real-site")
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out / "site")],
+        cwd=REPO,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "REFKIT_CACHE_DIR": str(out / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    return out / "site"

@@ -1,0 +1,125 @@
+"""The search box of the built site, in a real headless Chromium, served on localhost."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+NOTES = Path(__file__).resolve().parent / "fixtures" / "seed-notes.md"
+
+# The notes' own search queries (their "gs:" lines) must lead to the topic page they found.
+NOTES_QUERIES = {
+    "huggingface autotokenizer different from tokenizer": "auto_tokenizer_classes",
+    "huggingface tokenizer offsets": "offset_alignment",
+    "pytorch cross entropy loss vs binarycrossentropy loss": "loss_selection",
+    "multi label classification binarycross entorpy": "loss_selection",
+    "crossentropy loss for multi label classification": "loss_selection",
+    "loss function for multi label classification pytorch": "loss_selection",
+}
+# Searches a reader would type for the topics whose notes give no query.
+READER_QUERIES = {
+    "train tokenizer wordpiece": "train_tokenizer",
+    "keras.engine TFRobertaModel": "keras_engine_error",
+    "Dropout1d": "conv1d_head",
+    "attention mask padding": "model_inputs",
+}
+TOP_RESULTS = 3
+
+
+def test_notes_queries_listed_here_are_exactly_the_notes_gs_lines():
+    lines = re.findall(r"^\s*-?\s*gs:\s*(.+)$", NOTES.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert {line.strip().strip("()") for line in lines} == set(NOTES_QUERIES)
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site: Path) -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.fail(
+            "the search tests need Debian's chromium and chromium-driver "
+            "(apt-get install chromium chromium-driver; scripts/dev test does it as root)"
+        )
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must never try to download a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def search(browser, site_url: str, query: str) -> list[str]:
+    """Type ``query`` into the search box as a reader would; return the result pages' URLs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(site_url)
+    wait = WebDriverWait(browser, 30)
+    wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "label.md-search__icon, label[for='__search']")))
+    browser.find_element(By.CSS_SELECTOR, "label[for='__search']").click()
+    box = wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input")))
+    box.send_keys(query)
+    wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"))
+    links = browser.find_elements(By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link")
+    return [link.get_attribute("href") or "" for link in links]
+
+
+@pytest.mark.parametrize(("query", "module"), sorted({**NOTES_QUERIES, **READER_QUERIES}.items()))
+def test_search_box_finds_the_topic_page(browser, site_url, query, module):
+    results = search(browser, site_url, query)
+    top = [urlsplit(url).path for url in results[:TOP_RESULTS]]
+    assert f"/topics/{module}/" in top, f"{query!r} gave {top}"
+
+
+def test_search_finds_live_output(browser, site_url):
+    # "[CLS]" only appears in the pages through the live output of the tokenizer snippets.
+    results = search(browser, site_url, "TokenizersBackend")
+    assert "/topics/auto_tokenizer_classes/" in [urlsplit(url).path for url in results[:TOP_RESULTS]]

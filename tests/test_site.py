@@ -1,0 +1,61 @@
+"""This repository's own site: every topic page shows sources, live outputs, stamps, references."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from refkit.engine.directive import find_directives
+from refkit.engine.discovery import load_catalog
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOG = load_catalog(REPO / "refkit")
+
+
+@pytest.mark.parametrize("module", sorted(CATALOG.topics))
+def test_topic_page_shows_every_snippet_with_output_stamp_and_references(built_site, module):
+    topic = CATALOG.topics[module]
+    markdown = (REPO / "docs" / "topics" / f"{module}.md").read_text(encoding="utf-8")
+    assert re.search(rf"^---\ntopic: {module}\n---", markdown), "front matter must name the topic"
+    directives, errors = find_directives(markdown)
+    assert errors == []
+    embedded = {d.snippet_id for d in directives}
+    assert embedded == {s.id for s in topic.snippets}, "every snippet of the topic is on its page"
+
+    page = (built_site / "topics" / module / "index.html").read_text(encoding="utf-8")
+    assert "refkit-problem" not in page and "refkit-missing" not in page
+    assert page.count('<div class="refkit-output">') == len(directives)
+    assert page.count('<p class="refkit-stamp">Ran on ') == len(directives)
+    for snippet in topic.snippets:
+        if next(d for d in directives if d.snippet_id == snippet.id).source != "hide":
+            assert f'<span class="nf">{snippet.function}</span>' in page, f"source of {snippet.id}"
+    assert 'id="references"' in page
+    for ref in topic.references:
+        assert f'href="{html.escape(ref.url, quote=True)}" target="_blank" rel="noopener noreferrer"' in page
+
+
+def test_environment_page_lists_where_outputs_came_from(built_site):
+    page = (built_site / "environment" / "index.html").read_text(encoding="utf-8")
+    assert '<table class="refkit-environments">' in page
+    assert re.search(r"<td>cpu</td><td>3\.\d+\.\d+</td><td>2\.\d+", page)
+
+
+def test_search_index_holds_prose_outputs_and_references(built_site):
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    by_page: dict[str, str] = {}
+    for doc in index["docs"]:
+        by_page.setdefault(doc["location"].split("#")[0], "")
+        by_page[doc["location"].split("#")[0]] += " " + doc["text"]
+    for module, topic in CATALOG.topics.items():
+        text = by_page[f"topics/{module}/"]
+        assert "Ran on cpu" in text  # live output stamps are indexed
+        for ref in topic.references:
+            assert ref.title in html.unescape(text) or html.escape(ref.title) in text
+            if ref.search_query:
+                assert ref.search_query in html.unescape(text)
