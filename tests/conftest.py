@@ -57,7 +57,9 @@ class Site:
     def html(self, page: str = "index.html") -> str:
         return (self.root / "site" / page).read_text(encoding="utf-8")
 
-    def build(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def build(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """``mkdocs build`` in a subprocess, as a user runs it."""
         return subprocess.run(
             [sys.executable, "-m", "mkdocs", "build", *args],

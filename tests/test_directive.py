@@ -5,7 +5,11 @@ def test_directive_with_title_and_source_option_is_parsed():
     found, errors = find_directives('!refkit m.demo_a title="Two words" source=collapsed')
     assert errors == []
     [directive] = found
-    assert (directive.snippet_id, directive.title, directive.source) == ("m.demo_a", "Two words", "collapsed")
+    assert (directive.snippet_id, directive.title, directive.source) == (
+        "m.demo_a",
+        "Two words",
+        "collapsed",
+    )
 
 
 def test_directives_inside_fenced_code_are_left_alone():
@@ -34,7 +38,7 @@ def test_indented_directive_keeps_its_indent_when_replaced():
 
 
 def test_malformed_options_are_errors_with_line_numbers():
-    page = "text\n!refkit m.demo_a title=\"unclosed\n!refkit m.demo_b source=sideways\n!refkit title=x\n!refkit-nope"
+    page = 'text\n!refkit m.demo_a title="unclosed\n!refkit m.demo_b source=sideways\n!refkit title=x\n!refkit-nope'
     found, errors = find_directives(page)
     assert found == []
     assert [e.line for e in errors] == [2, 3, 4, 5]

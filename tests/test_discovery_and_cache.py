@@ -101,7 +101,9 @@ def test_a_syntax_error_names_file_and_line_and_spares_other_topics(package):
 ENV = EnvironmentKey("0.1.0", "w", "3.11.7", "2.13.0", "5.24.0", "0.23.3", "cpu")
 
 
-@pytest.mark.parametrize("field", ["refkit", "worker", "python", "torch", "transformers", "tokenizers", "device"])
+@pytest.mark.parametrize(
+    "field", ["refkit", "worker", "python", "torch", "transformers", "tokenizers", "device"]
+)
 def test_every_environment_part_changes_the_key(package, field):
     snippet = load_catalog(package).snippets["topic.demo_one"]
     assert cache_key(snippet, ENV) != cache_key(snippet, replace(ENV, **{field: "other"}))
@@ -112,7 +114,9 @@ def test_environment_key_reads_versions_without_importing_torch():
     import sys
 
     code = "import sys; from refkit.engine.cache import EnvironmentKey; k = EnvironmentKey.current('auto'); print(k.torch, 'torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[0].startswith("2.") and out[1] == "False"
 
 
@@ -124,7 +128,9 @@ def test_failures_are_never_cached(tmp_path):
     assert list(tmp_path.rglob("*.json")) == []
 
 
-@pytest.mark.parametrize("content", ["", "{not json", json.dumps({"status": "exploded"}), json.dumps([1, 2])])
+@pytest.mark.parametrize(
+    "content", ["", "{not json", json.dumps({"status": "exploded"}), json.dumps([1, 2])]
+)
 def test_an_unreadable_entry_is_treated_as_missing(tmp_path, content):
     cache = ResultCache(tmp_path)
     cache.put("ab" * 32, SnippetResult("m.f", OK, return_text="1"))

@@ -17,7 +17,7 @@ def demo_hostile():
     print("</pre><script>alert(1)</script> <s> tokens </s> <pad>")
 '''
 
-FAILING_TOPIC = '''
+FAILING_TOPIC = """
 import os, time
 TITLE = "Failing"
 
@@ -37,17 +37,20 @@ def demo_exits():
 def demo_segfaults():
     import ctypes
     ctypes.string_at(0)
-'''
+"""
 
 
 def test_build_shows_source_output_and_stamp_all_escaped(site):
     site.write_topic("hostile", HOSTILE_TOPIC)
-    site.write_page("index.md", "# Page\n\n!refkit hostile.demo_hostile title=\"A <b>title</b>\"\n")
+    site.write_page("index.md", '# Page\n\n!refkit hostile.demo_hostile title="A <b>title</b>"\n')
     done = site.build("--strict")
     assert done.returncode == 0, done.stderr
     html = site.html()
     assert "<script>alert(1)</script>" not in html
-    assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt; &lt;s&gt; tokens &lt;/s&gt; &lt;pad&gt;" in html
+    assert (
+        "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt; &lt;s&gt; tokens &lt;/s&gt; &lt;pad&gt;"
+        in html
+    )
     assert '<p class="refkit-title">A &lt;b&gt;title&lt;/b&gt;</p>' in html
     assert "demo_hostile" in html  # the highlighted source
     assert re.search(r'<p class="refkit-stamp">Ran on cpu · Python [\d.]+ · torch ', html)
@@ -58,7 +61,10 @@ def test_a_raising_snippet_fails_the_build_naming_page_line_snippet_and_frames(s
     site.write_page("index.md", "---\ntitle: x\n---\n# Page\n\n!refkit failing.demo_raises\n")
     done = site.build()
     assert done.returncode != 0
-    assert "index.md:6: snippet failing.demo_raises (failing.py:8) error: KeyError: 'missing key'" in done.stderr
+    assert (
+        "index.md:6: snippet failing.demo_raises (failing.py:8) error: KeyError: 'missing key'"
+        in done.stderr
+    )
     assert 'return value["missing key"]' in done.stderr  # its last frames
 
 
@@ -93,7 +99,7 @@ def test_hangs_and_crashes_become_panels_and_the_rest_still_builds(site):
 def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
     site.write_topic(
         "tensors",
-        '''
+        """
         import torch
         TITLE = "T"
 
@@ -102,7 +108,7 @@ def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
 
         def demo_mean():
             print(torch.arange(4.0).mean().item())
-        ''',
+        """,
     )
     site.write_page("index.md", "# T\n\n!refkit tensors.demo_sum\n\n!refkit tensors.demo_mean\n")
     cold = site.build_and_report()
@@ -128,13 +134,19 @@ def test_unknown_id_is_a_warning_with_the_closest_ids(site):
     site.write_page("index.md", "# P\n\ntext\n\n!refkit hostile.demo_hostil\n")
     done = site.build()
     assert done.returncode == 0
-    assert "index.md:5: unknown snippet id 'hostile.demo_hostil'; closest known: hostile.demo_hostile" in done.stderr
+    assert (
+        "index.md:5: unknown snippet id 'hostile.demo_hostil'; closest known: hostile.demo_hostile"
+        in done.stderr
+    )
     assert site.build("--strict").returncode != 0
 
 
 def test_directives_in_code_are_left_as_text(site):
     site.write_topic("hostile", HOSTILE_TOPIC)
-    site.write_page("index.md", "# P\n\n```\n!refkit hostile.demo_hostile\n```\n\nInline `!refkit hostile.demo_hostile` too.\n")
+    site.write_page(
+        "index.md",
+        "# P\n\n```\n!refkit hostile.demo_hostile\n```\n\nInline `!refkit hostile.demo_hostile` too.\n",
+    )
     done = site.build("--strict")
     assert done.returncode == 0, done.stderr
     html = site.html()
@@ -182,20 +194,23 @@ def test_an_unwritable_cache_is_a_warning_and_the_build_still_works(site):
 def test_topic_front_matter_appends_references_that_search_indexes(site):
     site.write_topic(
         "linked",
-        '''
+        """
         from refkit.engine.references import Reference
         TITLE = "Linked"
         REFERENCES = (Reference("https://example.org/a", "Example A", "Shows A.", "how to find a"),)
 
         def demo_x():
             print("x")
-        ''',
+        """,
     )
     site.write_page("index.md", "---\ntopic: linked\n---\n# Linked\n\n!refkit linked.demo_x\n")
     done = site.build("--strict")
     assert done.returncode == 0, done.stderr
     html = site.html()
-    assert '<a href="https://example.org/a" target="_blank" rel="noopener noreferrer">Example A</a>' in html
+    assert (
+        '<a href="https://example.org/a" target="_blank" rel="noopener noreferrer">Example A</a>'
+        in html
+    )
     index = json.loads((site.root / "site" / "search" / "search_index.json").read_text())
     texts = " ".join(doc["text"] for doc in index["docs"])
     assert "how to find a" in texts

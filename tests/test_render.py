@@ -9,7 +9,9 @@ HOSTILE = "</pre><script>alert(1)</script> <s> </s> <pad> & \"'"
 
 
 def test_every_stream_is_escaped():
-    events = tuple(OutputEvent(stream, HOSTILE) for stream in ("stdout", "stderr", "warning", "log", "native"))
+    events = tuple(
+        OutputEvent(stream, HOSTILE) for stream in ("stdout", "stderr", "warning", "log", "native")
+    )
     html = render.output_html(SnippetResult("m.f", OK, events, return_text=HOSTILE))
     assert "<script>" not in html and "</pre><script>" not in html
     assert html.count("&lt;/pre&gt;&lt;script&gt;") == 6
@@ -17,19 +19,27 @@ def test_every_stream_is_escaped():
 
 
 def test_output_keeps_the_order_of_events():
-    events = (OutputEvent("stdout", "one"), OutputEvent("stderr", "two"), OutputEvent("stdout", "three"))
+    events = (
+        OutputEvent("stdout", "one"),
+        OutputEvent("stderr", "two"),
+        OutputEvent("stdout", "three"),
+    )
     html = render.output_html(SnippetResult("m.f", OK, events))
     assert html.index("one") < html.index("two") < html.index("three")
     assert '<span class="refkit-stderr">two</span>' in html
 
 
 def test_repr_html_is_the_only_raw_html():
-    html = render.output_html(SnippetResult("m.f", OK, return_html="<table><tr><td>1</td></tr></table>"))
+    html = render.output_html(
+        SnippetResult("m.f", OK, return_html="<table><tr><td>1</td></tr></table>")
+    )
     assert '<div class="refkit-return-html"><table><tr><td>1</td></tr></table></div>' in html
 
 
 def test_error_panel_escapes_the_traceback_and_names_the_snippet():
-    result = SnippetResult("m.f", ERROR, error=ErrorInfo("ValueError", HOSTILE, "Traceback\nValueError: " + HOSTILE))
+    result = SnippetResult(
+        "m.f", ERROR, error=ErrorInfo("ValueError", HOSTILE, "Traceback\nValueError: " + HOSTILE)
+    )
     html = render.problem_panel_html("m.f", result)
     assert "Snippet m.f raised ValueError" in html
     assert "<script>" not in html

@@ -8,7 +8,7 @@ from refkit.engine.cache import ResultCache
 from refkit.engine.discovery import load_catalog
 from refkit.engine.runner import SnippetRunner
 
-TOPIC = '''
+TOPIC = """
 import logging, os, sys, time, warnings
 TITLE = "t"
 
@@ -61,7 +61,7 @@ def demo_floods():
 
 def demo_bad_bytes():
     sys.stdout.buffer.write(b"ok \\xff\\xfe bytes\\n")
-'''
+"""
 
 
 @pytest.fixture(scope="module")

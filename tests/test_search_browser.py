@@ -40,7 +40,9 @@ TOP_RESULTS = 3
 
 
 def test_notes_queries_listed_here_are_exactly_the_notes_gs_lines():
-    lines = re.findall(r"^\s*-?\s*gs:\s*(.+)$", NOTES.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    lines = re.findall(
+        r"^\s*-?\s*gs:\s*(.+)$", NOTES.read_text(encoding="utf-8"), flags=re.MULTILINE
+    )
     assert {line.strip().strip("()") for line in lines} == set(NOTES_QUERIES)
 
 
@@ -103,12 +105,24 @@ def search(browser, site_url: str, query: str) -> list[str]:
 
     browser.get(site_url)
     wait = WebDriverWait(browser, 30)
-    wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "label.md-search__icon, label[for='__search']")))
+    wait.until(
+        expected_conditions.element_to_be_clickable(
+            (By.CSS_SELECTOR, "label.md-search__icon, label[for='__search']")
+        )
+    )
     browser.find_element(By.CSS_SELECTOR, "label[for='__search']").click()
-    box = wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input")))
+    box = wait.until(
+        expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input"))
+    )
     box.send_keys(query)
-    wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"))
-    links = browser.find_elements(By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link")
+    wait.until(
+        lambda driver: driver.find_elements(
+            By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"
+        )
+    )
+    links = browser.find_elements(
+        By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"
+    )
     return [link.get_attribute("href") or "" for link in links]
 
 
@@ -122,4 +136,6 @@ def test_search_box_finds_the_topic_page(browser, site_url, query, module):
 def test_search_finds_live_output(browser, site_url):
     # "[CLS]" only appears in the pages through the live output of the tokenizer snippets.
     results = search(browser, site_url, "TokenizersBackend")
-    assert "/topics/auto_tokenizer_classes/" in [urlsplit(url).path for url in results[:TOP_RESULTS]]
+    assert "/topics/auto_tokenizer_classes/" in [
+        urlsplit(url).path for url in results[:TOP_RESULTS]
+    ]

@@ -70,12 +70,12 @@ def serve():
 def test_serve_shows_the_error_then_heals_when_the_module_is_saved(site, serve):
     topic = site.write_topic(
         "live",
-        '''
+        """
         TITLE = "Live"
 
         def demo_value():
             raise RuntimeError("not written yet")
-        ''',
+        """,
     )
     site.write_page("index.md", "# Live\n\n!refkit live.demo_value\n")
     url = serve(site)

@@ -37,7 +37,10 @@ def test_topic_page_shows_every_snippet_with_output_stamp_and_references(built_s
             assert f'<span class="nf">{snippet.function}</span>' in page, f"source of {snippet.id}"
     assert 'id="references"' in page
     for ref in topic.references:
-        assert f'href="{html.escape(ref.url, quote=True)}" target="_blank" rel="noopener noreferrer"' in page
+        assert (
+            f'href="{html.escape(ref.url, quote=True)}" target="_blank" rel="noopener noreferrer"'
+            in page
+        )
 
 
 def test_environment_page_lists_where_outputs_came_from(built_site):

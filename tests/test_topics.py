@@ -40,7 +40,11 @@ def test_stdlib_doctest_runner_runs_examples_of_every_snippet():
     done = subprocess.run(
         ["bash", "-c", "python -m doctest -v refkit/*.py"],
         cwd=REPO,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        env={
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        },
         capture_output=True,
         text=True,
         timeout=600,
@@ -58,16 +62,24 @@ def test_stdlib_doctest_runner_runs_examples_of_every_snippet():
 
 def imported_modules(code: str) -> set[str]:
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
 
 
-@pytest.mark.parametrize("code", ["import refkit", "import refkit.engine.plugin, refkit.engine.runner"])
+@pytest.mark.parametrize(
+    "code", ["import refkit", "import refkit.engine.plugin, refkit.engine.runner"]
+)
 def test_importing_refkit_and_its_plugin_never_imports_the_heavy_libraries(code):
     modules = imported_modules(code)
     assert "refkit" in modules
-    heavy = {m for m in modules if m.split(".")[0] in {"torch", "transformers", "tokenizers", "numpy"}}
+    heavy = {
+        m for m in modules if m.split(".")[0] in {"torch", "transformers", "tokenizers", "numpy"}
+    }
     assert heavy == set()
 
 
@@ -76,7 +88,9 @@ def note_links() -> list[str]:
 
 
 def note_queries() -> list[str]:
-    queries = re.findall(r"^\s*-?\s*gs:\s*(.+)$", NOTES.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    queries = re.findall(
+        r"^\s*-?\s*gs:\s*(.+)$", NOTES.read_text(encoding="utf-8"), flags=re.MULTILINE
+    )
     return [q.strip().removeprefix("(").removesuffix(")").strip() for q in queries]
 
 
@@ -98,17 +112,25 @@ def test_every_search_query_of_the_notes_is_kept_with_its_link():
 
 
 @pytest.mark.skipif(
-    subprocess.run([sys.executable, "-c", "import torch,sys; sys.exit(torch.cuda.is_available())"]).returncode,
+    subprocess.run(
+        [sys.executable, "-c", "import torch,sys; sys.exit(torch.cuda.is_available())"]
+    ).returncode,
     reason="this machine has a GPU",
 )
 def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
     code = "from refkit.engine.device import get_device; get_device()"
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env={**os.environ, "REFKIT_DEVICE": "cuda"}, capture_output=True, text=True
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, "REFKIT_DEVICE": "cuda"},
+        capture_output=True,
+        text=True,
     )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("refkit.engine.device.DeviceUnavailableError: REFKIT_DEVICE=cuda, but torch")
+    assert last.startswith(
+        "refkit.engine.device.DeviceUnavailableError: REFKIT_DEVICE=cuda, but torch"
+    )
     assert "Set REFKIT_DEVICE=cpu or auto" in last
 
 
@@ -117,13 +139,23 @@ def test_every_snippet_gives_byte_identical_output_in_three_fresh_runs():
     runs = []
     for _ in range(3):
         # A new worker process each time, and each snippet in its own fresh fork of it.
-        runner = SnippetRunner(REPO / "refkit", cache=None, execute="always", timeout=300, preload=CATALOG.preload_imports)
+        runner = SnippetRunner(
+            REPO / "refkit",
+            cache=None,
+            execute="always",
+            timeout=300,
+            preload=CATALOG.preload_imports,
+        )
         try:
             results, _ = runner.results(CATALOG.snippets.values())
         finally:
             runner.close()
         for snippet_id, result in results.items():
             assert result is not None and result.ok, f"{snippet_id}: {result and result.error}"
-        runs.append({sid: (r.output_text, r.return_text, r.return_html) for sid, r in results.items()})
+        runs.append(
+            {sid: (r.output_text, r.return_text, r.return_html) for sid, r in results.items()}
+        )
     assert runs[0] == runs[1] == runs[2]
-    assert sum(1 for text, *_ in runs[0].values() if text) == len(runs[0]), "a snippet printed nothing"
+    assert sum(1 for text, *_ in runs[0].values() if text) == len(runs[0]), (
+        "a snippet printed nothing"
+    )

@@ -98,7 +98,12 @@ def cache_key(snippet: Snippet, environment: EnvironmentKey) -> str:
         False
     """
     payload = json.dumps(
-        {"format": CACHE_FORMAT, "id": snippet.id, "fingerprint": snippet.fingerprint, **vars(environment)},
+        {
+            "format": CACHE_FORMAT,
+            "id": snippet.id,
+            "fingerprint": snippet.fingerprint,
+            **vars(environment),
+        },
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -155,7 +160,7 @@ class ResultCache:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temp_name, path)
+            Path(temp_name).replace(path)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise

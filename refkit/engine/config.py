@@ -57,7 +57,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _convert(option: str, raw: str) -> Any:
+def _convert(option: str, raw: str) -> Any:  # noqa: PLR0911 - one return per option type
     value = raw.strip()
     if option == "enabled":
         if value.lower() in _TRUE:

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "DEVICE_ENV",
     "DEVICE_CHOICES",
+    "DEVICE_ENV",
     "DeviceUnavailableError",
-    "requested_device",
     "get_device",
+    "requested_device",
     "seed_everything",
 ]
 

@@ -20,8 +20,8 @@ import shlex
 from dataclasses import dataclass
 
 __all__ = [
-    "SNIPPET_DIRECTIVE",
     "ENVIRONMENT_DIRECTIVE",
+    "SNIPPET_DIRECTIVE",
     "SOURCE_MODES",
     "Directive",
     "DirectiveError",
@@ -33,7 +33,9 @@ SNIPPET_DIRECTIVE = "!refkit"
 ENVIRONMENT_DIRECTIVE = "!refkit-environment"
 SOURCE_MODES = ("show", "hide", "collapsed")
 
-_DIRECTIVE_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<name>!refkit(?:-[a-z]+)?)(?:[ \t]+(?P<args>.*?))?[ \t]*$")
+_DIRECTIVE_LINE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<name>!refkit(?:-[a-z]+)?)(?:[ \t]+(?P<args>.*?))?[ \t]*$"
+)
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
 
 
@@ -86,7 +88,9 @@ def _parse_options(line_number: int, text: str, args: list[str]) -> tuple[str | 
                 raise DirectiveError(line_number, text, f"source={value!r} is not one of {choices}")
             source = value
         else:
-            raise DirectiveError(line_number, text, f"unknown option {key!r} (known: title, source)")
+            raise DirectiveError(
+                line_number, text, f"unknown option {key!r} (known: title, source)"
+            )
     return title, source
 
 
@@ -180,7 +184,7 @@ def replace_directives(markdown: str, rendered: dict[int, str]) -> str:
         >>> replace_directives("a\\n  !refkit m.demo_f\\nb", {2: "X\\n\\nY"})
         'a\\n  X\\n\\n  Y\\nb'
     """
-    out = []
+    out: list[str] = []
     for number, line in enumerate(markdown.split("\n"), start=1):
         if number in rendered:
             indent = line[: len(line) - len(line.lstrip())]

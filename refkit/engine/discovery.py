@@ -108,7 +108,9 @@ def _literal_reference(node: ast.expr, path: Path) -> Reference:
         args = [ast.literal_eval(arg) for arg in node.args]
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
     except ValueError as exc:
-        raise TopicSyntaxError(path, node.lineno, "Reference(...) arguments must be literals") from exc
+        raise TopicSyntaxError(
+            path, node.lineno, "Reference(...) arguments must be literals"
+        ) from exc
     return Reference(*args, **kwargs)
 
 
@@ -170,7 +172,9 @@ class _PackageReader:
         return _digest(*(f"{p.relative_to(data_dir)}\0".encode() + p.read_bytes() for p in files))
 
 
-def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> tuple[Topic, set[str]] | None:
+def _read_topic(
+    path: Path, reader: _PackageReader, data_digest: str
+) -> tuple[Topic, set[str]] | None:
     source = path.read_text(encoding="utf-8")
     try:
         tree = ast.parse(source, filename=str(path))

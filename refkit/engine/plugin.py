@@ -163,7 +163,9 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         offset = raw.count("\n") - markdown.count("\n") if raw.endswith(markdown) else 0
         directives, errors = find_directives(markdown)
         for error in errors:
-            log.warning(f"{source_path}:{error.line + offset}: {error.reason}: {error.text.strip()}")
+            log.warning(
+                f"{source_path}:{error.line + offset}: {error.reason}: {error.text.strip()}"
+            )
 
         nonce = hashlib.sha256(source_path.encode()).hexdigest()[:10]
         blocks: dict[str, str] = {}
@@ -182,7 +184,9 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
                 continue
             seen[directive.snippet_id] += 1
             if seen[directive.snippet_id] == 2:
-                log.warning(f"{where}: snippet {directive.snippet_id} is embedded twice on this page")
+                log.warning(
+                    f"{where}: snippet {directive.snippet_id} is embedded twice on this page"
+                )
             rendered[directive.line] = self._render_directive(directive, where, placeholder)
 
         markdown = replace_directives(markdown, rendered)
@@ -190,7 +194,11 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if page.meta.get("topic") and topic is None:
             log.warning(f"{source_path}: front matter names unknown topic {page.meta['topic']!r}")
         if topic is not None:
-            markdown += "\n\n## References\n\n" + placeholder(render.references_html(topic.references)) + "\n"
+            markdown += (
+                "\n\n## References\n\n"
+                + placeholder(render.references_html(topic.references))
+                + "\n"
+            )
         self._blocks[page.file.src_uri] = blocks
         return markdown
 

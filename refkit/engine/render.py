@@ -16,13 +16,13 @@ from refkit.engine.references import Reference
 from refkit.engine.results import CRASHED, ERROR, TIMEOUT, RunEnvironment, SnippetResult
 
 __all__ = [
-    "source_markdown",
-    "output_html",
-    "stamp_html",
-    "problem_panel_html",
-    "not_run_panel_html",
-    "references_html",
     "environment_table_html",
+    "not_run_panel_html",
+    "output_html",
+    "problem_panel_html",
+    "references_html",
+    "source_markdown",
+    "stamp_html",
     "title_html",
 ]
 
@@ -113,7 +113,9 @@ def stamp_html(result: SnippetResult) -> str:
         <p class="refkit-stamp">Ran on cpu · Python 3.11.7 · torch 2.13.0 · transformers 5.24.0 · tokenizers 0.23.3 · 0.12 s · from the cache (run 2026-11-26T08:00:00Z)</p>
     """
     where = result.environment.describe() if result.environment else "unknown environment"
-    origin = f"from the cache (run {result.finished_at})" if result.from_cache else "run in this build"
+    origin = (
+        f"from the cache (run {result.finished_at})" if result.from_cache else "run in this build"
+    )
     text = f"Ran on {where} · {result.duration:.2f} s · {origin}"
     return f'<p class="refkit-stamp">{html.escape(text)}</p>'
 
@@ -136,7 +138,9 @@ def problem_panel_html(snippet_id: str, result: SnippetResult) -> str:
         ValueError: bad &lt;x&gt;</code></pre></div>
     """
     error = result.error
-    label = _PROBLEM_TITLES.get(result.status, result.status).format(type=error.type if error else "")
+    label = _PROBLEM_TITLES.get(result.status, result.status).format(
+        type=error.type if error else ""
+    )
     body = (error.traceback or f"{error.type}: {error.message}") if error else ""
     return (
         '<div class="admonition failure refkit-problem">'
@@ -209,4 +213,6 @@ def environment_table_html(environments: Iterable[tuple[RunEnvironment, int]]) -
     )
     if not rows:
         return '<p class="refkit-note">No snippet output was produced in this build.</p>'
-    return f'<table class="refkit-environments"><thead>{header}</thead><tbody>{rows}</tbody></table>'
+    return (
+        f'<table class="refkit-environments"><thead>{header}</thead><tbody>{rows}</tbody></table>'
+    )

@@ -6,15 +6,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 __all__ = [
-    "OK",
-    "ERROR",
-    "TIMEOUT",
     "CRASHED",
-    "Status",
+    "ERROR",
+    "OK",
+    "TIMEOUT",
+    "ErrorInfo",
     "OutputEvent",
     "RunEnvironment",
-    "ErrorInfo",
     "SnippetResult",
+    "Status",
 ]
 
 Status = Literal["ok", "error", "timeout", "crashed"]

@@ -9,6 +9,7 @@ was running are reported as crashed and the next request starts a new one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -104,17 +105,15 @@ class _WorkerProcess:
                 line = self.process.stdout.readline()
                 if not line:
                     return None
-                return json.loads(line)  # type: ignore[no-any-return]
+                return json.loads(line)
             if not self.alive:
                 return None
         return None
 
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:
-            try:
+            with contextlib.suppress(OSError):  # the worker may already be gone
                 self.process.stdin.close()
-            except OSError:
-                pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -168,10 +168,7 @@ def _environment() -> dict[str, str]:
 
     # A snippet that never imported torch put nothing on a device; importing torch here just to
     # ask would cost seconds.
-    if "torch" not in sys.modules:
-        label = "cpu"
-    else:
-        label = _torch_device_label()
+    label = _torch_device_label() if "torch" in sys.modules else "cpu"
     return {
         "python": platform.python_version(),
         "torch": version("torch"),
@@ -201,14 +198,21 @@ def _run_snippet(request: dict[str, Any], package: str) -> dict[str, Any]:
     capture = _Capture(int(request.get("max_output", 200_000)))
     original_streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
     # Output written straight to fds 1 and 2 (C extensions) lands in a file read afterwards.
-    native = tempfile.TemporaryFile()
+    native = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as this child process
     os.dup2(native.fileno(), 1)
     os.dup2(native.fileno(), 2)
     sys.stdout = _TextSink(capture, "stdout")
     sys.stderr = _TextSink(capture, "stderr")
     _redirect_logging(capture, tuple(s for s in original_streams if s is not None))
 
-    def show_warning(message: Any, category: Any, filename: str, lineno: int, *_: Any) -> None:
+    def show_warning(  # noqa: PLR0917 - the signature warnings.showwarning must have
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         capture.add("warning", warnings.formatwarning(message, category, filename, lineno))
 
     warnings.showwarning = show_warning
