@@ -1,50 +1,307 @@
-"""Training a tokenizer locally.  (Topic module: the helper below is shared by other topics.)
+"""Training a tokenizer locally: the four pipeline stages, saving, and reproducible training.
 
-TODO(topic 1): the full topic text, references and snippets are written by the topic author.
+A ``tokenizers.Tokenizer`` is a pipeline of four stages, applied in this order by ``encode``:
+
+1. **Normalizer**: cleans the raw string (Unicode NFD, lowercasing, stripping accents ...).
+   Offsets into the original string are kept, so later stages can still point back at it.
+2. **Pre-tokenizer**: cuts the normalized string into words (here on whitespace and
+   punctuation). No token will ever cross a word boundary drawn here.
+3. **Model**: splits each word into tokens from its vocabulary. WordPiece marks pieces that
+   continue a word with ``##``; a word it cannot spell becomes ``[UNK]`` as a whole.
+   The model is the only stage that is *trained*.
+4. **Post-processor**: adds special tokens around the result (``[CLS] A [SEP]`` or
+   ``[CLS] A [SEP] B [SEP]`` for a pair) and sets the token type ids of each segment.
+
+A decoder (``decoders.WordPiece``) goes the other way, gluing ``##`` pieces back into words.
+
+Training needs no download: ``Tokenizer.train_from_iterator`` accepts any iterator of strings,
+here the 49 sentences in ``refkit/data/corpus.txt``. ``tokenizer.save("tokenizer.json")``
+writes the whole pipeline (every stage plus the vocabulary) to one JSON file, which
+``Tokenizer.from_file`` reads back. For transformers, wrap the trained object in
+``PreTrainedTokenizerFast(tokenizer_object=...)`` (in transformers 5 that name is an alias of
+``TokenizersBackend``), ``save_pretrained`` it to a folder, and load that folder with
+``AutoTokenizer.from_pretrained(folder)``: no Hub involved. Saving through a model-specific class
+such as ``BertTokenizer`` also works, but that class rebuilds its own normalizer and
+pre-tokenizer on load (see the ``auto_tokenizer_classes`` topic).
+
+Reproducible training, measured with tokenizers 0.23.3 on this corpus (every model trained
+several times in one process and again in fresh processes, vocabularies compared):
+
+* **WordLevel**: same vocabulary and ids every time.
+* **BPE** (without ``continuing_subword_prefix``): same vocabulary, merges and ids every time.
+* **WordPiece**: *not* reproducible. Every training, in the same process or a fresh one, gave
+  different ids, and most pairs of runs also learned different tokens (up to 15 of the 400
+  differed between two runs). The WordPiece trainer is the BPE trainer with a ``##``
+  continuing prefix, and the ``##x`` pieces get their ids in the iteration order of a Rust
+  hash map, which changes from run to run; those ids then break ties between equally frequent
+  merges, so even the learned tokens change. BPE given a ``continuing_subword_prefix`` is
+  affected in the same way. Neither ``RAYON_NUM_THREADS=1``,
+  ``TOKENIZERS_PARALLELISM=false`` nor ``PYTHONHASHSEED`` helps; it is reported upstream as
+  huggingface/tokenizers issue 1794.
+* **Unigram**: same tokens, but the stored log-probabilities differ in the last digits
+  (~1e-14) on every run, so ``tokenizer.json`` is never byte-identical; where two pieces tie
+  on score their ids can swap (at ``vocab_size=150`` about half of the runs swapped ``j`` and
+  ``q``), which changes encoded ids. At ``vocab_size=400`` the ids were stable.
+
+The demo tokenizer (``train_demo_tokenizer``) therefore trains WordPiece with its ids pinned:
+every character of the corpus and every ``##`` piece is handed to the trainer, sorted, as a
+special token, so it finds them already numbered (in the order the trainer itself would give
+the characters) and no hash order is left to leak into the result; afterwards they are removed
+from the tokenizer's list of special (added) tokens. The vocabulary, ids and ``tokenizer.json``
+are then identical on every run, which the snippets print as a fingerprint.
+
+What the original notes got right (and what they leave out):
+
+* "Tokenizer details from HF (refer to this if you want to train own tokenizer)", pointing at
+  the tokenizers pipeline page: right. The page explains the same four stages, shown here on
+  one sentence by ``demo_normalizer``, ``demo_pre_tokenizer``, ``demo_model`` and
+  ``demo_post_processor``, and ends with a BERT tokenizer trained from scratch.
+* Left out: the page's from-scratch recipe trains on the wikitext-103 files, which must be
+  downloaded first (``demo_train_locally`` trains on a local corpus instead), and it does not
+  warn that this WordPiece recipe learns a different vocabulary on every run in tokenizers
+  0.23.3 (``demo_training_reproducibility_by_model``), nor how to avoid it
+  (``demo_reproducible_training``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import (
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
+
+from refkit.engine.references import Reference
+
+TITLE: str = "Training a tokenizer: pipeline, saving, reproducibility"
+
+REFERENCES: tuple[Reference, ...] = (
+    Reference(
+        url="https://huggingface.co/docs/tokenizers/pipeline",
+        title="The tokenization pipeline (Hugging Face tokenizers docs)",
+        good_for=(
+            "What normalization, pre-tokenization, the model and post-processing each do, "
+            "with a BERT tokenizer built from scratch at the end."
+        ),
+        search_query=None,
+    ),
+)
+
+__all__ = [
+    "CORPUS_PATH",
+    "MODEL_KINDS",
+    "PIPELINE_SENTENCE",
+    "REFERENCES",
+    "SPECIAL_TOKENS",
+    "TITLE",
+    "corpus_alphabet",
+    "demo_model",
+    "demo_normalizer",
+    "demo_post_processor",
+    "demo_pre_tokenizer",
+    "demo_reproducible_training",
+    "demo_save_and_load_tokenizer_json",
+    "demo_train_locally",
+    "demo_training_reproducibility_by_model",
+    "demo_unigram_tied_scores",
+    "demo_wrap_for_transformers",
+    "empty_pipeline",
+    "read_corpus",
+    "save_demo_tokenizer",
+    "saved_demo_tokenizer",
+    "train_demo_tokenizer",
+    "train_model",
+    "vocab_fingerprint",
+]
 
 CORPUS_PATH = Path(__file__).resolve().parent / "data" / "corpus.txt"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
+# One sentence that exercises every stage: capitals and accents (normalizer), punctuation
+# (pre-tokenizer), known, split and unknown words (model), special tokens (post-processor).
+PIPELINE_SENTENCE = "Déjà vu: TOKENIZERS split words?"
+
+MODEL_KINDS = ("wordpiece", "bpe", "unigram", "wordlevel")
+
 
 def read_corpus() -> list[str]:
-    """Return the lines of the small training corpus kept in the repository."""
+    """Return the lines of the small training corpus kept in the repository.
+
+    Examples:
+        >>> read_corpus()[0]
+        'A tokenizer turns raw text into the integer ids that a language model reads.'
+    """
     return CORPUS_PATH.read_text(encoding="utf-8").splitlines()
+
+
+def empty_pipeline(model: models.Model) -> Tokenizer:
+    """Return an untrained tokenizer around ``model`` with the demo normalizer and pre-tokenizer.
+
+    Every tokenizer of this topic shares these two stages, so that differences between them
+    come from the model alone.
+
+    Args:
+        model: A fresh ``tokenizers.models`` instance (WordPiece, BPE, Unigram, WordLevel).
+
+    Returns:
+        A tokenizer with NFD + lowercase + accent stripping and a whitespace/punctuation split.
+
+    Examples:
+        >>> tok = empty_pipeline(models.WordLevel(unk_token="[UNK]"))
+        >>> tok.normalizer.normalize_str("Déjà VU")
+        'deja vu'
+    """
+    tokenizer = Tokenizer(model)
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tokenizer
+
+
+def corpus_alphabet(
+    tokenizer: Tokenizer, lines: Iterable[str], continuing_subword_prefix: str = "##"
+) -> list[str]:
+    """List the single characters a WordPiece trainer will start from, in a fixed order.
+
+    The trainer numbers the characters it sees by code point, but numbers the ``##x`` pieces
+    (a character that continues a word) in hash-map order, which differs on every run. Passing
+    this list as special tokens numbers all of them up front, in a fixed order.
+
+    Args:
+        tokenizer: The untrained tokenizer; its normalizer and pre-tokenizer define the words.
+        lines: The training text.
+        continuing_subword_prefix: The trainer's prefix for pieces inside a word.
+
+    Returns:
+        Every character that starts or is inside a word, sorted by code point, followed by
+        the prefixed form of every character seen inside a word, sorted too.
+
+    Examples:
+        >>> tok = empty_pipeline(models.WordPiece(unk_token="[UNK]"))
+        >>> corpus_alphabet(tok, ["Ab ba", "c"])
+        ['a', 'b', 'c', '##a', '##b']
+    """
+    all_chars: set[str] = set()
+    inner_chars: set[str] = set()
+    for line in lines:
+        normalized = tokenizer.normalizer.normalize_str(line)
+        for word, _span in tokenizer.pre_tokenizer.pre_tokenize_str(normalized):
+            all_chars.update(word)
+            inner_chars.update(word[1:])
+    return sorted(all_chars) + [continuing_subword_prefix + c for c in sorted(inner_chars)]
+
+
+def _drop_added_tokens(tokenizer: Tokenizer, keep: Iterable[str]) -> Tokenizer:
+    """Return a copy of ``tokenizer`` whose added (special) tokens are only those in ``keep``.
+
+    The tokens stay in the model's vocabulary with their ids; they only stop being special,
+    which would otherwise make ``decode(skip_special_tokens=True)`` drop ordinary pieces.
+    tokenizers has no API to remove an added token, hence the round trip through JSON.
+    """
+    kept = set(keep)
+    state = json.loads(tokenizer.to_str())
+    state["added_tokens"] = [t for t in state["added_tokens"] if t["content"] in kept]
+    return Tokenizer.from_str(json.dumps(state))
+
+
+def train_model(kind: str, vocab_size: int = 400, *, pin_ids: bool = False) -> Tokenizer:
+    """Train a tokenizer with the given model on the repo's corpus, as the trainers ship.
+
+    Args:
+        kind: One of ``MODEL_KINDS``: ``wordpiece``, ``bpe``, ``unigram``, ``wordlevel``.
+        vocab_size: Target vocabulary size, special tokens included.
+        pin_ids: WordPiece only: number the alphabet and ``##`` pieces up front (see
+            ``corpus_alphabet``) so that the training gives the same result on every run.
+
+    Returns:
+        The trained tokenizer (normalizer, pre-tokenizer and model; no post-processor).
+
+    Raises:
+        ValueError: For an unknown ``kind``, or ``pin_ids`` with another model.
+
+    Examples:
+        >>> len(train_model("wordlevel").get_vocab())
+        328
+    """
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
+    if pin_ids and kind != "wordpiece":
+        raise ValueError(f"pin_ids is only needed for WordPiece, not {kind!r}")
+    lines = read_corpus()
+    special = list(SPECIAL_TOKENS)
+    trainer: trainers.Trainer
+    if kind == "wordpiece":
+        tokenizer = empty_pipeline(models.WordPiece(unk_token="[UNK]"))
+        if pin_ids:
+            special += corpus_alphabet(tokenizer, lines)
+        trainer = trainers.WordPieceTrainer(
+            vocab_size=vocab_size, special_tokens=special, show_progress=False
+        )
+    elif kind == "bpe":
+        tokenizer = empty_pipeline(models.BPE(unk_token="[UNK]"))
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=special, show_progress=False
+        )
+    elif kind == "unigram":
+        tokenizer = empty_pipeline(models.Unigram())
+        trainer = trainers.UnigramTrainer(
+            vocab_size=vocab_size, special_tokens=special, unk_token="[UNK]", show_progress=False
+        )
+    else:
+        tokenizer = empty_pipeline(models.WordLevel(unk_token="[UNK]"))
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=vocab_size, special_tokens=special, show_progress=False
+        )
+    tokenizer.train_from_iterator(lines, trainer)
+    return _drop_added_tokens(tokenizer, SPECIAL_TOKENS) if pin_ids else tokenizer
+
+
+def vocab_fingerprint(tokenizer: Tokenizer) -> str:
+    """Return a short hash of the vocabulary: every token with its id, in id order.
+
+    Examples:
+        >>> vocab_fingerprint(train_model("wordlevel")) == vocab_fingerprint(
+        ...     train_model("wordlevel"))
+        True
+    """
+    vocab = tokenizer.get_vocab()
+    pairs = sorted(vocab.items(), key=lambda item: item[1])
+    return hashlib.sha256(json.dumps(pairs).encode("utf-8")).hexdigest()[:12]
 
 
 def train_demo_tokenizer(vocab_size: int = 400) -> Tokenizer:
     """Train the BERT-style WordPiece tokenizer that several topics use, on the repo's corpus.
+
+    The WordPiece ids are pinned (see ``corpus_alphabet``), so this returns the same
+    vocabulary, ids and ``tokenizer.json`` on every call and in every process, which plain
+    ``WordPieceTrainer`` training does not in tokenizers 0.23.
 
     Args:
         vocab_size: Size of the vocabulary to learn, special tokens included.
 
     Returns:
         A trained ``tokenizers.Tokenizer`` with normalizer, pre-tokenizer, WordPiece model,
-        ``[CLS] A [SEP] B [SEP]`` post-processor and a WordPiece decoder.
+        ``[CLS] A [SEP] B [SEP]`` post-processor and a WordPiece decoder. ``[PAD]``,
+        ``[UNK]``, ``[CLS]``, ``[SEP]``, ``[MASK]`` have ids 0 to 4.
 
     Examples:
         >>> tok = train_demo_tokenizer()
         >>> tok.encode("Tokenizers split words").tokens
         ['[CLS]', 'tokenizer', '##s', 'split', 'words', '[SEP]']
     """
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False
-    )
-    tokenizer.train_from_iterator(read_corpus(), trainer)
+    tokenizer = train_model("wordpiece", vocab_size, pin_ids=True)
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -58,8 +315,13 @@ def train_demo_tokenizer(vocab_size: int = 400) -> Tokenizer:
 def save_demo_tokenizer(folder: Path) -> Path:
     """Train the demo tokenizer and save it, wrapped for transformers, into ``folder``.
 
-    The folder then holds ``tokenizer.json`` and ``tokenizer_config.json`` and loads with
-    ``AutoTokenizer.from_pretrained(folder)`` without any network access.
+    The folder then holds ``tokenizer.json`` and ``tokenizer_config.json`` (whose
+    ``tokenizer_class`` is ``BertTokenizer``) and loads with
+    ``AutoTokenizer.from_pretrained(folder)`` without any network access. In transformers 5
+    that load returns a ``BertTokenizer`` which takes the vocabulary and post-processor from
+    ``tokenizer.json`` but rebuilds BERT's own normalizer and pre-tokenizer; on the corpus it
+    gives the same ids as ``train_demo_tokenizer()``, but on runs of punctuation such as
+    ``...`` it does not (BERT splits every punctuation character on its own).
 
     Args:
         folder: An existing, writable folder.
@@ -84,3 +346,253 @@ def saved_demo_tokenizer() -> Iterator[Path]:
     """
     with tempfile.TemporaryDirectory(prefix="refkit-tok-") as tmp:
         yield save_demo_tokenizer(Path(tmp))
+
+
+# --------------------------------------------------------------------------------------------
+# Snippets
+# --------------------------------------------------------------------------------------------
+
+
+def demo_normalizer() -> None:
+    """Stage 1, the normalizer: decompose accents (NFD), lowercase, then drop the accents.
+
+    Normalizing first means "Déjà", "DEJA" and "deja" all reach the model as the same word.
+
+    Examples:
+        >>> demo_normalizer()
+        raw:        'Déjà vu: TOKENIZERS split words?'
+        normalized: 'deja vu: tokenizers split words?'
+    """
+    tokenizer = train_demo_tokenizer()
+    print(f"raw:        {PIPELINE_SENTENCE!r}")
+    print(f"normalized: {tokenizer.normalizer.normalize_str(PIPELINE_SENTENCE)!r}")
+
+
+def demo_pre_tokenizer() -> None:
+    """Stage 2, the pre-tokenizer: cut the normalized text into words, with character offsets.
+
+    ``Whitespace`` splits on spaces and separates punctuation; the model will never produce a
+    token that crosses one of these boundaries.
+
+    Examples:
+        >>> demo_pre_tokenizer()
+        deja        (0, 4)
+        vu          (5, 7)
+        :           (7, 8)
+        tokenizers  (9, 19)
+        split       (20, 25)
+        words       (26, 31)
+        ?           (31, 32)
+    """
+    tokenizer = train_demo_tokenizer()
+    normalized = tokenizer.normalizer.normalize_str(PIPELINE_SENTENCE)
+    for word, span in tokenizer.pre_tokenizer.pre_tokenize_str(normalized):
+        print(f"{word:<11} {span}")
+
+
+def demo_model() -> None:
+    """Stage 3, the model: WordPiece spells each word with pieces from its learned vocabulary.
+
+    Pieces inside a word carry the ``##`` prefix. A word that cannot be spelled entirely
+    (``deja``: no ``##j`` was learned) becomes a single ``[UNK]``, and so does a character
+    never seen in training (``?``).
+
+    Examples:
+        >>> demo_model()
+        deja        ['[UNK]']
+        vu          ['v', '##u']
+        :           [':']
+        tokenizers  ['tokenizer', '##s']
+        split       ['split']
+        words       ['words']
+        ?           ['[UNK]']
+    """
+    tokenizer = train_demo_tokenizer()
+    normalized = tokenizer.normalizer.normalize_str(PIPELINE_SENTENCE)
+    for word, _span in tokenizer.pre_tokenizer.pre_tokenize_str(normalized):
+        pieces = [token.value for token in tokenizer.model.tokenize(word)]
+        print(f"{word:<11} {pieces}")
+
+
+def demo_post_processor() -> None:
+    """Stage 4, the post-processor: add ``[CLS]``/``[SEP]`` and mark the segments of a pair.
+
+    ``encode`` runs all four stages. ``TemplateProcessing`` frames one sentence as
+    ``[CLS] A [SEP]`` and a pair as ``[CLS] A [SEP] B [SEP]``, the second segment with
+    token type id 1.
+
+    Examples:
+        >>> demo_post_processor()
+        ['[CLS]', '[UNK]', 'v', '##u', ':', 'tokenizer', '##s', 'split', 'words', '[UNK]', '[SEP]']
+        pair tokens: ['[CLS]', 'split', 'words', '[SEP]', 'pa', '##d', 'the', '##m', '.', '[SEP]']
+        type ids:    [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    """
+    tokenizer = train_demo_tokenizer()
+    print(tokenizer.encode(PIPELINE_SENTENCE).tokens)
+    pair = tokenizer.encode("Split words", "Pad them.")
+    print(f"pair tokens: {pair.tokens}")
+    print(f"type ids:    {pair.type_ids}")
+
+
+def demo_train_locally() -> None:
+    """Train a WordPiece tokenizer on a local corpus: no dataset download, a few milliseconds.
+
+    ``train_from_iterator`` takes any iterable of strings. The vocabulary holds the special
+    tokens (ids 0 to 4, in the order given to the trainer), the characters, and the pieces
+    learned by merging frequent pairs.
+
+    Examples:
+        >>> demo_train_locally()
+        corpus lines: 49
+        vocab size:   400
+        special ids:  {'[PAD]': 0, '[UNK]': 1, '[CLS]': 2, '[SEP]': 3, '[MASK]': 4}
+        longest learned pieces: ['classification', 'vocabulary', '##ication', '##ization']
+    """
+    tokenizer = train_demo_tokenizer(vocab_size=400)
+    vocab = tokenizer.get_vocab()
+    print(f"corpus lines: {len(read_corpus())}")
+    print(f"vocab size:   {len(vocab)}")
+    print(f"special ids:  { {token: vocab[token] for token in SPECIAL_TOKENS} }")
+    # Sort by length, then alphabetically, so ties print in a fixed order.
+    longest = sorted(vocab, key=lambda token: (-len(token), token))[:4]
+    print(f"longest learned pieces: {longest}")
+
+
+def demo_save_and_load_tokenizer_json() -> None:
+    """Save the whole pipeline to ``tokenizer.json`` and load it back unchanged.
+
+    The JSON file holds all four stages, the decoder and the vocabulary, so the loaded
+    tokenizer encodes exactly like the one that was trained.
+
+    Examples:
+        >>> demo_save_and_load_tokenizer_json()
+        files: ['tokenizer.json']
+        stages in the file: ['normalizer', 'pre_tokenizer', 'model', 'post_processor', 'decoder']
+        same ids after loading: True
+    """
+    tokenizer = train_demo_tokenizer()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tokenizer.json"
+        tokenizer.save(str(path))
+        print(f"files: {sorted(p.name for p in Path(tmp).iterdir())}")
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        stages = ["normalizer", "pre_tokenizer", "model", "post_processor", "decoder"]
+        print(f"stages in the file: {[key for key in stages if stored.get(key)]}")
+        loaded = Tokenizer.from_file(str(path))
+    same = loaded.encode(PIPELINE_SENTENCE).ids == tokenizer.encode(PIPELINE_SENTENCE).ids
+    print(f"same ids after loading: {same}")
+
+
+def demo_wrap_for_transformers() -> None:
+    """Wrap the trained tokenizer for transformers, save it to a folder, load it with Auto.
+
+    ``PreTrainedTokenizerFast`` (called ``TokenizersBackend`` in transformers 5) keeps the
+    pipeline exactly as trained; naming the special tokens lets transformers pad, truncate and
+    build attention masks. ``AutoTokenizer.from_pretrained`` on the local folder needs no Hub.
+
+    Examples:
+        >>> demo_wrap_for_transformers()
+        files: ['tokenizer.json', 'tokenizer_config.json']
+        loaded class: TokenizersBackend
+        same ids as the raw tokenizer: True
+        padded batch: [[2, 387, 372, 3], [2, 387, 3, 0]]
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    raw = train_demo_tokenizer()
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        wrapped.save_pretrained(tmp)
+        print(f"files: {sorted(p.name for p in Path(tmp).iterdir())}")
+        loaded = AutoTokenizer.from_pretrained(tmp)
+    print(f"loaded class: {type(loaded).__name__}")
+    same = loaded(PIPELINE_SENTENCE)["input_ids"] == raw.encode(PIPELINE_SENTENCE).ids
+    print(f"same ids as the raw tokenizer: {same}")
+    print(f"padded batch: {loaded(['split words', 'split'], padding=True)['input_ids']}")
+
+
+def demo_reproducible_training() -> None:
+    """Train the demo tokenizer three times: one vocabulary, one ``tokenizer.json``.
+
+    The fingerprint printed here is also what every fresh process gets, so this doctest
+    checks reproducibility across processes each time it runs. Plain WordPiece training,
+    for comparison, numbers its ``##`` pieces in hash order and differs on every run.
+
+    Examples:
+        >>> demo_reproducible_training()
+        pinned WordPiece: 1 vocabulary in 3 trainings, fingerprint b926bcca53ee
+        pinned WordPiece: tokenizer.json identical: True
+        plain WordPiece:  vocabulary identical in 3 trainings: False
+    """
+    pinned = [train_demo_tokenizer() for _ in range(3)]
+    fingerprints = {vocab_fingerprint(tok) for tok in pinned}
+    print(
+        f"pinned WordPiece: {len(fingerprints)} vocabulary in 3 trainings, "
+        f"fingerprint {vocab_fingerprint(pinned[0])}"
+    )
+    print(f"pinned WordPiece: tokenizer.json identical: {len({t.to_str() for t in pinned}) == 1}")
+    plain = {vocab_fingerprint(train_model("wordpiece")) for _ in range(3)}
+    print(f"plain WordPiece:  vocabulary identical in 3 trainings: {len(plain) == 1}")
+
+
+def demo_training_reproducibility_by_model() -> None:
+    """Train each tokenizer model three times on the same corpus and compare the results.
+
+    "vocab" compares every token with its id; "json" compares the whole saved tokenizer.
+    WordPiece as shipped differs on every run; Unigram keeps its tokens and ids (at this
+    size) but its scores wobble in the last digits, so its ``tokenizer.json`` differs.
+
+    Examples:
+        >>> demo_training_reproducibility_by_model()
+        model                   vocab  json   fingerprint
+        wordpiece               False  False  -
+        wordpiece, ids pinned   True   True   b926bcca53ee
+        bpe                     True   True   f5f7ef5b383d
+        unigram                 True   False  732a85cd798c
+        wordlevel               True   True   fd5e8774f8a4
+    """
+    print(f"{'model':<23} {'vocab':<6} {'json':<6} fingerprint")
+    variants = [("wordpiece", False), ("wordpiece", True), ("bpe", False)]
+    variants += [("unigram", False), ("wordlevel", False)]
+    for kind, pin_ids in variants:
+        runs = [train_model(kind, vocab_size=400, pin_ids=pin_ids) for _ in range(3)]
+        same_vocab = len({vocab_fingerprint(tok) for tok in runs}) == 1
+        same_json = len({tok.to_str() for tok in runs}) == 1
+        label = f"{kind}, ids pinned" if pin_ids else kind
+        fingerprint = vocab_fingerprint(runs[0]) if same_vocab else "-"
+        print(f"{label:<23} {same_vocab!s:<6} {same_json!s:<6} {fingerprint}")
+
+
+def demo_unigram_tied_scores() -> None:
+    """Unigram: pieces that tie on score may swap ids between trainings.
+
+    At ``vocab_size=150`` the characters ``j`` and ``q`` end with exactly the same score, and
+    their order in the vocabulary (hence their ids) follows hash order: about half of the
+    trainings swap them. The snippet trains until it sees a swap (it gives up after 40).
+
+    Examples:
+        >>> demo_unigram_tied_scores()
+        pieces whose ids changed: ['j', 'q']
+        their scores are equal: True
+    """
+    first = train_model("unigram", vocab_size=150)
+    for _ in range(40):
+        other = train_model("unigram", vocab_size=150)
+        if vocab_fingerprint(other) != vocab_fingerprint(first):
+            break
+    else:
+        print("no swap seen in 40 trainings")
+        return
+    ids_a, ids_b = first.get_vocab(), other.get_vocab()
+    moved = sorted(token for token in ids_a if ids_a[token] != ids_b[token])
+    print(f"pieces whose ids changed: {moved}")
+    # The serialized model stores [piece, log-probability] pairs.
+    scores = dict(json.loads(first.to_str())["model"]["vocab"])
+    print(f"their scores are equal: {len({round(scores[t], 12) for t in moved}) == 1}")

@@ -1,0 +1,302 @@
+"""``AutoTokenizer.from_pretrained`` versus a specific class's ``from_pretrained``.
+
+``AutoTokenizer`` is not a tokenizer: it is a factory whose ``from_pretrained`` reads the saved
+files, picks a tokenizer class and returns an instance of *that* class. Calling a specific class
+(``BertTokenizer.from_pretrained(folder)``) skips the choice and always builds that class.
+
+How the choice is made in transformers 5 (checked in ``models/auto/tokenization_auto.py`` of the
+installed 5.24): for a plain folder without remote code, the ``tokenizer_class`` field of
+``tokenizer_config.json`` decides. A trailing ``Fast`` is stripped (``BertTokenizerFast`` loads
+``BertTokenizer``), ``PreTrainedTokenizerFast`` and ``TokenizersBackend`` give the generic
+``TokenizersBackend``, and a folder without the field (and without a ``config.json`` naming a
+model type) also gets ``TokenizersBackend``. The ``use_fast`` argument is accepted and thrown
+away (the source says "V5: Always use fast tokenizers, ignore use_fast parameter").
+
+What changed across major versions:
+
+* **v3** (when huggingface/transformers issue 5587 was asked, July 2020): ``use_fast`` defaulted
+  to False, so for a BERT checkpoint ``AutoTokenizer`` returned the same pure-Python
+  ``BertTokenizer`` that ``BertTokenizer.from_pretrained`` returned; that is why the maintainer
+  answered that the two calls are the same and Auto is merely more flexible.
+* **v4** (from 4.0): ``use_fast=True`` became the default, so ``AutoTokenizer`` returned
+  ``BertTokenizerFast`` (Rust, from the tokenizers library) while ``BertTokenizer`` stayed the
+  slow Python class. The two could differ: only the fast one had ``word_ids()`` and offset
+  mappings, and edge cases (unusual Unicode, added tokens) sometimes tokenized differently.
+* **v5** (installed): slow and fast are merged. ``BertTokenizer`` *is* the Rust-backed class
+  (a subclass of ``TokenizersBackend``, ``is_fast`` is True); ``BertTokenizerFast`` and
+  ``PreTrainedTokenizerFast`` are mere aliases kept for old code. For a folder saved from a
+  BERT tokenizer, ``AutoTokenizer`` and ``BertTokenizer`` now return the same class and the
+  same ids. Each model type has one tokenizer class: Rust-backed for most (266 of the model
+  types in the installed auto mapping), pure Python (a ``PythonBackend`` subclass, the new
+  name of ``PreTrainedTokenizer``, ``is_fast`` False) for about thirty that never had a Rust
+  version, such as ``ByT5Tokenizer`` and ``XLMTokenizer``; for those, ``AutoTokenizer`` still
+  returns a slow tokenizer. BERT's Python implementation survives as ``BertTokenizerLegacy``,
+  which ``AutoTokenizer`` returns only when ``tokenizer_config.json`` names it.
+
+The difference that remains in v5 is the *class*, not speed: a model-specific class such as
+``BertTokenizer`` takes the vocabulary and post-processor from ``tokenizer.json`` but rebuilds its
+own normalizer and pre-tokenizer (``BertNormalizer``, ``BertPreTokenizer``), whereas
+``TokenizersBackend`` loads ``tokenizer.json`` exactly as saved. For a tokenizer trained with a
+custom pipeline the two can give different ids; here ``...`` becomes three ``.`` tokens with
+``BertTokenizer`` and one ``[UNK]`` with the pipeline as trained.
+
+What the original notes got wrong (or left out):
+
+* "difference between autotokenizer.from_pretrained and specifictokenizer.from_pretrained",
+  answered by issue 5587 ("they are the same, Auto is more flexible"): right for v3 and right
+  again in v5 (``demo_auto_vs_specific_class``), but wrong for all of v4, where Auto returned
+  the fast class and the specific class the slow one.
+* The premise that there is a slow and a fast variant to choose between is outdated:
+  ``BertTokenizerFast is BertTokenizer`` (``demo_fast_names_are_aliases``) and ``use_fast=False``
+  changes nothing (``demo_use_fast_is_ignored``).
+* Left out: what Auto returns is decided by ``tokenizer_class`` in ``tokenizer_config.json``
+  (``demo_tokenizer_class_decides``), a model-specific class rebuilds part of the pipeline
+  (``demo_class_rebuilds_pipeline``), and slow tokenizers still exist: for the models that
+  only have a Python one, and for BERT under another name (``demo_slow_tokenizer_still_exists``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from refkit.engine.references import Reference
+from refkit.train_tokenizer import read_corpus, saved_demo_tokenizer
+
+TITLE: str = "AutoTokenizer vs. a specific tokenizer class"
+
+REFERENCES: tuple[Reference, ...] = (
+    Reference(
+        url="https://github.com/huggingface/transformers/issues/5587",
+        title="Difference between AutoTokenizer.from_pretrained and BertTokenizer.from_pretrained",
+        good_for=(
+            "The maintainers' 2020 (v3) answer: Auto picks the class from the checkpoint, so "
+            "for a BERT checkpoint both calls gave the same tokenizer."
+        ),
+        search_query="huggingface autotokenizer different from tokenizer",
+    ),
+)
+
+__all__ = [
+    "REFERENCES",
+    "SAMPLE_SENTENCE",
+    "TITLE",
+    "demo_auto_vs_specific_class",
+    "demo_class_rebuilds_pipeline",
+    "demo_fast_names_are_aliases",
+    "demo_slow_tokenizer_still_exists",
+    "demo_tokenizer_class_decides",
+    "demo_use_fast_is_ignored",
+    "set_tokenizer_class",
+    "write_vocab_txt",
+]
+
+# A corpus sentence: every loader below agrees on it, so differences come from the class only.
+SAMPLE_SENTENCE = "Padding makes every sentence in a batch as long as the longest one."
+
+
+def set_tokenizer_class(folder: Path, class_name: str | None) -> None:
+    """Rewrite the ``tokenizer_class`` field of ``folder/tokenizer_config.json``.
+
+    Args:
+        folder: A folder written by ``save_pretrained``.
+        class_name: The new value, or ``None`` to remove the field.
+
+    Examples:
+        >>> with saved_demo_tokenizer() as folder:
+        ...     set_tokenizer_class(folder, None)
+        ...     "tokenizer_class" in json.loads((folder / "tokenizer_config.json").read_text())
+        False
+    """
+    path = folder / "tokenizer_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config.pop("tokenizer_class", None)
+    if class_name is not None:
+        config["tokenizer_class"] = class_name
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+def write_vocab_txt(folder: Path) -> Path:
+    """Write ``vocab.txt`` (one token per line, in id order) next to the saved tokenizer.
+
+    The pure-Python ``BertTokenizerLegacy`` reads only this file; ``save_pretrained`` of the
+    Rust-backed ``BertTokenizer`` does not write it.
+
+    Args:
+        folder: A folder holding the saved demo tokenizer.
+
+    Returns:
+        The path of the written file.
+    """
+    from transformers import BertTokenizer
+
+    vocab = BertTokenizer.from_pretrained(folder).get_vocab()
+    path = folder / "vocab.txt"
+    path.write_text("".join(f"{token}\n" for token in sorted(vocab, key=vocab.get)), "utf-8")
+    return path
+
+
+def demo_auto_vs_specific_class() -> None:
+    """Load one saved BERT tokenizer both ways: same class, both fast, same ids.
+
+    The folder's ``tokenizer_config.json`` says ``BertTokenizer``, so ``AutoTokenizer`` builds
+    exactly what ``BertTokenizer.from_pretrained`` builds. In v4 the first line would have read
+    ``BertTokenizerFast`` and the second ``is_fast=False``.
+
+    Examples:
+        >>> demo_auto_vs_specific_class()
+        AutoTokenizer.from_pretrained -> BertTokenizer  is_fast=True
+        BertTokenizer.from_pretrained -> BertTokenizer  is_fast=True
+        same ids: True
+    """
+    from transformers import AutoTokenizer, BertTokenizer
+
+    with saved_demo_tokenizer() as folder:
+        auto = AutoTokenizer.from_pretrained(folder)
+        specific = BertTokenizer.from_pretrained(folder)
+    for loader, tok in (("AutoTokenizer", auto), ("BertTokenizer", specific)):
+        print(f"{loader}.from_pretrained -> {type(tok).__name__}  is_fast={tok.is_fast}")
+    same = auto(SAMPLE_SENTENCE)["input_ids"] == specific(SAMPLE_SENTENCE)["input_ids"]
+    print(f"same ids: {same}")
+
+
+def demo_use_fast_is_ignored() -> None:
+    """``use_fast=False`` no longer asks for a slow tokenizer: transformers 5 discards it.
+
+    Code written for v4 that passed ``use_fast=False`` to get the Python tokenizer now silently
+    gets the Rust-backed one.
+
+    Examples:
+        >>> demo_use_fast_is_ignored()
+        use_fast=True  -> BertTokenizer  is_fast=True
+        use_fast=False -> BertTokenizer  is_fast=True
+    """
+    from transformers import AutoTokenizer
+
+    with saved_demo_tokenizer() as folder:
+        for use_fast in (True, False):
+            tok = AutoTokenizer.from_pretrained(folder, use_fast=use_fast)
+            print(f"use_fast={use_fast!s:<5} -> {type(tok).__name__}  is_fast={tok.is_fast}")
+
+
+def demo_fast_names_are_aliases() -> None:
+    """The ``...Fast`` names of v4 are aliases in v5; the slow base class has a new name.
+
+    ``BertTokenizer`` now derives from ``TokenizersBackend`` (the Rust wrapper), and
+    ``PreTrainedTokenizer``, the base of v4's slow tokenizers, is ``PythonBackend``.
+
+    Examples:
+        >>> demo_fast_names_are_aliases()
+        BertTokenizerFast is BertTokenizer: True
+        PreTrainedTokenizerFast is TokenizersBackend: True
+        BertTokenizer derives from TokenizersBackend: True
+        PreTrainedTokenizer is PythonBackend: True
+    """
+    import transformers
+
+    pairs = [
+        ("BertTokenizerFast", "BertTokenizer"),
+        ("PreTrainedTokenizerFast", "TokenizersBackend"),
+    ]
+    for old, new in pairs:
+        print(f"{old} is {new}: {getattr(transformers, old) is getattr(transformers, new)}")
+    derives = issubclass(transformers.BertTokenizer, transformers.TokenizersBackend)
+    print(f"BertTokenizer derives from TokenizersBackend: {derives}")
+    same = transformers.PreTrainedTokenizer is transformers.PythonBackend
+    print(f"PreTrainedTokenizer is PythonBackend: {same}")
+
+
+def demo_tokenizer_class_decides() -> None:
+    """``tokenizer_class`` in ``tokenizer_config.json`` decides what ``AutoTokenizer`` returns.
+
+    The same ``tokenizer.json`` is loaded each time; only the field changes. A ``Fast`` suffix
+    is stripped, the generic names give ``TokenizersBackend``, and naming the pure-Python
+    legacy class is the one way left to get ``is_fast=False`` from ``AutoTokenizer``.
+
+    Examples:
+        >>> demo_tokenizer_class_decides()
+        tokenizer_class           -> returned class       is_fast
+        BertTokenizer             -> BertTokenizer        True
+        BertTokenizerFast         -> BertTokenizer        True
+        PreTrainedTokenizerFast   -> TokenizersBackend    True
+        TokenizersBackend         -> TokenizersBackend    True
+        (field removed)           -> TokenizersBackend    True
+        BertTokenizerLegacy       -> BertTokenizerLegacy  False
+    """
+    from transformers import AutoTokenizer
+
+    names: list[str | None] = ["BertTokenizer", "BertTokenizerFast", "PreTrainedTokenizerFast"]
+    names += ["TokenizersBackend", None, "BertTokenizerLegacy"]
+    print(f"{'tokenizer_class':<25} -> {'returned class':<20} is_fast")
+    with saved_demo_tokenizer() as folder:
+        write_vocab_txt(folder)  # only the legacy Python class reads vocab.txt
+        for name in names:
+            set_tokenizer_class(folder, name)
+            tok = AutoTokenizer.from_pretrained(folder)
+            label = name or "(field removed)"
+            print(f"{label:<25} -> {type(tok).__name__:<20} {tok.is_fast}")
+
+
+def demo_class_rebuilds_pipeline() -> None:
+    """A model-specific class rebuilds its own normalizer and pre-tokenizer on load.
+
+    The demo tokenizer was trained with a ``Whitespace`` pre-tokenizer, which keeps ``...``
+    together (unknown as a whole: ``[UNK]``). ``BertTokenizer`` (what ``AutoTokenizer``
+    returns here) swaps in ``BertPreTokenizer``, which splits every punctuation mark, while
+    ``PreTrainedTokenizerFast`` keeps ``tokenizer.json`` exactly as saved.
+
+    Examples:
+        >>> demo_class_rebuilds_pipeline()
+        AutoTokenizer            BertPreTokenizer  ['wh', '##at', '.', '.', '.', 'the', '##n']
+        PreTrainedTokenizerFast  Whitespace        ['wh', '##at', '[UNK]', 'the', '##n']
+        same ids: False
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    text = "What... then"
+    with saved_demo_tokenizer() as folder:
+        auto = AutoTokenizer.from_pretrained(folder)
+        as_saved = PreTrainedTokenizerFast.from_pretrained(folder)
+    for loader, tok in (("AutoTokenizer", auto), ("PreTrainedTokenizerFast", as_saved)):
+        pre_tokenizer = type(tok.backend_tokenizer.pre_tokenizer).__name__
+        print(f"{loader:<24} {pre_tokenizer:<17} {tok.tokenize(text)}")
+    print(f"same ids: {auto(text)['input_ids'] == as_saved(text)['input_ids']}")
+
+
+def demo_slow_tokenizer_still_exists() -> None:
+    """Slow (pure-Python) tokenizers still exist: for some models, and for BERT under a new name.
+
+    Some models (ByT5, XLM, ...) only ever had a Python tokenizer, and still do. For BERT,
+    ``BertTokenizerLegacy`` built from the same vocabulary gives the same ids on every corpus
+    line, but as a ``PythonBackend`` it lacks what only Rust-backed tokenizers provide (the v4
+    slow/fast gap in miniature): ``word_ids()`` raises, and ``return_offsets_mapping=True``,
+    which raised ``NotImplementedError`` in v4, is now silently ignored.
+
+    Examples:
+        >>> demo_slow_tokenizer_still_exists()
+        ByT5Tokenizer, XLMTokenizer are Python-only: True
+        BertTokenizerLegacy  is_fast=False  base=PythonBackend
+        same ids as BertTokenizer on all 49 corpus lines: True
+        word_ids(): ValueError: word_ids() is not available when using Python based tokenizers
+        offset_mapping returned: False
+    """
+    import transformers
+    from transformers import BertTokenizer, BertTokenizerLegacy, PythonBackend
+
+    python_only = [getattr(transformers, name) for name in ("ByT5Tokenizer", "XLMTokenizer")]
+    are_python = all(issubclass(cls, PythonBackend) for cls in python_only)
+    print(f"ByT5Tokenizer, XLMTokenizer are Python-only: {are_python}")
+    with saved_demo_tokenizer() as folder:
+        rust = BertTokenizer.from_pretrained(folder)
+        python = BertTokenizerLegacy(vocab_file=str(write_vocab_txt(folder)))
+    base = type(python).__mro__[1].__name__
+    print(f"{type(python).__name__}  is_fast={python.is_fast}  base={base}")
+    lines = read_corpus()
+    same = all(python(line)["input_ids"] == rust(line)["input_ids"] for line in lines)
+    print(f"same ids as BertTokenizer on all {len(lines)} corpus lines: {same}")
+    try:
+        python(SAMPLE_SENTENCE).word_ids()
+    except ValueError as error:
+        print(f"word_ids(): ValueError: {error}")
+    encoded = python(SAMPLE_SENTENCE, return_offsets_mapping=True)
+    print(f"offset_mapping returned: {'offset_mapping' in encoded}")
