@@ -64,6 +64,7 @@ def test_topics_snippets_and_references_are_read_statically(package):
     assert topic.snippets[0].line == 12
     # The worker preloads third-party imports only: in-package modules may be edited while it runs.
     assert catalog.preload_imports == ("from refkit.engine.references import Reference",)
+    assert topic.snippets[0].preload_imports == catalog.preload_imports
 
 
 def test_editing_one_snippet_changes_only_it_and_its_callers(package):

@@ -144,7 +144,6 @@ def test_every_snippet_gives_byte_identical_output_in_three_fresh_runs():
             cache=None,
             execute="always",
             timeout=300,
-            preload=CATALOG.preload_imports,
         )
         try:
             results, _ = runner.results(CATALOG.snippets.values())

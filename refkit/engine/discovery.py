@@ -52,6 +52,8 @@ class Snippet:
         source: The function's source text, decorators included.
         summary: The first line of its docstring, or ``""``.
         fingerprint: A hash of everything its output can depend on in the repository.
+        preload_imports: Third-party import statements its topic module needs (directly or
+            through in-package modules), which the worker runs once before forking it.
     """
 
     id: str
@@ -62,6 +64,7 @@ class Snippet:
     source: str
     summary: str
     fingerprint: str
+    preload_imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class Topic:
     title: str
     references: tuple[Reference, ...]
     snippets: tuple[Snippet, ...]
+    preload_imports: tuple[str, ...] = ()
+    """Third-party import statements of the module and of the in-package modules it imports:
+    what a worker runs once before forking the topic's snippets."""
 
 
 @dataclass
@@ -82,8 +88,11 @@ class Catalog:
     package_dir: Path
     topics: dict[str, Topic] = field(default_factory=dict)
     errors: list[TopicSyntaxError] = field(default_factory=list)
-    preload_imports: tuple[str, ...] = ()
-    """Import statements of third-party code found in the topics: what a worker preloads."""
+
+    @property
+    def preload_imports(self) -> tuple[str, ...]:
+        """Every topic's third-party import statements."""
+        return tuple(sorted({s for topic in self.topics.values() for s in topic.preload_imports}))
 
     @property
     def snippets(self) -> dict[str, Snippet]:
@@ -165,6 +174,25 @@ class _PackageReader:
                 parts.append(self.transitive_digest(dependency, seen))
         return _digest(*parts)
 
+    def third_party_imports(self, path: Path, seen: set[Path] | None = None) -> set[str]:
+        """Import statements of code outside the package, in a module and its in-package imports."""
+        seen = set() if seen is None else seen
+        if path in seen:
+            return set()
+        seen.add(path)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except SyntaxError:
+            return set()
+        statements: set[str] = set()
+        for name, statement in _imported_modules(tree):
+            dependency = self.module_path(name)
+            if dependency is not None:
+                statements |= self.third_party_imports(dependency, seen)
+            elif name.split(".")[0] != self.package_name and name != "__future__":
+                statements.add(ast.unparse(statement))
+        return statements
+
     def data_digest(self) -> str:
         """Hash of every data file shipped in the package's ``data`` folder."""
         data_dir = self.package_dir / "data"
@@ -172,9 +200,7 @@ class _PackageReader:
         return _digest(*(f"{p.relative_to(data_dir)}\0".encode() + p.read_bytes() for p in files))
 
 
-def _read_topic(
-    path: Path, reader: _PackageReader, data_digest: str
-) -> tuple[Topic, set[str]] | None:
+def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic | None:
     source = path.read_text(encoding="utf-8")
     try:
         tree = ast.parse(source, filename=str(path))
@@ -217,6 +243,7 @@ def _read_topic(
         end = node.end_lineno or node.lineno
         return "".join(lines[start - 1 : end])
 
+    preload = tuple(sorted(reader.third_party_imports(path)))
     snippets = []
     for name, node in functions.items():
         called = sorted((_names_used(node) & functions.keys()) - {name})
@@ -238,14 +265,10 @@ def _read_topic(
                 source=function_source(node),
                 summary=docstring.strip().splitlines()[0] if docstring.strip() else "",
                 fingerprint=fingerprint,
+                preload_imports=preload,
             )
         )
-    third_party = {
-        ast.unparse(statement)
-        for name, statement in _imported_modules(tree)
-        if name.split(".")[0] != reader.package_name and name != "__future__"
-    }
-    return Topic(module, path, title, references, tuple(snippets)), third_party
+    return Topic(module, path, title, references, tuple(snippets), preload)
 
 
 def load_catalog(package_dir: Path) -> Catalog:
@@ -272,7 +295,6 @@ def load_catalog(package_dir: Path) -> Catalog:
     reader = _PackageReader(package_dir)
     data_digest = reader.data_digest()
     catalog = Catalog(package_dir)
-    third_party: set[str] = set()
     for path in sorted(package_dir.glob("*.py")):
         if path.name.startswith("_"):
             continue
@@ -282,8 +304,5 @@ def load_catalog(package_dir: Path) -> Catalog:
             catalog.errors.append(exc)
             continue
         if found is not None:
-            topic, imports = found
-            catalog.topics[topic.module] = topic
-            third_party |= imports
-    catalog.preload_imports = tuple(sorted(third_party))
+            catalog.topics[found.module] = found
     return catalog

@@ -112,7 +112,6 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
                 timeout=float(self.config.timeout),
                 device=self.config.device,
                 jobs=self.config.jobs,
-                preload=self.catalog.preload_imports,
             )
             self._runner_settings = settings
         self.runner.execute = self.config.execute

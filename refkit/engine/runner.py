@@ -47,7 +47,7 @@ class RunStats:
 
 
 class _WorkerProcess:
-    def __init__(self, package_dir: Path, jobs: int, preload: Iterable[str], device: str) -> None:
+    def __init__(self, package_dir: Path, jobs: int, device: str) -> None:
         env = dict(os.environ)
         # The worker imports the topics from the package folder being documented, not from
         # whatever copy of refkit happens to be installed.
@@ -65,8 +65,6 @@ class _WorkerProcess:
             package_dir.name,
             "--jobs",
             str(jobs),
-            "--preload",
-            json.dumps(sorted(preload)),
         ]
         self.process = subprocess.Popen(
             command,
@@ -137,7 +135,6 @@ class SnippetRunner:
         timeout: Seconds one snippet may run before it is killed.
         device: ``auto``, ``cpu`` or ``cuda``, passed on as ``REFKIT_DEVICE``.
         jobs: Snippets run at the same time.
-        preload: Import statements the worker runs once before forking children.
     """
 
     def __init__(
@@ -149,7 +146,6 @@ class SnippetRunner:
         timeout: float = 120.0,
         device: str = "auto",
         jobs: int = 1,
-        preload: Iterable[str] = (),
     ) -> None:
         if execute not in EXECUTE_MODES:
             raise ValueError(f"execute={execute!r} is not one of {', '.join(EXECUTE_MODES)}")
@@ -159,7 +155,6 @@ class SnippetRunner:
         self.timeout = timeout
         self.device = device
         self.jobs = jobs
-        self.preload = tuple(preload)
         self.cache_write_errors: list[str] = []
         self._worker: _WorkerProcess | None = None
         self._next_request = 0
@@ -218,7 +213,7 @@ class SnippetRunner:
         if self._worker is None or not self._worker.alive:
             if self._worker is not None:
                 self._worker.close()
-            self._worker = _WorkerProcess(self.package_dir, self.jobs, self.preload, self.device)
+            self._worker = _WorkerProcess(self.package_dir, self.jobs, self.device)
         return self._worker
 
     def _run(
@@ -239,6 +234,7 @@ class SnippetRunner:
                     "module": snippet.module,
                     "function": snippet.function,
                     "timeout": self.timeout,
+                    "preload": list(snippet.preload_imports),
                 }
             )
         total, done = len(to_run), 0

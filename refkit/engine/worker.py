@@ -1,8 +1,10 @@
 """The worker process: pay for the heavy imports once, run every snippet in a fresh fork.
 
-Started by :mod:`refkit.engine.runner` as ``python -m refkit.engine.worker``. It executes the
-third-party import statements found in the topic modules (torch, transformers, ...), then serves
-requests, one JSON line each on stdin, answering one JSON line each on stdout. Each request runs in
+Started by :mod:`refkit.engine.runner` as ``python -m refkit.engine.worker``. It serves requests,
+one JSON line each on stdin, answering one JSON line each on stdout. Each request names the
+third-party import statements its topic module needs (torch, transformers, ...); the worker runs
+each statement once, the first time a request needs it, so a build that runs only a
+torch-only snippet never pays for importing transformers. Each request runs in
 a child forked from this process, so it starts with the libraries already imported but imports the
 topic module itself fresh from disk: it always sees the current code, and whatever it does (hang,
 ``os._exit``, segfault, change the working directory or environment) stays in the child.
@@ -298,12 +300,22 @@ class _Worker:
         self.children: dict[int, _Child] = {}
         self.stdin_open = True
         self.stdin_buffer = b""
+        self.preloaded: set[str] = set()
 
     def send(self, message: dict[str, Any]) -> None:
         self.protocol.write(json.dumps(message) + "\n")
         self.protocol.flush()
 
+    def preload(self, statements: list[str]) -> None:
+        """Run import statements not run yet; failures are left for the snippet to report."""
+        for statement in statements:
+            if statement not in self.preloaded:
+                self.preloaded.add(statement)
+                with contextlib.suppress(Exception):
+                    exec(statement, {})
+
     def spawn(self, request: dict[str, Any]) -> None:
+        self.preload(list(request.get("preload", ())))
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -400,33 +412,19 @@ class _Worker:
             self.check_children()
 
 
-def _preload(statements: list[str]) -> list[str]:
-    """Run the topics' third-party imports once; failures are left for the snippets to report."""
-    failed = []
-    for statement in statements:
-        try:
-            exec(statement, {})
-        except Exception:
-            failed.append(statement)
-    return failed
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m refkit.engine.worker``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--package", default="refkit", help="the package holding the topics")
     parser.add_argument("--jobs", type=int, default=1, help="snippets run at the same time")
-    parser.add_argument("--preload", default="[]", help="JSON list of import statements")
     args = parser.parse_args(argv)
 
     # The protocol gets a private copy of stdout; fd 1 then points at stderr, so anything a
     # library prints while importing cannot corrupt the protocol.
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    started = time.perf_counter()
-    failed = _preload(json.loads(args.preload))
     worker = _Worker(args.package, args.jobs, protocol)
-    worker.send({"op": "ready", "preload_seconds": time.perf_counter() - started, "failed": failed})
+    worker.send({"op": "ready"})
     worker.serve()
 
 
