@@ -61,6 +61,9 @@ def test_topics_snippets_and_references_are_read_statically(package):
     assert topic.references[0].search_query == "find a"
     assert [s.function for s in topic.snippets] == ["demo_one", "demo_two", "demo_calls_two"]
     assert topic.snippets[0].summary == "Prints one."
+    # Pages show the code without the docstring; the live output stands in for its example.
+    assert topic.snippets[0].display_source == "def demo_one():\n    print(_double(1))\n"
+    assert '"""Prints one."""' in topic.snippets[0].source
     assert topic.snippets[0].line == 12
     # The worker preloads third-party imports only: in-package modules may be edited while it runs.
     assert catalog.preload_imports == ("from refkit.engine.references import Reference",)

@@ -54,6 +54,7 @@ class Snippet:
         fingerprint: A hash of everything its output can depend on in the repository.
         preload_imports: Third-party import statements its topic module needs (directly or
             through in-package modules), which the worker runs once before forking it.
+        display_source: ``source`` without the docstring, as a page shows it.
     """
 
     id: str
@@ -65,6 +66,7 @@ class Snippet:
     summary: str
     fingerprint: str
     preload_imports: tuple[str, ...] = ()
+    display_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,17 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
         end = node.end_lineno or node.lineno
         return "".join(lines[start - 1 : end])
 
+    def display_source(node: ast.FunctionDef) -> str:
+        """The source without its docstring: the page shows the live output instead."""
+        text = function_source(node)
+        first = node.body[0]
+        if len(node.body) > 1 and ast.get_docstring(node) is not None:
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            cut_from, cut_to = first.lineno - start, (first.end_lineno or first.lineno) - start + 1
+            kept = text.splitlines(keepends=True)
+            text = "".join(kept[:cut_from] + kept[cut_to:])
+        return text
+
     preload = tuple(sorted(reader.third_party_imports(path)))
     snippets = []
     for name, node in functions.items():
@@ -263,6 +276,7 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
                 path=path,
                 line=node.lineno,
                 source=function_source(node),
+                display_source=display_source(node),
                 summary=docstring.strip().splitlines()[0] if docstring.strip() else "",
                 fingerprint=fingerprint,
                 preload_imports=preload,

@@ -49,7 +49,7 @@ def source_markdown(snippet: Snippet, mode: str) -> str:
     """
     if mode == "hide":
         return ""
-    code = textwrap.dedent(snippet.source).rstrip("\n")
+    code = textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n")
     fence = _fence_for(code)
     block = f"{fence}python\n{code}\n{fence}"
     if mode == "collapsed":
