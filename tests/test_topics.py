@@ -158,3 +158,17 @@ def test_every_snippet_gives_byte_identical_output_in_three_fresh_runs():
     assert sum(1 for text, *_ in runs[0].values() if text) == len(runs[0]), (
         "a snippet printed nothing"
     )
+
+
+@pytest.mark.slow
+def test_refkit_check_passes_on_this_repository(tmp_path):
+    # Every snippet runs afresh (an empty cache) and matches its approved output in approved/.
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "refkit"), "check", "--cache-dir", str(tmp_path / "cache")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert f"{len(CATALOG.snippets)} passed, 0 failed" in done.stdout

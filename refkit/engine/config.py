@@ -41,6 +41,10 @@ class RefkitConfig(base.Config):
     jobs = opt.Type(int, default=2)
     """How many snippets run at the same time."""
 
+    approved_dir = opt.Type(str, default="approved")
+    """Folder of approved outputs, relative to `mkdocs.yml`; a live output that differs from
+    its approved one is a warning and a notice on its page."""
+
 
 # Option name -> environment variable. REFKIT_DEVICE is the same variable the snippets read.
 ENVIRONMENT_VARIABLES = {

@@ -36,6 +36,7 @@ from refkit.engine.cache import ResultCache
 from refkit.engine.config import RefkitConfig, environment_overrides
 from refkit.engine.directive import Directive, find_directives, replace_directives
 from refkit.engine.discovery import Catalog, Snippet, load_catalog
+from refkit.engine.drift import Drift, canonical_text, compare, read_approved
 from refkit.engine.results import SnippetResult
 from refkit.engine.runner import RunStats, SnippetRunner, WorkerError
 
@@ -73,6 +74,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.runner: SnippetRunner | None = None
         self.results: dict[str, SnippetResult | None] = {}
         self.stats = RunStats()
+        self.drifts: dict[str, Drift] = {}
         self._blocks: dict[str, dict[str, str]] = {}
         self._project_dir = Path.cwd()
         self._runner_settings: tuple[Any, ...] = ()
@@ -143,12 +145,27 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         for problem in self.runner.cache_write_errors:
             log.warning(f"cannot write the result cache ({problem}); results are not kept")
         self.runner.cache_write_errors.clear()
+        self.drifts = self._find_drifts()
         stats = self.stats
         log.info(
             f"{len(needed)} snippets: {stats.from_cache} from the cache, {stats.executed} run, "
             f"{stats.failed} failed, {stats.not_run} not run"
         )
         return None
+
+    def _find_drifts(self) -> dict[str, Drift]:
+        approved_dir = self._project_dir / self.config.approved_dir
+        drifts = {}
+        for snippet_id, result in self.results.items():
+            if result is None or not result.ok:
+                continue
+            approved = read_approved(approved_dir, result)
+            if approved is None:
+                continue
+            drift = compare(snippet_id, approved[0], canonical_text(result), approved[1])
+            if drift is not None:
+                drifts[snippet_id] = drift
+        return drifts
 
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
@@ -222,6 +239,13 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         elif result.ok:
             parts.append(placeholder(render.output_html(result)))
             parts.append(placeholder(render.stamp_html(result)))
+            drift = self.drifts.get(snippet.id)
+            if drift is not None:
+                log.warning(
+                    f"{where}: snippet {snippet.id} no longer gives its approved output "
+                    f"(refkit accept {snippet.id} records it if the change is right):\n{drift.diff}"
+                )
+                parts.append(placeholder(render.drift_notice_html(drift)))
         else:
             self._report_failure(snippet, result, where)
             parts.append(placeholder(render.output_html(result)) if result.events else "")

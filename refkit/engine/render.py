@@ -12,10 +12,12 @@ import textwrap
 from collections.abc import Iterable
 
 from refkit.engine.discovery import Snippet
+from refkit.engine.drift import Drift
 from refkit.engine.references import Reference
 from refkit.engine.results import CRASHED, ERROR, TIMEOUT, RunEnvironment, SnippetResult
 
 __all__ = [
+    "drift_notice_html",
     "environment_table_html",
     "not_run_panel_html",
     "output_html",
@@ -146,6 +148,25 @@ def problem_panel_html(snippet_id: str, result: SnippetResult) -> str:
         '<div class="admonition failure refkit-problem">'
         f'<p class="admonition-title">Snippet {html.escape(snippet_id)} {html.escape(label)}</p>'
         f"<pre><code>{html.escape(body)}</code></pre></div>"
+    )
+
+
+def drift_notice_html(drift: Drift) -> str:
+    """A visible notice that a live output no longer matches its approved output.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> print(drift_notice_html(Drift("m.f", Path("approved/m/f.txt"), "-a <s>\n+b")))  # doctest: +NORMALIZE_WHITESPACE
+        <div class="admonition warning refkit-drift"><p class="admonition-title">This output changed since it was approved</p><p>The live output above differs from approved/m/f.txt. If the change is right, record it with <code>refkit accept m.f</code>.</p><pre><code>-a &lt;s&gt;
+        +b</code></pre></div>
+    """
+    return (
+        '<div class="admonition warning refkit-drift">'
+        '<p class="admonition-title">This output changed since it was approved</p>'
+        f"<p>The live output above differs from {html.escape(drift.approved_file.as_posix())}. "
+        "If the change is right, record it with "
+        f"<code>refkit accept {html.escape(drift.snippet_id)}</code>.</p>"
+        f"<pre><code>{html.escape(drift.diff)}</code></pre></div>"
     )
 
 

@@ -1,0 +1,206 @@
+"""Approved outputs versus live outputs: how refkit notices that a page stopped being true.
+
+Every snippet's approved output is a text file in the repository,
+``approved/<module>/<function>.txt``, written by ``refkit accept``. Where CUDA prints something
+different from the CPU, ``<function>.cuda.txt`` next to it is the approved output for CUDA runs.
+
+The text is the snippet's output as a reader sees it: standard output as printed; every line of
+other streams prefixed with its stream (``[stderr]``, ``[warning]``, ``[log]``, ``[native]``);
+then the returned value prefixed with ``[returned]``.
+
+Comparison is tolerant in documented ways only:
+
+- numbers with a decimal point may differ by one unit in the last place the approved output
+  printed (``0.5645`` accepts ``0.5646``, not ``0.5650``), or by a relative 1e-6; integers and
+  everything else must match exactly;
+- memory addresses (``0x7f...``), durations (``1.23 s``, ``45 ms``), and temporary paths
+  (``/tmp/...``) are normalised before comparing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from refkit.engine.results import SnippetResult
+
+__all__ = [
+    "Drift",
+    "approved_path",
+    "canonical_text",
+    "compare",
+    "device_class",
+    "normalise",
+    "read_approved",
+    "write_approved",
+]
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_NORMALISATIONS = (
+    (re.compile(r"0x[0-9a-fA-F]{6,}"), "0x<address>"),
+    (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|µs|us|ns|s|sec|seconds)\b"), "<duration>"),
+    (re.compile(r"(?:/private)?/(?:tmp|var/folders)/[^\s'\"():,]+"), "<tmp-path>"),
+)
+
+
+def device_class(result: SnippetResult) -> str:
+    """``cuda`` or ``cpu``: which approved file applies to a result.
+
+    Examples:
+        >>> from refkit.engine.results import OK, RunEnvironment
+        >>> env = RunEnvironment("3.11", "2.13", "5.24", "0.23", "cuda (NVIDIA A100)")
+        >>> device_class(SnippetResult("m.f", OK, environment=env))
+        'cuda'
+    """
+    device = result.environment.device if result.environment else "cpu"
+    return "cuda" if device.startswith("cuda") else "cpu"
+
+
+def canonical_text(result: SnippetResult) -> str:
+    """The approved-output text of a result.
+
+    Examples:
+        >>> from refkit.engine.results import OK, OutputEvent
+        >>> events = (OutputEvent("stdout", "ids: [1, 2]\\n"), OutputEvent("warning", "w1\\nw2\\n"))
+        >>> print(canonical_text(SnippetResult("m.f", OK, events, return_text="3")), end="")
+        ids: [1, 2]
+        [warning] w1
+        [warning] w2
+        [returned] 3
+    """
+    parts: list[str] = []
+    for event in result.events:
+        if event.stream == "stdout":
+            parts.append(event.text)
+        else:
+            parts.extend(f"[{event.stream}] {line}\n" for line in event.text.splitlines())
+    text = "".join(parts)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if result.return_html is not None:
+        text += f"[returned html] {result.return_html}\n"
+    elif result.return_text is not None:
+        text += f"[returned] {result.return_text}\n"
+    return text
+
+
+def normalise(text: str) -> str:
+    """Apply the documented normalisations (addresses, durations, temporary paths).
+
+    Examples:
+        >>> normalise("<obj at 0x7f3a2b1c0d90> took 1.25 s in /tmp/refkit-tok-abc/x.json")
+        '<obj at 0x<address>> took <duration> in <tmp-path>'
+    """
+    for pattern, replacement in _NORMALISATIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _numbers_match(approved: str, live: str) -> bool:
+    if "." not in approved or "." not in live:
+        return approved == live
+    a, b = float(approved), float(live)
+    mantissa = re.split(r"[eE]", approved, maxsplit=1)[0]
+    decimals = len(mantissa.partition(".")[2])
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=10**-decimals * 1.000001)
+
+
+def _lines_match(approved: str, live: str) -> bool:
+    if _NUMBER.sub("#", approved) != _NUMBER.sub("#", live):
+        return False
+    return all(
+        _numbers_match(a, b)
+        for a, b in zip(_NUMBER.findall(approved), _NUMBER.findall(live), strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A live output that no longer matches its approved output."""
+
+    snippet_id: str
+    approved_file: Path
+    diff: str
+
+
+def compare(snippet_id: str, approved: str, live: str, approved_file: Path) -> Drift | None:
+    """Compare a live output with the approved one; ``None`` when they agree.
+
+    Examples:
+        >>> compare("m.f", "loss 0.5645\\n", "loss 0.5646\\n", Path("a.txt")) is None
+        True
+        >>> print(compare("m.f", "loss 0.5645\\nids [1, 2]\\n", "loss 0.5650\\nids [1, 2]\\n", Path("a.txt")).diff)
+        --- a.txt (approved)
+        +++ m.f (live)
+        @@ -1,2 +1,2 @@
+        -loss 0.5645
+        +loss 0.5650
+         ids [1, 2]
+    """
+    old_lines = normalise(approved).splitlines()
+    new_lines = normalise(live).splitlines()
+    if len(old_lines) == len(new_lines) and all(
+        _lines_match(a, b) for a, b in zip(old_lines, new_lines, strict=True)
+    ):
+        return None
+    diff = difflib.unified_diff(
+        approved.splitlines(),
+        live.splitlines(),
+        fromfile=f"{approved_file} (approved)",
+        tofile=f"{snippet_id} (live)",
+        lineterm="",
+    )
+    return Drift(snippet_id, approved_file, "\n".join(diff))
+
+
+def approved_path(approved_dir: Path, snippet_id: str, device: str = "cpu") -> Path:
+    """The approved-output file for a snippet on a device class.
+
+    The CUDA file is used only where it exists; otherwise CUDA runs are held to the common one.
+
+    Examples:
+        >>> approved_path(Path("approved"), "conv1d_head.demo_x").as_posix()
+        'approved/conv1d_head/demo_x.txt'
+    """
+    module, _, function = snippet_id.partition(".")
+    common = approved_dir / module / f"{function}.txt"
+    if device == "cuda":
+        specific = approved_dir / module / f"{function}.cuda.txt"
+        if specific.exists():
+            return specific
+    return common
+
+
+def read_approved(approved_dir: Path, result: SnippetResult) -> tuple[str, Path] | None:
+    """The approved text for a result and the file it came from, or ``None`` if never approved."""
+    path = approved_path(approved_dir, result.snippet_id, device_class(result))
+    try:
+        return path.read_text(encoding="utf-8"), path
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_approved(approved_dir: Path, result: SnippetResult) -> Path:
+    """Record a result's output as approved, atomically; returns the file written.
+
+    A CUDA result that differs from the common approved output gets its own ``.cuda.txt``.
+    """
+    device = device_class(result)
+    module, _, function = result.snippet_id.partition(".")
+    text = canonical_text(result)
+    path = approved_dir / module / f"{function}.txt"
+    if device == "cuda" and path.exists():
+        common = path.read_text(encoding="utf-8")
+        if compare(result.snippet_id, common, text, path) is not None:
+            path = path.with_name(f"{function}.cuda.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=".tmp-", delete=False
+    ) as handle:
+        handle.write(text)
+    Path(handle.name).replace(path)
+    return path
