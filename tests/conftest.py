@@ -89,7 +89,12 @@ def make_site(root: Path, options: dict[str, object] | None = None) -> Site:
     (root / "topics").mkdir(parents=True)
     (root / "topics" / "__init__.py").write_text("", encoding="utf-8")
     (root / "docs").mkdir()
-    plugin_options = {"package_dir": "topics", "timeout": 20, "cache_dir": ".cache/refkit", **(options or {})}
+    plugin_options = {
+        "package_dir": "topics",
+        "timeout": 20,
+        "cache_dir": ".cache/refkit",
+        **(options or {}),
+    }
     config = {
         "site_name": "fixture",
         "plugins": ["search", {"refkit": plugin_options}],

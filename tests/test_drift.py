@@ -12,7 +12,7 @@ from refkit.engine.drift import compare
 
 REFKIT = str(Path(sys.executable).parent / "refkit")
 
-TOPIC = '''
+TOPIC = """
 TITLE = "Drifting"
 
 def demo_loss():
@@ -21,13 +21,17 @@ def demo_loss():
 
 def demo_other():
     print("steady")
-'''
+"""
 
 
 def refkit(site, *args: str) -> subprocess.CompletedProcess[str]:
     common = ["--package-dir", "topics", "--approved-dir", "approved", "--cache-dir", "cache"]
     return subprocess.run(
-        [REFKIT, args[0], *common, *args[1:]], cwd=site.root, capture_output=True, text=True, timeout=300
+        [REFKIT, args[0], *common, *args[1:]],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -39,7 +43,11 @@ def refkit(site, *args: str) -> subprocess.CompletedProcess[str]:
         ("ids [101, 7]\n", "ids [101, 8]\n", True),  # integers are exact
         ("at 0x7f00aa11bb22\n", "at 0x55aa00ff0011\n", False),  # addresses normalised
         ("took 1.20 s\n", "took 3.41 s\n", False),  # durations normalised
-        ("saved to /tmp/refkit-tok-abc/tokenizer.json\n", "saved to /tmp/refkit-tok-xyz/tokenizer.json\n", False),
+        (
+            "saved to /tmp/refkit-tok-abc/tokenizer.json\n",
+            "saved to /tmp/refkit-tok-xyz/tokenizer.json\n",
+            False,
+        ),
         ("a\nb\n", "a\n", True),
     ],
 )
@@ -57,7 +65,9 @@ def test_check_fails_with_a_diff_accept_records_and_check_passes(site):
     assert "NEW     drifting.demo_loss: never approved" in never_approved.stdout
 
     assert refkit(site, "accept").returncode == 0
-    assert (site.root / "approved" / "drifting" / "demo_loss.txt").read_text() == "loss 0.5645\nids [101, 7, 102]\n"
+    assert (
+        site.root / "approved" / "drifting" / "demo_loss.txt"
+    ).read_text() == "loss 0.5645\nids [101, 7, 102]\n"
     assert refkit(site, "check").returncode == 0
 
     topic.write_text(topic.read_text().replace("[101, 7, 102]", "[101, 9, 102]"))
@@ -97,7 +107,9 @@ def test_build_warns_with_a_diff_and_the_page_shows_what_changed(site):
     topic.write_text(topic.read_text().replace("loss 0.5645", "loss 0.7000"))
     done = site.build()
     assert done.returncode == 0, done.stderr
-    assert "index.md:3: snippet drifting.demo_loss no longer gives its approved output" in done.stderr
+    assert (
+        "index.md:3: snippet drifting.demo_loss no longer gives its approved output" in done.stderr
+    )
     assert "-loss 0.5645\n+loss 0.7000" in done.stderr
     page = site.html()
     assert "This output changed since it was approved" in page

@@ -214,3 +214,39 @@ def test_topic_front_matter_appends_references_that_search_indexes(site):
     index = json.loads((site.root / "site" / "search" / "search_index.json").read_text())
     texts = " ".join(doc["text"] for doc in index["docs"])
     assert "how to find a" in texts
+
+
+def test_a_link_found_dead_by_refkit_links_is_marked_with_its_date(site):
+    from refkit.engine.links import LinkCache, LinkStatus
+
+    site.write_topic(
+        "linked",
+        """
+        from refkit.engine.references import Reference
+        TITLE = "Linked"
+        REFERENCES = (
+            Reference("https://example.org/gone", "Gone", "Was useful."),
+            Reference("https://example.org/alive", "Alive", "Still useful."),
+        )
+
+        def demo_x():
+            print("x")
+        """,
+    )
+    site.write_page("index.md", "---\ntopic: linked\n---\n# Linked\n\n!refkit linked.demo_x\n")
+    cache = LinkCache(site.root / ".cache" / "refkit" / "links.json")
+    checked = "2026-11-20T10:00:00Z"
+    cache.put(
+        LinkStatus(
+            "https://example.org/gone", False, 404, None, False, "HTTP 404", checked, "2026-11-01"
+        )
+    )
+    cache.put(LinkStatus("https://example.org/alive", True, 200, None, False, None, checked))
+    cache.save()
+    done = site.build("--strict")
+    assert done.returncode == 0, done.stderr
+    items = site.html().split('<ul class="refkit-references">')[1].split("</ul>")[0].split("<li>")
+    [gone] = [item for item in items if "example.org/gone" in item]
+    [alive] = [item for item in items if "example.org/alive" in item]
+    assert "Link found dead on 2026-11-01." in gone
+    assert "refkit-dead" not in alive

@@ -164,7 +164,12 @@ def test_every_snippet_gives_byte_identical_output_in_three_fresh_runs():
 def test_refkit_check_passes_on_this_repository(tmp_path):
     # Every snippet runs afresh (an empty cache) and matches its approved output in approved/.
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "refkit"), "check", "--cache-dir", str(tmp_path / "cache")],
+        [
+            str(Path(sys.executable).parent / "refkit"),
+            "check",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -205,9 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``refkit`` console command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["links"]:
-        from refkit.engine import links
+        from refkit.engine.links import main as check_links
 
-        return links.main(argv[1:])
+        return check_links(argv[1:])
     args = _parser().parse_args(argv)
     handlers = {"check": _check, "accept": _accept, "list": _list, "run": _run}
     return handlers[args.command](args)

@@ -37,6 +37,7 @@ from refkit.engine.config import RefkitConfig, environment_overrides
 from refkit.engine.directive import Directive, find_directives, replace_directives
 from refkit.engine.discovery import Catalog, Snippet, load_catalog
 from refkit.engine.drift import Drift, canonical_text, compare, read_approved
+from refkit.engine.links import dead_links
 from refkit.engine.results import SnippetResult
 from refkit.engine.runner import RunStats, SnippetRunner, WorkerError
 
@@ -75,6 +76,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.results: dict[str, SnippetResult | None] = {}
         self.stats = RunStats()
         self.drifts: dict[str, Drift] = {}
+        self.dead_links: dict[str, str] = {}
         self._blocks: dict[str, dict[str, str]] = {}
         self._project_dir = Path.cwd()
         self._runner_settings: tuple[Any, ...] = ()
@@ -118,6 +120,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             self._runner_settings = settings
         self.runner.execute = self.config.execute
         self.runner.cache = ResultCache(self._project_dir / self.config.cache_dir)
+        # What `refkit links` last found; the build itself never goes online.
+        self.dead_links = dead_links(self._project_dir / self.config.cache_dir / "links.json")
 
         for extension in _MARKDOWN_EXTENSIONS:
             if extension not in config.markdown_extensions:
@@ -212,7 +216,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if topic is not None:
             markdown += (
                 "\n\n## References\n\n"
-                + placeholder(render.references_html(topic.references))
+                + placeholder(render.references_html(topic.references, self.dead_links))
                 + "\n"
             )
         self._blocks[page.file.src_uri] = blocks

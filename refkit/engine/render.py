@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import Drift
@@ -184,8 +184,12 @@ def not_run_panel_html(snippet_id: str, reason: str) -> str:
     )
 
 
-def references_html(references: Iterable[Reference]) -> str:
+def references_html(references: Iterable[Reference], dead: Mapping[str, str] | None = None) -> str:
     """The references list that ends a topic page; links open in a new tab, safely.
+
+    Args:
+        references: The topic's references.
+        dead: URL -> the date ``refkit links`` first found it dead; those links are marked.
 
     Examples:
         >>> ref = Reference("https://a.org/x?y=1&z=2", "A & B", "Explains it.", "a query")
@@ -195,6 +199,7 @@ def references_html(references: Iterable[Reference]) -> str:
         </ul>
     """
     items = []
+    dead = dead or {}
     for ref in references:
         query = (
             f' <span class="refkit-query">Found by searching: “{html.escape(ref.search_query)}”</span>'
@@ -204,11 +209,17 @@ def references_html(references: Iterable[Reference]) -> str:
         items.append(
             f'<li><a href="{html.escape(ref.url, quote=True)}" target="_blank" '
             f'rel="noopener noreferrer">{html.escape(ref.title)}</a> — '
-            f"{html.escape(ref.good_for)}{query}</li>"
+            f"{html.escape(ref.good_for)}{query}{_dead_mark(dead.get(ref.url))}</li>"
         )
     if not items:
         return '<p class="refkit-references">The original notes give no links for this topic.</p>'
     return '<ul class="refkit-references">\n' + "\n".join(items) + "\n</ul>"
+
+
+def _dead_mark(since: str | None) -> str:
+    if since is None:
+        return ""
+    return f' <span class="refkit-dead">Link found dead on {html.escape(since)}.</span>'
 
 
 def environment_table_html(environments: Iterable[tuple[RunEnvironment, int]]) -> str:

@@ -72,9 +72,8 @@ class _WorkerProcess:
             stdout=subprocess.PIPE,
             cwd=package_dir.parent,
             env=env,
-            text=True,
-            encoding="utf-8",
         )
+        self._pending = b""
         self._selector = selectors.DefaultSelector()
         assert self.process.stdout is not None
         self._selector.register(self.process.stdout, selectors.EVENT_READ)
@@ -92,21 +91,29 @@ class _WorkerProcess:
 
     def send(self, message: dict[str, object]) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
         self.process.stdin.flush()
 
     def read_message(self, deadline: float) -> dict[str, object] | None:
         """The next message, or ``None`` if the worker died or the deadline passed."""
         assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            if self._selector.select(timeout=min(1.0, max(0.0, deadline - time.monotonic()))):
-                line = self.process.stdout.readline()
-                if not line:
-                    return None
-                return json.loads(line)
-            if not self.alive:
+        # Raw reads into our own buffer: a buffered readline() could swallow two messages while
+        # select() then reports nothing left to read, and the build would wait forever.
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return None
-        return None
+            if self._selector.select(timeout=min(1.0, remaining)):
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return None
+                self._pending += chunk
+            elif not self.alive:
+                return None
+        line, _, self._pending = self._pending.partition(b"\n")
+        message: dict[str, object] = json.loads(line)
+        return message
 
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:
