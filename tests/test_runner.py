@@ -182,3 +182,34 @@ def test_cache_serves_successes_and_reruns_failures(package, tmp_path):
     assert warm.executed_ids == ["topic.demo_raises"] and warm.from_cache == 1
     assert results["topic.demo_streams"].from_cache
     assert never["topic.demo_raises"] is None and stats_never.not_run == 1
+
+
+TORCH_TOPIC = '''
+import torch
+TITLE = "threads"
+''' + "".join(
+    f'''
+def demo_matmul_{i}():
+    torch.set_num_threads(2)  # intra-op threads started in a child forked after importing torch
+    a = torch.ones(256, 256)
+    print(float((a @ a).sum()))
+'''
+    for i in range(4)
+)
+
+
+def test_forked_children_use_torch_threads_in_parallel_without_deadlock(tmp_path):
+    pkg = tmp_path / "torchpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "topic.py").write_text(TORCH_TOPIC)
+    catalog = load_catalog(pkg)
+    runner = SnippetRunner(pkg, cache=None, timeout=60, jobs=2)
+    try:
+        # Twice on one worker: the second batch forks from a parent that already served one.
+        for _ in range(2):
+            results, _ = runner.results(catalog.snippets.values())
+            assert {r.status for r in results.values()} == {"ok"}
+            assert {r.output_text for r in results.values()} == {f"{256.0**3}\n"}
+    finally:
+        runner.close()
