@@ -84,7 +84,7 @@ class Site:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def make_site(root: Path, options: dict[str, object] | None = None) -> Site:
+def make_site(root: Path, options: dict[str, object] | None = None, theme: str = "mkdocs") -> Site:
     """Create a site whose plugin reads topics from ``root/topics``."""
     (root / "topics").mkdir(parents=True)
     (root / "topics" / "__init__.py").write_text("", encoding="utf-8")
@@ -97,6 +97,7 @@ def make_site(root: Path, options: dict[str, object] | None = None) -> Site:
     }
     config = {
         "site_name": "fixture",
+        "theme": {"name": theme},
         "plugins": ["search", {"refkit": plugin_options}],
         "markdown_extensions": ["pymdownx.highlight", "pymdownx.superfences"],
     }

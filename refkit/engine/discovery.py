@@ -145,7 +145,18 @@ class _PackageReader:
     def __init__(self, package_dir: Path) -> None:
         self.package_dir = package_dir
         self.package_name = package_dir.name
-        self._module_digest: dict[str, str] = {}
+        self._parsed: dict[Path, tuple[str, list[tuple[str, ast.stmt]]]] = {}
+
+    def parsed(self, path: Path) -> tuple[str, list[tuple[str, ast.stmt]]]:
+        """A module's source and its imports (none when it does not parse), read once."""
+        if path not in self._parsed:
+            source = path.read_text(encoding="utf-8")
+            try:
+                imports = sorted(_imported_modules(ast.parse(source)), key=lambda item: item[0])
+            except SyntaxError:
+                imports = []
+            self._parsed[path] = (source, imports)
+        return self._parsed[path]
 
     def module_path(self, dotted: str) -> Path | None:
         """The file of an in-package module name like ``refkit.engine.device``, if any."""
@@ -164,13 +175,9 @@ class _PackageReader:
         if path in seen:
             return ""
         seen.add(path)
-        source = path.read_text(encoding="utf-8")
+        source, imports = self.parsed(path)
         parts = [str(path.relative_to(self.package_dir)), source]
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            return _digest(*parts)
-        for name, _ in sorted(_imported_modules(tree), key=lambda item: item[0]):
+        for name, _ in imports:
             dependency = self.module_path(name)
             if dependency is not None:
                 parts.append(self.transitive_digest(dependency, seen))
@@ -182,12 +189,8 @@ class _PackageReader:
         if path in seen:
             return set()
         seen.add(path)
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except SyntaxError:
-            return set()
         statements: set[str] = set()
-        for name, statement in _imported_modules(tree):
+        for name, statement in self.parsed(path)[1]:
             dependency = self.module_path(name)
             if dependency is not None:
                 statements |= self.third_party_imports(dependency, seen)
@@ -213,12 +216,10 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     title: str | None = None
     references: tuple[Reference, ...] = ()
     functions: dict[str, ast.FunctionDef] = {}
-    context_parts: list[str] = []  # every top-level statement that is not a snippet
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(SNIPPET_PREFIX):
             functions[node.name] = node
             continue
-        context_parts.append(ast.get_source_segment(source, node) or "")
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = {t.id for t in targets if isinstance(t, ast.Name)}
@@ -235,10 +236,17 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     # change only that snippet: editing one demo re-runs only what depends on it.
     imports_digest = "".join(
         reader.transitive_digest(dep)
-        for name, _ in sorted(_imported_modules(tree), key=lambda item: item[0])
+        for name, _ in reader.parsed(path)[1]
         if (dep := reader.module_path(name)) is not None
     )
-    context_digest = _digest(*context_parts)
+    # The module's context: every line outside the snippet functions (helpers, constants...).
+    in_snippet: set[int] = set()
+    for node in functions.values():
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        in_snippet.update(range(start, (node.end_lineno or node.lineno) + 1))
+    context_digest = _digest(
+        "".join(line for number, line in enumerate(lines, start=1) if number not in in_snippet)
+    )
 
     def function_source(node: ast.FunctionDef) -> str:
         start = min([node.lineno, *(d.lineno for d in node.decorator_list)])

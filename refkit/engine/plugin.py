@@ -6,22 +6,27 @@ Events used, and why:
   the warm worker) then lives across ``mkdocs serve`` rebuilds.
 - ``on_config``: read options (environment wins), find topics and snippets statically, make sure
   the Markdown extensions the output needs are on, add the stylesheet.
-- ``on_files``: read every page once, collect the snippets they embed and get all results in one
+- ``on_files``: read every page once, collect the snippets they embed and start them all in one
   batch, so independent snippets run in parallel and the worker starts at most once per build.
 - ``on_page_markdown``: replace directives by the source and placeholders; append references.
-- ``on_page_content``: put the escaped output HTML in place of the placeholders (HTML, so it
-  survives any nesting in lists or admonitions untouched by Markdown).
+- ``on_page_context``: wait for the snippets (they ran while MkDocs converted every page), then
+  put the escaped output HTML in place of the placeholders: HTML, so it survives any nesting in
+  lists or admonitions untouched by Markdown, and before the search plugin indexes the page.
 - ``on_serve``: watch the topic package, so saving a topic module rebuilds.
 - ``on_post_build`` / ``on_shutdown``: write the stylesheet; stop the worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import os
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,7 @@ from refkit.engine.discovery import Catalog, Snippet, load_catalog
 from refkit.engine.drift import Drift, canonical_text, compare, read_approved
 from refkit.engine.links import dead_links
 from refkit.engine.results import SnippetResult
-from refkit.engine.runner import RunStats, SnippetRunner, WorkerError
+from refkit.engine.runner import PendingRun, RunStats, SnippetRunner, WorkerError
 
 __all__ = ["RefkitPlugin"]
 
@@ -47,6 +52,16 @@ log = get_plugin_logger(__name__)
 
 _STYLESHEET = "assets/refkit/refkit.css"
 _MARKDOWN_EXTENSIONS = ("admonition", "pymdownx.details")
+
+
+@dataclass(frozen=True)
+class _Block:
+    """What replaces one placeholder: ready HTML, or something known once snippets have run."""
+
+    kind: str = "html"  # "html", "output" (of one snippet) or "environment"
+    html: str = ""
+    snippet: Snippet | None = None
+    where: str = ""
 
 
 class _Progress:
@@ -75,9 +90,11 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.runner: SnippetRunner | None = None
         self.results: dict[str, SnippetResult | None] = {}
         self.stats = RunStats()
+        self.pending: PendingRun | None = None
+        self.dirty = False
         self.drifts: dict[str, Drift] = {}
         self.dead_links: dict[str, str] = {}
-        self._blocks: dict[str, dict[str, str]] = {}
+        self._blocks: dict[str, dict[str, _Block]] = {}
         self._project_dir = Path.cwd()
         self._runner_settings: tuple[Any, ...] = ()
 
@@ -90,6 +107,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember the command: ``serve`` keeps going on errors and keeps the worker warm."""
         self.command = command
+        self.dirty = dirty
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         """Read the topics and prepare the runner."""
@@ -132,30 +150,51 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
 
     @event_priority(-50)  # after other plugins have added or removed pages
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
-        """Get the results of every snippet any page embeds, in one batch."""
+        """Start every snippet any page embeds, in one batch, without waiting for them.
+
+        The worker imports its libraries and runs snippets while MkDocs converts the pages;
+        outputs are put in place at ``on_page_context``, once all pages are converted.
+        """
         if not self.config.enabled or self.catalog is None or self.runner is None:
             return None
         snippets = self.catalog.snippets
         needed: dict[str, Snippet] = {}
+        pages_by_snippet: dict[str, list[Any]] = {}
         for file in files.documentation_pages():
             directives, _ = find_directives(file.content_string)
             for directive in directives:
                 if directive.snippet_id in snippets:
                     needed[directive.snippet_id] = snippets[directive.snippet_id]
+                    pages_by_snippet.setdefault(directive.snippet_id, []).append(file)
         try:
-            self.results, self.stats = self.runner.results(needed.values(), progress=_Progress())
+            self.pending = self.runner.start(needed.values())
         except WorkerError as exc:
             raise PluginError(f"refkit: {exc}") from exc
+        self.results = dict(self.pending.results)
+        if self.dirty:
+            # `mkdocs serve --dirty` rebuilds only pages whose source changed; a page whose
+            # snippet must run again has changed too, though its Markdown has not.
+            for snippet_id in self.pending.running:
+                for file in pages_by_snippet[snippet_id]:
+                    with contextlib.suppress(OSError):
+                        os.utime(file.abs_dest_path, (0, 0))
+        return None
+
+    def _collect(self) -> None:
+        """Wait for the snippets started in ``on_files`` (once per build)."""
+        if self.pending is None or self.runner is None:
+            return
+        pending, self.pending = self.pending, None
+        self.results, self.stats = self.runner.finish(pending, progress=_Progress())
         for problem in self.runner.cache_write_errors:
             log.warning(f"cannot write the result cache ({problem}); results are not kept")
         self.runner.cache_write_errors.clear()
         self.drifts = self._find_drifts()
         stats = self.stats
         log.info(
-            f"{len(needed)} snippets: {stats.from_cache} from the cache, {stats.executed} run, "
-            f"{stats.failed} failed, {stats.not_run} not run"
+            f"{len(self.results)} snippets: {stats.from_cache} from the cache, "
+            f"{stats.executed} run, {stats.failed} failed, {stats.not_run} not run"
         )
-        return None
 
     def _find_drifts(self) -> dict[str, Drift]:
         approved_dir = self._project_dir / self.config.approved_dir
@@ -174,7 +213,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str | None:
-        """Replace directives by source and output placeholders; append the references."""
+        """Replace directives by the source and placeholders; append the references."""
         if not self.config.enabled or self.catalog is None:
             return None
         source_path = page.file.src_uri
@@ -188,11 +227,11 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             )
 
         nonce = hashlib.sha256(source_path.encode()).hexdigest()[:10]
-        blocks: dict[str, str] = {}
+        blocks: dict[str, _Block] = {}
 
-        def placeholder(html: str) -> str:
+        def placeholder(block: _Block) -> str:
             token = f"REFKITBLOCK{nonce}N{len(blocks)}X"
-            blocks[token] = html
+            blocks[token] = block
             return token
 
         rendered: dict[int, str] = {}
@@ -200,7 +239,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         for directive in directives:
             where = f"{source_path}:{directive.line + offset}"
             if directive.kind == "environment":
-                rendered[directive.line] = placeholder(self._environment_table())
+                rendered[directive.line] = placeholder(_Block(kind="environment"))
                 continue
             seen[directive.snippet_id] += 1
             if seen[directive.snippet_id] == 2:
@@ -214,54 +253,60 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if page.meta.get("topic") and topic is None:
             log.warning(f"{source_path}: front matter names unknown topic {page.meta['topic']!r}")
         if topic is not None:
-            markdown += (
-                "\n\n## References\n\n"
-                + placeholder(render.references_html(topic.references, self.dead_links))
-                + "\n"
-            )
+            references = render.references_html(topic.references, self.dead_links)
+            markdown += "\n\n## References\n\n" + placeholder(_Block(html=references)) + "\n"
         self._blocks[page.file.src_uri] = blocks
         return markdown
 
-    def _render_directive(self, directive: Directive, where: str, placeholder: Any) -> str:
+    def _render_directive(
+        self, directive: Directive, where: str, placeholder: Callable[[_Block], str]
+    ) -> str:
         assert self.catalog is not None
         snippet = self.catalog.snippets.get(directive.snippet_id)
         parts = []
         if directive.title:
-            parts.append(placeholder(render.title_html(directive.title)))
+            parts.append(placeholder(_Block(html=render.title_html(directive.title))))
         if snippet is None:
             reason = self._unknown_snippet_reason(directive.snippet_id)
             log.warning(f"{where}: {reason}")
-            parts.append(placeholder(render.not_run_panel_html(directive.snippet_id, reason)))
+            panel = render.not_run_panel_html(directive.snippet_id, reason)
+            parts.append(placeholder(_Block(html=panel)))
             return "\n\n".join(parts)
         source = render.source_markdown(snippet, directive.source)
         if source:
             parts.append(source)
+        parts.append(placeholder(_Block(kind="output", snippet=snippet, where=where)))
+        return "\n\n".join(parts)
+
+    def _output_html(self, snippet: Snippet, where: str) -> str:
+        """Output, stamp and notices of one embedded snippet, once its result is known."""
         result = self.results.get(snippet.id)
         if result is None:
             reason = "Not run (execute is 'never') and no cached output matches the current code."
-            parts.append(placeholder(render.not_run_panel_html(snippet.id, reason)))
-        elif result.ok:
-            parts.append(placeholder(render.output_html(result)))
-            parts.append(placeholder(render.stamp_html(result)))
-            drift = self.drifts.get(snippet.id)
-            if drift is not None:
-                log.warning(
-                    f"{where}: snippet {snippet.id} no longer gives its approved output "
-                    f"(refkit accept {snippet.id} records it if the change is right):\n{drift.diff}"
-                )
-                parts.append(placeholder(render.drift_notice_html(drift)))
-        else:
+            return render.not_run_panel_html(snippet.id, reason)
+        if not result.ok:
             self._report_failure(snippet, result, where)
-            parts.append(placeholder(render.output_html(result)) if result.events else "")
-            parts.append(placeholder(render.problem_panel_html(snippet.id, result)))
-        return "\n\n".join(part for part in parts if part)
+            output = render.output_html(result) if result.events else ""
+            return output + render.problem_panel_html(snippet.id, result)
+        parts = [render.output_html(result), render.stamp_html(result)]
+        drift = self.drifts.get(snippet.id)
+        if drift is not None:
+            log.warning(
+                f"{where}: snippet {snippet.id} no longer gives its approved output "
+                f"(refkit accept {snippet.id} records it if the change is right):\n{drift.diff}"
+            )
+            parts.append(render.drift_notice_html(drift))
+        return "".join(parts)
 
     def _unknown_snippet_reason(self, snippet_id: str) -> str:
         assert self.catalog is not None
         module = snippet_id.split(".", 1)[0]
         for problem in self.catalog.errors:
             if problem.path.stem == module:
-                return f"snippet {snippet_id} is unavailable: its topic module failed to parse ({problem})"
+                return (
+                    f"snippet {snippet_id} is unavailable: its topic module failed to parse "
+                    f"({problem})"
+                )
         close = difflib.get_close_matches(snippet_id, list(self.catalog.snippets), n=3, cutoff=0.5)
         hint = f"; closest known: {', '.join(close)}" if close else ""
         return f"unknown snippet id {snippet_id!r}{hint}"
@@ -282,18 +327,28 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         counts = Counter(r.environment for r in self.results.values() if r and r.environment)
         return render.environment_table_html(sorted(counts.items(), key=lambda item: -item[1]))
 
-    def on_page_content(
-        self, html: str, *, page: Page, config: MkDocsConfig, files: Files
-    ) -> str | None:
-        """Swap the placeholders for the rendered HTML."""
+    @event_priority(50)  # before the search plugin indexes the page: outputs are searchable
+    def on_page_context(self, context: Any, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
+        """Put outputs, panels and references in place of the placeholders."""
         blocks = self._blocks.pop(page.file.src_uri, None)
-        if not blocks:
+        if not blocks or page.content is None:
             return None
-        return re.sub(
+        self._collect()
+
+        def resolve(block: _Block) -> str:
+            if block.kind == "environment":
+                return self._environment_table()
+            if block.kind == "output":
+                assert block.snippet is not None
+                return self._output_html(block.snippet, block.where)
+            return block.html
+
+        page.content = re.sub(
             r"(?:<p>)?(REFKITBLOCK[0-9a-f]{10}N\d+X)(?:</p>)?",
-            lambda match: blocks.get(match[1], match[0]),
-            html,
+            lambda match: resolve(blocks[match[1]]) if match[1] in blocks else match[0],
+            page.content,
         )
+        return context
 
     def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
         """Rebuild when a topic module or data file changes."""
@@ -305,6 +360,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         """Write the stylesheet; a one-off build stops its worker."""
         if not self.config.enabled:
             return
+        self._collect()  # results no page asked for (say, all pages skipped) are still kept
         target = Path(config.site_dir) / _STYLESHEET
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(
@@ -315,7 +371,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             self.runner.close()
 
     def on_build_error(self, *, error: Exception) -> None:
-        """A failed one-off build stops its worker too."""
+        """A failed one-off build stops its worker too; serve forgets the abandoned run."""
+        self.pending = None
         if self.command != "serve" and self.runner is not None:
             self.runner.close()
 

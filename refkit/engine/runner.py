@@ -24,7 +24,7 @@ from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
 from refkit.engine.discovery import Snippet
 from refkit.engine.results import CRASHED, ErrorInfo, SnippetResult
 
-__all__ = ["EXECUTE_MODES", "RunStats", "SnippetRunner", "WorkerError"]
+__all__ = ["EXECUTE_MODES", "PendingRun", "RunStats", "SnippetRunner", "WorkerError"]
 
 EXECUTE_MODES = ("auto", "always", "never")
 # On top of the snippets' own timeouts: how long the worker may take to start and import.
@@ -44,6 +44,20 @@ class RunStats:
     failed: int = 0
     not_run: int = 0
     executed_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PendingRun:
+    """Results known so far, and what the worker still owes, between ``start`` and ``finish``."""
+
+    results: dict[str, SnippetResult | None] = field(default_factory=dict)
+    stats: RunStats = field(default_factory=RunStats)
+    requests: dict[str, tuple[Snippet, str]] = field(default_factory=dict)
+
+    @property
+    def running(self) -> set[str]:
+        """Ids of the snippets the worker is running for this run."""
+        return {snippet.id for snippet, _ in self.requests.values()}
 
 
 class _WorkerProcess:
@@ -170,51 +184,104 @@ class SnippetRunner:
         """The environment part of every cache key (computed without importing torch)."""
         return EnvironmentKey.current(self.device)
 
-    def results(
-        self, snippets: Iterable[Snippet], progress: Progress | None = None
-    ) -> tuple[dict[str, SnippetResult | None], RunStats]:
-        """Results for ``snippets``: from the cache where allowed, else run in the worker.
+    def start(self, snippets: Iterable[Snippet]) -> PendingRun:
+        """Answer what the cache can and send the rest to the worker, without waiting.
+
+        The caller does other work (MkDocs converts pages) while the worker imports libraries and
+        runs snippets, then calls :meth:`finish`.
 
         Args:
             snippets: What is needed (duplicates are fine).
+        """
+        wanted = {snippet.id: snippet for snippet in snippets}
+        pending = PendingRun()
+        environment = self.environment_key()
+        to_run: list[tuple[Snippet, str]] = []
+        for snippet in wanted.values():
+            key = cache_key(snippet, environment)
+            cached = self.cache.get(key) if self.cache and self.execute != "always" else None
+            if cached is not None:
+                pending.results[snippet.id] = cached
+                pending.stats.from_cache += 1
+            elif self.execute == "never":
+                pending.results[snippet.id] = None
+                pending.stats.not_run += 1
+            else:
+                to_run.append((snippet, key))
+        if to_run:
+            worker = self._ensure_worker()
+            for snippet, key in to_run:
+                self._next_request += 1
+                request_id = str(self._next_request)
+                pending.requests[request_id] = (snippet, key)
+                worker.send(
+                    {
+                        "request_id": request_id,
+                        "snippet_id": snippet.id,
+                        "module": snippet.module,
+                        "function": snippet.function,
+                        "timeout": self.timeout,
+                        "preload": list(snippet.preload_imports),
+                    }
+                )
+        return pending
+
+    def finish(
+        self, pending: PendingRun, progress: Progress | None = None
+    ) -> tuple[dict[str, SnippetResult | None], RunStats]:
+        """Wait for what :meth:`start` sent to the worker; store successes in the cache.
+
+        Args:
+            pending: What :meth:`start` returned.
             progress: Called as ``progress(done, total, snippet_id)`` as runs finish.
 
         Returns:
             Results by snippet id (``None``: not run and not cached, with ``execute="never"``)
             and what was done.
         """
-        wanted = {snippet.id: snippet for snippet in snippets}
-        stats = RunStats()
-        results: dict[str, SnippetResult | None] = {}
-        to_run: list[tuple[Snippet, str]] = []
-        environment = self.environment_key()
-        for snippet in wanted.values():
-            key = cache_key(snippet, environment)
-            cached = self.cache.get(key) if self.cache and self.execute != "always" else None
-            if cached is not None:
-                results[snippet.id] = cached
-                stats.from_cache += 1
-            elif self.execute == "never":
-                results[snippet.id] = None
-                stats.not_run += 1
-            else:
-                to_run.append((snippet, key))
-        for snippet, key, result in self._run(to_run, progress):
-            results[snippet.id] = result
-            stats.executed += 1
-            stats.executed_ids.append(snippet.id)
-            if not result.ok:
-                stats.failed += 1
-            elif self.cache is not None:
-                self._store(key, result)
-        return results, stats
+        total, done = len(pending.requests), 0
+        # Every child has its own timeout inside the worker; this bound only guards against a
+        # worker that stops answering altogether.
+        deadline = time.monotonic() + _WORKER_START_SECONDS + self.timeout * total
+        while pending.requests:
+            message = self._worker.read_message(deadline) if self._worker else None
+            if message is None:
+                break
+            request_id = str(message.get("request_id"))
+            if message.get("op") != "result" or request_id not in pending.requests:
+                continue  # e.g. an answer owed to an earlier, abandoned build
+            snippet, key = pending.requests.pop(request_id)
+            done += 1
+            if progress is not None:
+                progress(done, total, snippet.id)
+            self._record(pending, snippet, key, SnippetResult.from_json(message["result"]))  # type: ignore[arg-type]
+        if pending.requests:  # the worker died or hung: what it still owed counts as crashed
+            self.close()
+            error = ErrorInfo("WorkerDied", "the refkit worker process ended unexpectedly")
+            for snippet, key in pending.requests.values():
+                self._record(pending, snippet, key, SnippetResult(snippet.id, CRASHED, error=error))
+            pending.requests.clear()
+        return pending.results, pending.stats
 
-    def _store(self, key: str, result: SnippetResult) -> None:
-        assert self.cache is not None
-        try:
-            self.cache.put(key, result)
-        except OSError as exc:
-            self.cache_write_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
+    def results(
+        self, snippets: Iterable[Snippet], progress: Progress | None = None
+    ) -> tuple[dict[str, SnippetResult | None], RunStats]:
+        """:meth:`start` and :meth:`finish` in one call."""
+        return self.finish(self.start(snippets), progress)
+
+    def _record(
+        self, pending: PendingRun, snippet: Snippet, key: str, result: SnippetResult
+    ) -> None:
+        pending.results[snippet.id] = result
+        pending.stats.executed += 1
+        pending.stats.executed_ids.append(snippet.id)
+        if not result.ok:
+            pending.stats.failed += 1
+        elif self.cache is not None:
+            try:
+                self.cache.put(key, result)
+            except OSError as exc:
+                self.cache_write_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
 
     def _ensure_worker(self) -> _WorkerProcess:
         if self._worker is None or not self._worker.alive:
@@ -222,50 +289,6 @@ class SnippetRunner:
                 self._worker.close()
             self._worker = _WorkerProcess(self.package_dir, self.jobs, self.device)
         return self._worker
-
-    def _run(
-        self, to_run: list[tuple[Snippet, str]], progress: Progress | None
-    ) -> Iterable[tuple[Snippet, str, SnippetResult]]:
-        if not to_run:
-            return
-        worker = self._ensure_worker()
-        by_request: dict[str, tuple[Snippet, str]] = {}
-        for snippet, key in to_run:
-            self._next_request += 1
-            request_id = str(self._next_request)
-            by_request[request_id] = (snippet, key)
-            worker.send(
-                {
-                    "request_id": request_id,
-                    "snippet_id": snippet.id,
-                    "module": snippet.module,
-                    "function": snippet.function,
-                    "timeout": self.timeout,
-                    "preload": list(snippet.preload_imports),
-                }
-            )
-        total, done = len(to_run), 0
-        # Every child has its own timeout inside the worker; this bound only guards against a
-        # worker that stops answering altogether.
-        deadline = time.monotonic() + _WORKER_START_SECONDS + self.timeout * total
-        while by_request:
-            message = worker.read_message(deadline)
-            if message is None:
-                break
-            if message.get("op") != "result":
-                continue
-            snippet, key = by_request.pop(str(message["request_id"]))
-            result = SnippetResult.from_json(message["result"])  # type: ignore[arg-type]
-            done += 1
-            if progress is not None:
-                progress(done, total, snippet.id)
-            yield snippet, key, result
-        if by_request:  # the worker died or hung: what it still owed counts as crashed
-            worker.close()
-            self._worker = None
-            for snippet, key in by_request.values():
-                error = ErrorInfo("WorkerDied", "the refkit worker process ended unexpectedly")
-                yield snippet, key, SnippetResult(snippet.id, CRASHED, error=error)
 
     def close(self) -> None:
         """Stop the worker, if one was started."""
