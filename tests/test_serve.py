@@ -96,6 +96,12 @@ def test_serve_shows_the_error_then_heals_when_the_module_is_saved(tmp_path, ser
     topic.write_text('TITLE = "Live"\n\ndef demo_value():\n    print("healed output 2")\n')
     page = wait_for(url, "healed output 2", 60)
     assert "healed output 1" not in page
+    # Nothing else changes, so nothing rebuilds: a build must not trigger the next one.
+    # (The live-reload endpoint answers with the epoch of the latest build.)
+    epoch = fetch(root + "livereload/0/0")
+    time.sleep(3)
+    assert epoch is not None and epoch.isdigit() and fetch(root + "livereload/0/0") == epoch
+
     # A partial (dirty) rebuild keeps the other pages in the search index.
     index = fetch(root + "search/search_index.json")
     assert index is not None and "xylophone" in index and "healed output 2" in index

@@ -71,6 +71,9 @@ class _WorkerProcess:
         env["REFKIT_DEVICE"] = device
         env.setdefault("HF_HUB_OFFLINE", "1")  # snippets never download
         env.setdefault("TOKENIZERS_PARALLELISM", "false")  # its threads do not survive a fork
+        # No __pycache__ writes into the package folder that `mkdocs serve` watches: each one
+        # would trigger a second, useless rebuild.
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         command = [
             sys.executable,
             "-m",
@@ -282,6 +285,10 @@ class SnippetRunner:
                 self.cache.put(key, result)
             except OSError as exc:
                 self.cache_write_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
+
+    def warm_up(self, preload: Iterable[str]) -> None:
+        """Start the worker now and have it import ``preload``, so a later run starts at once."""
+        self._ensure_worker().send({"op": "preload", "preload": sorted(preload)})
 
     def _ensure_worker(self) -> _WorkerProcess:
         if self._worker is None or not self._worker.alive:

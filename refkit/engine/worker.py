@@ -367,8 +367,13 @@ class _Worker:
         self.stdin_buffer += data
         *lines, self.stdin_buffer = self.stdin_buffer.split(b"\n")
         for line in lines:
-            if line.strip():
-                self.pending.append(json.loads(line))
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            if request.get("op") == "preload":  # warm up ahead of the next run
+                self.preload(list(request.get("preload", ())))
+            else:
+                self.pending.append(request)
 
     def check_children(self) -> None:
         now = time.monotonic()
