@@ -156,7 +156,7 @@ def drift_notice_html(drift: Drift) -> str:
 
     Examples:
         >>> from pathlib import Path
-        >>> print(drift_notice_html(Drift("m.f", Path("approved/m/f.txt"), "-a <s>\n+b")))  # doctest: +NORMALIZE_WHITESPACE
+        >>> print(drift_notice_html(Drift("m.f", Path("approved/m/f.txt"), "-a <s>\\n+b")))  # doctest: +NORMALIZE_WHITESPACE
         <div class="admonition warning refkit-drift"><p class="admonition-title">This output changed since it was approved</p><p>The live output above differs from approved/m/f.txt. If the change is right, record it with <code>refkit accept m.f</code>.</p><pre><code>-a &lt;s&gt;
         +b</code></pre></div>
     """
