@@ -96,6 +96,11 @@ def test_serve_shows_the_error_then_heals_when_the_module_is_saved(tmp_path, ser
     topic.write_text('TITLE = "Live"\n\ndef demo_value():\n    print("healed output 2")\n')
     page = wait_for(url, "healed output 2", 60)
     assert "healed output 1" not in page
+    # Undoing the edit brings back a result from the cache: the page must follow it too.
+    topic.write_text('TITLE = "Live"\n\ndef demo_value():\n    print("healed output 1")\n')
+    page = wait_for(url, "healed output 1", 60)
+    assert "healed output 2" not in page and "from the cache" in page
+
     # Nothing else changes, so nothing rebuilds: a build must not trigger the next one.
     # (The live-reload endpoint answers with the epoch of the latest build.)
     epoch = fetch(root + "livereload/0/0")
@@ -104,4 +109,4 @@ def test_serve_shows_the_error_then_heals_when_the_module_is_saved(tmp_path, ser
 
     # A partial (dirty) rebuild keeps the other pages in the search index.
     index = fetch(root + "search/search_index.json")
-    assert index is not None and "xylophone" in index and "healed output 2" in index
+    assert index is not None and "xylophone" in index and "healed output 1" in index

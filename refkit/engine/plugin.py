@@ -94,6 +94,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.pending: PendingRun | None = None
         self.dirty = False
         self._observers: list[Any] = []
+        self._rendered_fingerprints: dict[str, str] = {}
         self.drifts: dict[str, Drift] = {}
         self.dead_links: dict[str, str] = {}
         self._blocks: dict[str, dict[str, _Block]] = {}
@@ -174,13 +175,25 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             raise PluginError(f"refkit: {exc}") from exc
         self.results = dict(self.pending.results)
         if self.dirty:
-            # `mkdocs serve --dirty` rebuilds only pages whose source changed; a page whose
-            # snippet must run again has changed too, though its Markdown has not.
-            for snippet_id in self.pending.running:
-                for file in pages_by_snippet[snippet_id]:
+            self._mark_pages_with_changed_snippets(pages_by_snippet)
+        return None
+
+    def _mark_pages_with_changed_snippets(self, pages_by_snippet: dict[str, list[Any]]) -> None:
+        """Make ``mkdocs serve --dirty`` rebuild pages whose snippets' code changed.
+
+        Dirty builds skip pages whose Markdown did not change; a page whose embedded snippet
+        changed (whether it now runs or its result comes from the cache, as after undoing an
+        edit) is out of date all the same, so its built file is made older than its source.
+        """
+        assert self.catalog is not None
+        fingerprints = {sid: self.catalog.snippets[sid].fingerprint for sid in pages_by_snippet}
+        for snippet_id, files in pages_by_snippet.items():
+            previous = self._rendered_fingerprints.get(snippet_id)
+            if previous is not None and previous != fingerprints[snippet_id]:
+                for file in files:
                     with contextlib.suppress(OSError):
                         os.utime(file.abs_dest_path, (0, 0))
-        return None
+        self._rendered_fingerprints = fingerprints
 
     def _collect(self) -> None:
         """Wait for the snippets started in ``on_files`` (once per build)."""

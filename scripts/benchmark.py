@@ -1,0 +1,967 @@
+#!/usr/bin/env python3
+"""Build-speed benchmark of the refkit MkDocs plugin, on this repository's own site.
+
+Usage (from the repository, with the virtual environment active)::
+
+    python scripts/benchmark.py --rounds 5 --write-docs
+
+It needs the ``bench`` extra (``pip install -e ".[bench]"``: markdown-exec, the peer) and takes a
+few minutes. Everything runs in throwaway copies of the repository in a temporary folder, so the
+real files, the real site and the real cache are never touched (``--write-docs`` is the one
+exception: it rewrites the results section of ``docs/performance.md``).
+
+Scenarios, measured round-robin (each round runs one of each, in this order):
+
+1. ``floor``: the same pages with the refkit plugin disabled (``REFKIT_ENABLED=false``);
+2. ``cold``: an empty cache (``REFKIT_CACHE_DIR`` = a fresh empty folder), every snippet runs;
+3. ``warm``: nothing changed since the cache was primed, a new ``mkdocs build`` process;
+4. ``edit``: one snippet's body edited so its output changes (a distinct line appended each
+   round, reverted after the build): exactly one snippet runs, checked from the plugin's log;
+5. ``serve``: one ``mkdocs serve --dirty`` (as ``scripts/dev serve`` runs it; ``--serve-full`` for
+   full rebuilds) started before the rounds; per round, the time
+   from saving the edited topic module to the page, fetched over HTTP every 20 ms, showing the
+   new output;
+6. ``peer``: the same snippets run by markdown-exec in a generated copy of the docs (cold: it has
+   no cache);
+
+plus, each round, the snippet's own run time in a fresh process and ``python -m doctest
+refkit/*.py``.
+
+Each build is the wall time of one ``mkdocs build -q -d <tmp>`` process, run through a small
+wrapper that calls MkDocs' command line in-process and reports the peak RSS of that process
+(``RUSAGE_SELF``) and, separately, of its largest reaped child (``RUSAGE_CHILDREN``: the refkit
+worker or one of its snippet forks).
+
+Exit status: 0 when every target passes (or with ``--no-fail``), 1 when a target fails, 2 when
+the benchmark itself could not measure what it should (a build failed, or the plugin's log shows
+a different number of runs than the scenario requires).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as dt
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = "refkit"
+DOCS_PAGE = REPO / "docs" / "performance.md"
+START_MARKER = "<!-- benchmark:start -->"
+END_MARKER = "<!-- benchmark:end -->"
+DEFAULT_SNIPPET = "conv1d_head.demo_one_output_by_hand"
+
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    "venv",
+    "site",
+    ".cache",
+    ".git",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    "build",
+    "dist",
+)
+
+STATS = re.compile(
+    r"(?P<total>\d+) snippets: (?P<cached>\d+) from the cache, (?P<run>\d+) run, "
+    r"(?P<failed>\d+) failed, (?P<not_run>\d+) not run"
+)
+
+# Targets (ratios are of medians measured in the same run).
+WARM_TIME_LIMIT = 1.3  # x floor
+WARM_RSS_LIMIT = 1.5  # x floor's MkDocs peak RSS
+COLD_VS_PEER_LIMIT = 1.0  # x markdown-exec's cold build
+EDIT_FLOOR_FACTOR = 1.3  # edit <= 1.3 x floor + the snippet's own run time
+SERVE_LIMIT_SECONDS = 1.0
+SERVE_COMPUTE_CONDITION = 0.1  # the serve target applies when the snippet computes for less
+DOCTEST_LIMIT_SECONDS = 20.0
+POLL_SECONDS = 0.02
+TIMES, DASH = "\u00d7", "\u2013"  # for the Markdown tables
+
+# Runs `mkdocs build -q -d <site>` in this very process (as `python -m mkdocs` would) and, at
+# exit, writes its peak RSS, the peak RSS of its largest reaped child (the refkit worker or one of
+# its forks) and the log records of interest to a JSON file. `-q` hides INFO records, so the
+# refkit logger is set to INFO (and markdown-exec's to WARNING) explicitly to keep its summary.
+_BUILD_WRAPPER = r"""
+import json, logging, resource, sys
+report, site_dir = sys.argv[1], sys.argv[2]
+records = []
+class _Grab(logging.Handler):
+    def emit(self, record):
+        records.append([record.name, record.levelname, record.getMessage()])
+_grab = _Grab()
+for _name, _level in (("mkdocs.plugins.refkit", logging.INFO),
+                      ("mkdocs.plugins.markdown_exec", logging.WARNING)):
+    logging.getLogger(_name).setLevel(_level)
+    logging.getLogger(_name).addHandler(_grab)
+sys.argv = ["mkdocs", "build", "-q", "-d", site_dir]
+try:
+    from mkdocs.__main__ import cli
+    cli()
+finally:
+    with open(report, "w", encoding="utf-8") as _out:
+        json.dump({
+            "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            "cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+            "records": records,
+        }, _out)
+"""
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark could not measure what a scenario requires."""
+
+
+@dataclass
+class Build:
+    """One measured ``mkdocs build``."""
+
+    seconds: float
+    rss_kb: int
+    worker_kb: int
+    cpu: float  # user + system CPU seconds of the MkDocs process itself
+    records: list[list[str]]
+
+    def stats(self) -> dict[str, int] | None:
+        """The refkit plugin's ``N snippets: X from the cache, Y run, ...`` summary, if logged."""
+        for _, _, message in self.records:
+            if match := STATS.search(message):
+                return {key: int(value) for key, value in match.groupdict().items()}
+        return None
+
+    def warnings(self, logger_prefix: str) -> list[str]:
+        return [
+            message
+            for name, level, message in self.records
+            if name.startswith(logger_prefix) and level in {"WARNING", "ERROR"}
+        ]
+
+
+@dataclass
+class Samples:
+    """The measurements of one scenario over the rounds."""
+
+    seconds: list[float] = field(default_factory=list)
+    rss_kb: list[int] = field(default_factory=list)
+    worker_kb: list[int] = field(default_factory=list)
+    extra: dict[str, list[float]] = field(default_factory=dict)
+
+    def add_build(self, build: Build) -> None:
+        self.seconds.append(build.seconds)
+        self.rss_kb.append(build.rss_kb)
+        self.worker_kb.append(build.worker_kb)
+        self.extra.setdefault("mkdocs_cpu", []).append(build.cpu)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def log(message: str) -> None:
+    print(f"[benchmark] {message}", file=sys.stderr, flush=True)
+
+
+def base_environment() -> dict[str, str]:
+    """The environment of every measured process: this one minus any REFKIT_* setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REFKIT_")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    # What the refkit worker sets for its snippets; set for every process so that the fresh
+    # process, doctest and markdown-exec runs see the same libraries' behaviour.
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+    env.pop("PYTHONPATH", None)
+    # Measure Python's default: bytecode cached in __pycache__ (the copies start without it).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_build(cwd: Path, site_dir: Path, env: dict[str, str], report: Path) -> Build:
+    """Time one ``mkdocs build -q -d site_dir`` process and read its report."""
+    command = [sys.executable, "-c", _BUILD_WRAPPER, str(report), str(site_dir)]
+    report.unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = done.stderr.decode("utf-8", "replace")[-3000:]
+        raise BenchmarkError(f"mkdocs build in {cwd} failed ({done.returncode}):\n{tail}")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    return Build(
+        seconds, int(data["self_kb"]), int(data["children_kb"]), float(data["cpu"]), data["records"]
+    )
+
+
+def run_timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    return seconds, done.returncode, done.stdout + done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return str(response.read().decode("utf-8", "replace"))
+    except (OSError, urllib.error.URLError):
+        return None
+
+
+def read_status_kb(pid: int, field_name: str) -> int:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return 0
+    match = re.search(rf"^{field_name}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match[1]) if match else 0
+
+
+def child_pids(pid: int) -> list[int]:
+    pids: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            pids.extend(int(p) for p in children.read_text(encoding="utf-8").split())
+        except OSError:
+            continue
+    return pids
+
+
+# ---------------------------------------------------------------------------------------------
+# The edited snippet
+
+
+class SnippetEditor:
+    """Appends a distinct, output-changing line to the end of one snippet's body, and reverts."""
+
+    def __init__(self, package_dir: Path, snippet_id: str) -> None:
+        module, _, function = snippet_id.partition(".")
+        self.module, self.function = module, function
+        self.path = package_dir / f"{module}.py"
+        self.original = self.path.read_text(encoding="utf-8")
+        tree = ast.parse(self.original)
+        node = next(
+            (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function), None
+        )
+        if node is None:
+            raise BenchmarkError(f"no function {function} in {self.path}")
+        self.end_line = node.end_lineno or node.lineno
+        self.indent = " " * node.body[-1].col_offset
+        self.nonce = secrets.token_hex(3)
+
+    def edited(self, kind: str, number: int) -> tuple[str, str]:
+        """The module text with an extra line, and the marker only its *output* contains.
+
+        The line is ``print("bench-" + "<kind>-<nonce>-<n>")``: the page's source listing shows
+        the two literals apart, so the joined marker appears on the page only once the snippet
+        has run again.
+        """
+        marker = f"bench-{kind}-{self.nonce}-{number}"
+        line = f'{self.indent}print("bench-" + "{marker.removeprefix("bench-")}")\n'
+        lines = self.original.splitlines(keepends=True)
+        lines.insert(self.end_line, line)
+        return "".join(lines), marker
+
+    def write(self, text: str) -> None:
+        self.path.write_text(text, encoding="utf-8")
+
+    def revert(self) -> None:
+        self.write(self.original)
+
+
+def snippet_duration(cache_dir: Path, snippet_id: str, marker: str) -> float | None:
+    """The run time the worker measured for the run whose output holds ``marker``."""
+    for entry in cache_dir.glob("*/*.json"):
+        try:
+            data = json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("snippet_id") == snippet_id and any(
+            marker in event.get("text", "") for event in data.get("events", [])
+        ):
+            return float(data["duration"])
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# mkdocs serve
+
+
+class Server:
+    """One ``mkdocs serve`` with livereload, its log lines timestamped as they arrive."""
+
+    def __init__(self, root: Path, env: dict[str, str], options: tuple[str, ...]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.lines: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mkdocs", "serve", *options, "-a", f"127.0.0.1:{self.port}"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._lock:
+                self.lines.append((time.perf_counter(), line.rstrip("\n")))
+
+    def lines_since(self, moment: float) -> list[str]:
+        with self._lock:
+            return [line for when, line in self.lines if when >= moment]
+
+    def first_since(self, moment: float, text: str) -> float | None:
+        """Seconds from ``moment`` to the first log line containing ``text`` after it."""
+        with self._lock:
+            return next(
+                (w - moment for w, line in self.lines if w >= moment and text in line), None
+            )
+
+    def wait_ready(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if fetch(self.url) is not None:
+                return
+            time.sleep(0.2)
+        tail = "\n".join(line for _, line in self.lines[-30:])
+        raise BenchmarkError(f"mkdocs serve did not start serving {self.url}:\n{tail}")
+
+    def wait_idle(self, since: float, seconds: float = 120.0, quiet: float = 0.5) -> list[str]:
+        """Wait until every rebuild started since ``since`` has finished and the log is quiet."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            lines = self.lines_since(since)
+            started = sum("Detected file changes" in line for line in lines)
+            finished = sum(
+                "Reloading browsers" in line or "error happened during the rebuild" in line
+                for line in lines
+            )
+            with self._lock:
+                last = self.lines[-1][0] if self.lines else 0.0
+            if started and finished >= started and time.perf_counter() - last >= quiet:
+                return lines
+            time.sleep(0.05)
+        raise BenchmarkError("mkdocs serve did not finish rebuilding")
+
+    def peak_rss_kb(self) -> tuple[int, int]:
+        """VmHWM of the serve process and of its largest child (the refkit worker)."""
+        pid = self.process.pid
+        children = [read_status_kb(child, "VmHWM") for child in child_pids(pid)]
+        return read_status_kb(pid, "VmHWM"), max(children, default=0)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # what Ctrl-C does: shuts down cleanly
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# The peer: markdown-exec
+
+
+def markdown_exec_page(text: str, catalog: object) -> str:
+    """A page with each snippet directive replaced by markdown-exec blocks running its source."""
+    from refkit.engine.directive import find_directives, replace_directives
+
+    directives, errors = find_directives(text)
+    if errors:
+        raise BenchmarkError(f"malformed directives: {errors}")
+    snippets = catalog.snippets  # type: ignore[attr-defined]
+    rendered: dict[int, str] = {}
+    prepared: set[str] = set()
+    for directive in directives:
+        if directive.kind == "environment":
+            rendered[directive.line] = "(No markdown-exec counterpart of the environment table.)"
+            continue
+        snippet = snippets.get(directive.snippet_id)
+        if snippet is None:
+            raise BenchmarkError(f"unknown snippet {directive.snippet_id}")
+        session = snippet.module
+        parts: list[str] = []
+        if session not in prepared:
+            # A hidden block puts the topic module's names (imports, helpers, constants) in the
+            # session, as the module's own globals would be for the snippet.
+            prepared.add(session)
+            parts.append(
+                f'````python exec="on" session="{session}"\n'
+                "import importlib as _importlib\n"
+                f'_topic = _importlib.import_module("{PACKAGE}.{snippet.module}")\n'
+                "globals().update(\n"
+                "    {k: v for k, v in vars(_topic).items() if not k.startswith('__')}\n"
+                ")\n"
+                "````"
+            )
+        if directive.title:
+            parts.append(f"**{directive.title}**")
+        source = "" if directive.source == "hide" else ' source="above"'
+        parts.append(
+            f'````python exec="on" session="{session}" result="text"{source}\n'
+            f"{snippet.display_source.rstrip()}\n\n"
+            f"_value = {snippet.function}()\n"
+            "if _value is not None:\n"
+            "    print(repr(_value))\n"
+            "````"
+        )
+        rendered[directive.line] = "\n\n".join(parts)
+    return replace_directives(text, rendered)
+
+
+def make_peer_site(source: Path, target: Path) -> int:
+    """Copy the repository and turn its docs into markdown-exec pages; returns the block count."""
+    from refkit.engine.discovery import load_catalog
+
+    shutil.copytree(source, target, ignore=COPY_IGNORE)
+    catalog = load_catalog(target / PACKAGE)
+    blocks = 0
+    for page in sorted((target / "docs").rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if "!refkit" not in text:
+            continue
+        new = markdown_exec_page(text, catalog)
+        blocks += new.count('result="text"')
+        page.write_text(new, encoding="utf-8")
+    config = target / "mkdocs.yml"
+    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if re.match(r"^plugins:\s*$", line)), None)
+    if at is None:
+        raise BenchmarkError("mkdocs.yml has no top-level `plugins:` list")
+    lines.insert(at + 1, "  - markdown-exec\n")
+    config.write_text("".join(lines), encoding="utf-8")
+    return blocks
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine and report
+
+
+def machine(load_at_start: float) -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        meminfo = Path("/proc/meminfo").read_text(encoding="utf-8")
+        if match := re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.MULTILINE):
+            ram = f"{int(match[1]) / 1024**2:.1f} GiB"
+    except OSError:
+        pass
+
+    def version(distribution: str) -> str:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "CPU": cpu,
+        "cores": f"{os.cpu_count()} ({usable} usable by this process)",
+        "RAM": ram,
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "torch": version("torch"),
+        "transformers": version("transformers"),
+        "tokenizers": version("tokenizers"),
+        "mkdocs": version("mkdocs"),
+        "mkdocs-material": version("mkdocs-material"),
+        "markdown-exec": version("markdown-exec"),
+        "load average (1 min) at start / end": f"{load_at_start:.2f} / {os.getloadavg()[0]:.2f}",
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def mib(kb_values: list[int]) -> str:
+    values = [v for v in kb_values if v]
+    return f"{statistics.median(values) / 1024:.0f} MiB" if values else "—"
+
+
+def seconds_range(values: list[float]) -> str:
+    return f"{min(values):.2f}{DASH}{max(values):.2f} s"
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    limit: str
+    passed: bool | None  # None: not applicable
+
+    @property
+    def verdict(self) -> str:
+        return "N/A" if self.passed is None else ("PASS" if self.passed else "FAIL")
+
+
+def evaluate(results: dict[str, Samples]) -> list[Target]:
+    floor, cold, warm = results["floor"], results["cold"], results["warm"]
+    edit, serve, peer = results["edit"], results["serve"], results["peer"]
+    alone, doctest = results["alone"], results["doctest"]
+    targets: list[Target] = []
+
+    ratio = warm.median / floor.median
+    targets.append(
+        Target(
+            f"warm build ≤ {WARM_TIME_LIMIT} {TIMES} floor (median)",
+            f"{ratio:.2f} {TIMES} ({warm.median:.2f} s vs {floor.median:.2f} s)",
+            f"{WARM_TIME_LIMIT:.2f} {TIMES}",
+            ratio <= WARM_TIME_LIMIT,
+        )
+    )
+    rss_ratio = statistics.median(warm.rss_kb) / statistics.median(floor.rss_kb)
+    targets.append(
+        Target(
+            f"warm build: MkDocs process peak RSS ≤ {WARM_RSS_LIMIT} {TIMES} floor's",
+            f"{rss_ratio:.2f} {TIMES} ({mib(warm.rss_kb)} vs {mib(floor.rss_kb)})",
+            f"{WARM_RSS_LIMIT:.2f} {TIMES}",
+            rss_ratio <= WARM_RSS_LIMIT,
+        )
+    )
+    cold_ratio = cold.median / peer.median
+    targets.append(
+        Target(
+            f"cold build ≤ {COLD_VS_PEER_LIMIT} {TIMES} markdown-exec's cold build",
+            f"{cold_ratio:.2f} {TIMES} ({cold.median:.2f} s vs {peer.median:.2f} s)",
+            f"{COLD_VS_PEER_LIMIT:.2f} {TIMES}",
+            cold_ratio <= COLD_VS_PEER_LIMIT,
+        )
+    )
+    bound = EDIT_FLOOR_FACTOR * floor.median + alone.median
+    targets.append(
+        Target(
+            f"one snippet edited ≤ {EDIT_FLOOR_FACTOR} {TIMES} floor + the snippet's own run time",
+            f"{edit.median:.2f} s",
+            f"{bound:.2f} s ({EDIT_FLOOR_FACTOR} {TIMES} {floor.median:.2f} + {alone.median:.2f})",
+            edit.median <= bound,
+        )
+    )
+    compute = serve.extra.get("compute", []) + edit.extra.get("compute", [])
+    compute_median = statistics.median(compute) if compute else float("nan")
+    applies = compute_median < SERVE_COMPUTE_CONDITION
+    targets.append(
+        Target(
+            f"`mkdocs serve`, one snippet edited: new output shown ≤ {SERVE_LIMIT_SECONDS:g} s "
+            f"(median), when the snippet computes < {SERVE_COMPUTE_CONDITION:g} s",
+            f"{serve.median:.2f} s (snippet computes {compute_median:.3f} s)",
+            f"{SERVE_LIMIT_SECONDS:.2f} s",
+            serve.median <= SERVE_LIMIT_SECONDS if applies else None,
+        )
+    )
+    failures = int(sum(doctest.extra.get("failed", [])))
+    targets.append(
+        Target(
+            f"`python -m doctest {PACKAGE}/*.py` < {DOCTEST_LIMIT_SECONDS:g} s",
+            f"{doctest.median:.2f} s" + (f" ({failures} failing runs)" if failures else ""),
+            f"{DOCTEST_LIMIT_SECONDS:.2f} s",
+            doctest.median < DOCTEST_LIMIT_SECONDS and not failures,
+        )
+    )
+    return targets
+
+
+def report_markdown(
+    results: dict[str, Samples],
+    targets: list[Target],
+    info: dict[str, str],
+    rounds: int,
+    snippet_id: str,
+    total_snippets: int,
+    serve_rss: tuple[int, int],
+) -> str:
+    module, _, function = snippet_id.partition(".")
+    floor = results["floor"].median
+    rows = [
+        ("floor", "1. floor: refkit disabled, same pages"),
+        ("cold", f"2. cold: empty cache, all {total_snippets} snippets run"),
+        ("warm", "3. warm: nothing changed, new process"),
+        ("edit", f"4. one snippet edited (`{snippet_id}`)"),
+        ("serve", "5. `mkdocs serve`: save → page shows new output"),
+        ("peer", f"6. markdown-exec, same {total_snippets} snippets (always cold)"),
+        ("alone", "the edited snippet alone, fresh process"),
+        ("doctest", f"`python -m doctest {PACKAGE}/*.py`"),
+    ]
+    out = [
+        f"Measured with `python scripts/benchmark.py --rounds {rounds}` on {info['date']}: "
+        f"{rounds} rounds, one build of each scenario per round, round-robin.",
+        "",
+        f"| scenario | median | min{DASH}max | {TIMES} floor | MkDocs process peak RSS "
+        "| worker peak RSS |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, label in rows:
+        samples = results[key]
+        ratio = f"{samples.median / floor:.2f}" if key not in {"alone", "doctest"} else "—"
+        rss, worker = mib(samples.rss_kb), mib(samples.worker_kb)
+        if key == "serve":
+            rss = f"{serve_rss[0] / 1024:.0f} MiB (whole session)" if serve_rss[0] else "—"
+            worker = f"{serve_rss[1] / 1024:.0f} MiB (whole session)" if serve_rss[1] else "—"
+        if key in {"alone", "doctest"}:
+            rss = "—"
+        if key not in {"cold", "edit", "serve"}:
+            worker = "—"  # no refkit worker runs in these
+        out.append(
+            f"| {label} | {samples.median:.2f} s | {seconds_range(samples.seconds)} | {ratio} "
+            f"| {rss} | {worker} |"
+        )
+    out += [
+        "",
+        "| target | measured | limit | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [f"| {t.name} | {t.measured} | {t.limit} | **{t.verdict}** |" for t in targets]
+    serve = results["serve"]
+    out += [
+        "",
+        "Definitions:",
+        "",
+        "- *The snippet's own run time* is the wall time of "
+        f'`python -c "from {PACKAGE}.{module} import {function}; {function}()"` in a fresh '
+        "Python process (interpreter start, imports and the computation), median over the "
+        "rounds of this run. *The snippet computes* is the time the worker measured for the "
+        "snippet itself (importing its topic module in the fork and calling it).",
+        "- *Peak RSS* is `ru_maxrss` of the `mkdocs build` process itself (`RUSAGE_SELF`); "
+        "the worker column is `RUSAGE_CHILDREN` of that process, which on a build that runs "
+        "snippets is the refkit worker or the largest of its snippet forks (shown only where a "
+        "worker runs; the other builds' only children are short forks such as Material's "
+        "`git` call). For `mkdocs serve`, `VmHWM` of the server and of its worker over the "
+        "whole session.",
+    ]
+    rebuilds = serve.extra.get("rebuilds", [])
+    if any(count > 1 for count in rebuilds):
+        out.append(
+            "- `mkdocs serve` rebuilt the site more than once per save "
+            f"({', '.join(f'{count:.0f}' for count in rebuilds)} rebuilds in the rounds); "
+            "the time above is to the first rebuild that shows the new output."
+        )
+    if serve.extra.get("rebuild"):
+        out.append(
+            "- `mkdocs serve`: MkDocs' own `Documentation built in` time for the rebuild was "
+            f"{statistics.median(serve.extra['rebuild']):.2f} s (median); the rest is MkDocs' "
+            "file-watching and debounce delay before the rebuild starts."
+        )
+    out += ["", "Machine:", ""]
+    out += [f"- {key}: {value}" for key, value in info.items()]
+    return "\n".join(out) + "\n"
+
+
+def write_docs(markdown: str) -> None:
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    if start < 0 or end < start:
+        raise BenchmarkError(f"{DOCS_PAGE} lacks the {START_MARKER} / {END_MARKER} markers")
+    new = text[: start + len(START_MARKER)] + "\n\n" + markdown + "\n" + text[end:]
+    DOCS_PAGE.write_text(new, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def check_stats(build: Build, scenario: str, expect_run: int | None, total: int) -> None:
+    stats = build.stats()
+    if stats is None:
+        raise BenchmarkError(f"{scenario}: the refkit plugin logged no snippet summary")
+    if stats["total"] != total or stats["failed"] or stats["not_run"]:
+        raise BenchmarkError(f"{scenario}: unexpected refkit summary {stats}")
+    if expect_run is not None and stats["run"] != expect_run:
+        raise BenchmarkError(
+            f"{scenario}: expected {expect_run} snippet runs, the plugin log says {stats}"
+        )
+
+
+def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples], str, int]:
+    env = base_environment()
+    repo = work / "repo"
+    log(f"copying the repository to {repo}")
+    shutil.copytree(REPO, repo, ignore=COPY_IGNORE)
+    serve_repo, peer_repo = work / "serve-repo", work / "peer-repo"
+    shutil.copytree(repo, serve_repo)
+    peer_blocks = make_peer_site(repo, peer_repo)
+    caches, sites, reports = work / "caches", work / "sites", work / "reports"
+    for folder in (caches, sites, reports):
+        folder.mkdir()
+
+    from refkit.engine.discovery import load_catalog
+
+    snippet_id = args.snippet
+    catalog = load_catalog(repo / PACKAGE)
+    if snippet_id not in catalog.snippets:
+        raise BenchmarkError(f"unknown snippet {snippet_id}")
+    module, _, function = snippet_id.partition(".")
+    editor = SnippetEditor(repo / PACKAGE, snippet_id)
+    serve_editor = SnippetEditor(serve_repo / PACKAGE, snippet_id)
+    page = f"topics/{module}/"
+
+    def refkit_env(cache: Path) -> dict[str, str]:
+        return {**env, "REFKIT_CACHE_DIR": str(cache)}
+
+    floor_env = {**env, "REFKIT_ENABLED": "false"}
+
+    log("priming the cache (one cold build, not timed)")
+    primed = caches / "primed"
+    build = run_build(repo, sites / "prime", refkit_env(primed), reports / "prime.json")
+    total = (build.stats() or {}).get("total", 0)
+    check_stats(build, "priming build", total, total)
+    if total != peer_blocks:
+        log(f"note: {total} snippets on the refkit site, {peer_blocks} markdown-exec blocks")
+    for name in ("warm", "edit", "serve"):
+        shutil.copytree(primed, caches / name)
+    log("warming up the markdown-exec copy (one build, not timed)")
+    run_build(peer_repo, sites / "peer-warmup", floor_env, reports / "peer-warmup.json")
+
+    log("starting mkdocs serve")
+    # As `scripts/dev serve` runs it (--dirty), unless --serve-full asks for full rebuilds.
+    server = Server(
+        serve_repo, refkit_env(caches / "serve"), () if args.serve_full else ("--dirty",)
+    )
+    results = {
+        name: Samples()
+        for name in ("floor", "cold", "warm", "edit", "serve", "peer", "alone", "doctest")
+    }
+    try:
+        server.wait_ready(600)
+        # Let the initial build settle before measuring anything.
+        time.sleep(1.0)
+        for number in range(1, args.rounds + 1):
+            log(f"round {number}/{args.rounds}")
+            build = run_build(repo, sites / "floor", floor_env, reports / "floor.json")
+            results["floor"].add_build(build)
+
+            cold_cache = Path(tempfile.mkdtemp(prefix="cold-", dir=caches))
+            build = run_build(repo, sites / "cold", refkit_env(cold_cache), reports / "cold.json")
+            check_stats(build, "cold", total, total)
+            results["cold"].add_build(build)
+            shutil.rmtree(cold_cache)
+
+            build = run_build(repo, sites / "warm", refkit_env(caches / "warm"), reports / "w.json")
+            check_stats(build, "warm", 0, total)
+            results["warm"].add_build(build)
+
+            text, marker = editor.edited("edit", number)
+            editor.write(text)
+            try:
+                build = run_build(
+                    repo, sites / "edit", refkit_env(caches / "edit"), reports / "edit.json"
+                )
+            finally:
+                editor.revert()
+            check_stats(build, "edit", 1, total)
+            html = (sites / "edit" / page / "index.html").read_text(encoding="utf-8")
+            if marker not in html:
+                raise BenchmarkError(f"edit: {marker!r} is not on the built page {page}")
+            results["edit"].add_build(build)
+            compute = snippet_duration(caches / "edit", snippet_id, marker)
+            if compute is not None:
+                results["edit"].extra.setdefault("compute", []).append(compute)
+
+            text, marker = serve_editor.edited("serve", number)
+            url = server.url + page
+            saved = time.perf_counter()
+            serve_editor.write(text)
+            deadline = saved + 300
+            while True:
+                body = fetch(url)
+                now = time.perf_counter()
+                if body is not None and marker in body:
+                    break
+                if now > deadline:
+                    raise BenchmarkError(f"serve: {marker!r} did not appear at {url}")
+                time.sleep(POLL_SECONDS)
+            results["serve"].seconds.append(now - saved)
+            lines = server.wait_idle(saved)
+            # Every rebuild since the save together must have run exactly this one snippet.
+            # (A save can cause more than one rebuild: see the "rebuilds" samples.)
+            runs = [m for line in lines if (m := STATS.search(line))]
+            if sum(int(m["run"]) for m in runs) != 1 or any(int(m["failed"]) for m in runs):
+                raise BenchmarkError(f"serve: expected 1 snippet run after the save: {lines}")
+            results["serve"].extra.setdefault("rebuilds", []).append(float(len(runs)))
+            # Where the time went: save -> MkDocs notices -> the rebuild is served.
+            for extra, text in (("detected", "Detected file changes"), ("reloaded", "Reloading")):
+                if (after := server.first_since(saved, text)) is not None:
+                    results["serve"].extra.setdefault(extra, []).append(after)
+            built = [
+                float(m[1]) for line in lines if (m := re.search(r"built in ([\d.]+) sec", line))
+            ]
+            results["serve"].extra.setdefault("rebuild", []).extend(built[:1])
+            compute = snippet_duration(caches / "serve", snippet_id, marker)
+            if compute is not None:
+                results["serve"].extra.setdefault("compute", []).append(compute)
+
+            build = run_build(peer_repo, sites / "peer", floor_env, reports / "peer.json")
+            problems = build.warnings("mkdocs.plugins.markdown_exec")
+            if problems:
+                log(f"markdown-exec: {len(problems)} blocks failed, e.g. {problems[0][:300]}")
+            results["peer"].add_build(build)
+            results["peer"].extra.setdefault("failed_blocks", []).append(len(problems))
+
+            seconds, code, output = run_timed(
+                [sys.executable, "-c", f"from {PACKAGE}.{module} import {function}; {function}()"],
+                repo,
+                env,
+            )
+            if code != 0:
+                raise BenchmarkError(f"the snippet alone failed:\n{output[-2000:]}")
+            results["alone"].seconds.append(seconds)
+
+            seconds, code, output = run_timed(
+                ["bash", "-c", f"python -m doctest {PACKAGE}/*.py"], repo, env
+            )
+            results["doctest"].seconds.append(seconds)
+            results["doctest"].extra.setdefault("failed", []).append(float(code != 0))
+            if code != 0:
+                log(f"doctest failed (exit {code}):\n{output[-2000:]}")
+
+            log(
+                "  "
+                + ", ".join(
+                    f"{name} {samples.seconds[-1]:.2f} s" for name, samples in results.items()
+                )
+            )
+        serve_rss = server.peak_rss_kb()
+    finally:
+        server.stop()
+    results["serve"].rss_kb.append(serve_rss[0])
+    results["serve"].worker_kb.append(serve_rss[1])
+    return results, snippet_id, total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Build-speed benchmark of the refkit plugin.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="builds per scenario (default 5)")
+    parser.add_argument(
+        "--snippet",
+        default=DEFAULT_SNIPPET,
+        help=f"the snippet the edit and serve scenarios change (default {DEFAULT_SNIPPET})",
+    )
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help=f"replace the results section of {DOCS_PAGE.relative_to(REPO)}",
+    )
+    parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target fails")
+    parser.add_argument(
+        "--serve-full",
+        action="store_true",
+        help="measure `mkdocs serve` with full rebuilds instead of `--dirty` (as scripts/dev serves)",
+    )
+    parser.add_argument("--json", type=Path, help="also write every sample to this JSON file")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (printed) for inspection"
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    try:
+        metadata.version("markdown-exec")
+    except metadata.PackageNotFoundError:
+        parser.error('markdown-exec is missing: pip install -e ".[bench]"')
+
+    work = Path(tempfile.mkdtemp(prefix="refkit-bench-"))
+    started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
+    try:
+        results, snippet_id, total = benchmark(args, work)
+    except BenchmarkError as exc:
+        log(f"error: {exc}")
+        return 2
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    targets = evaluate(results)
+    serve_rss = (results["serve"].rss_kb[0], results["serve"].worker_kb[0])
+    info = machine(load_at_start)
+    markdown = report_markdown(results, targets, info, args.rounds, snippet_id, total, serve_rss)
+    print(markdown)
+    print("Samples per round, in seconds:")
+    for name, samples in results.items():
+        print(f"  {name:8} " + " ".join(f"{value:6.2f}" for value in samples.seconds))
+    for name, samples in results.items():
+        for extra, values in samples.extra.items():
+            print(f"  {name} {extra}: " + " ".join(f"{value:.3f}" for value in values))
+    print()
+    for target in targets:
+        print(f"{target.verdict}: {target.name}: {target.measured} (limit {target.limit})")
+    failed_blocks = results["peer"].extra.get("failed_blocks", [])
+    if any(failed_blocks):
+        print(f"note: markdown-exec blocks that raised, per round: {failed_blocks}")
+    log(f"done in {time.perf_counter() - started:.0f} s")
+    if args.json:
+        payload = {
+            "machine": info,
+            "snippet": snippet_id,
+            "samples": {
+                name: {
+                    "seconds": s.seconds,
+                    "rss_kb": s.rss_kb,
+                    "worker_kb": s.worker_kb,
+                    **s.extra,
+                }
+                for name, s in results.items()
+            },
+            "targets": [vars(t) | {"verdict": t.verdict} for t in targets],
+        }
+        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    if args.write_docs:
+        write_docs(markdown)
+        log(f"wrote the results into {DOCS_PAGE}")
+    if args.no_fail:
+        return 0
+    return 1 if any(t.passed is False for t in targets) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
