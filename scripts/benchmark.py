@@ -168,6 +168,7 @@ class Samples:
     rss_kb: list[int] = field(default_factory=list)
     worker_kb: list[int] = field(default_factory=list)
     extra: dict[str, list[float]] = field(default_factory=dict)
+    command: str = ""  # how the scenario ran, where the table should say so
 
     def add_build(self, build: Build) -> None:
         self.seconds.append(build.seconds)
@@ -622,7 +623,10 @@ def report_markdown(
         ("cold", f"2. cold: empty cache, all {total_snippets} snippets run"),
         ("warm", "3. warm: nothing changed, new process"),
         ("edit", f"4. one snippet edited (`{snippet_id}`)"),
-        ("serve", "5. `mkdocs serve`: save → page shows new output"),
+        (
+            "serve",
+            f"5. `{results['serve'].command or 'mkdocs serve'}`: save → page shows new output",
+        ),
         ("peer", f"6. markdown-exec, same {total_snippets} snippets (always cold)"),
         ("alone", "the edited snippet alone, fresh process"),
         ("doctest", f"`python -m doctest {PACKAGE}/*.py`"),
@@ -758,13 +762,13 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
 
     log("starting mkdocs serve")
     # As `scripts/dev serve` runs it (--dirty), unless --serve-full asks for full rebuilds.
-    server = Server(
-        serve_repo, refkit_env(caches / "serve"), () if args.serve_full else ("--dirty",)
-    )
+    serve_options = () if args.serve_full else ("--dirty",)
+    server = Server(serve_repo, refkit_env(caches / "serve"), serve_options)
     results = {
         name: Samples()
         for name in ("floor", "cold", "warm", "edit", "serve", "peer", "alone", "doctest")
     }
+    results["serve"].command = " ".join(("mkdocs serve", *serve_options))
     try:
         server.wait_ready(600)
         # Let the initial build settle before measuring anything.
