@@ -1,4 +1,14 @@
-"""The machinery behind refkit: device choice, reference data, and (later) runner, cache, plugin.
+"""The machinery behind refkit, kept apart from the topic modules it runs.
 
-Nothing in this package imports torch or transformers at import time.
+- for topic authors: :mod:`~refkit.engine.device` (where tensors go, seeds) and
+  :mod:`~refkit.engine.references` (the ``Reference`` record);
+- the pure core: :mod:`~refkit.engine.discovery` (find snippets by reading source),
+  :mod:`~refkit.engine.directive` (the Markdown directive), :mod:`~refkit.engine.runner` and
+  :mod:`~refkit.engine.worker` (isolated execution), :mod:`~refkit.engine.cache`,
+  :mod:`~refkit.engine.render`, :mod:`~refkit.engine.drift` (approved outputs),
+  :mod:`~refkit.engine.links` (reference link checks);
+- the thin shells: :mod:`~refkit.engine.plugin` (MkDocs) and :mod:`~refkit.engine.cli`
+  (the ``refkit`` command).
+
+Nothing here imports torch or transformers at import time; only the worker's forked children do.
 """
