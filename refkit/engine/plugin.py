@@ -403,6 +403,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         observer.schedule(_Trigger(), str(package_dir), recursive=True)
         observer.start()
         self._observers.append(observer)
+        log.info(f"watching '{package_dir}' for changes to topic modules and data")
         return True
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
