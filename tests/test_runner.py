@@ -213,3 +213,30 @@ def test_forked_children_use_torch_threads_in_parallel_without_deadlock(tmp_path
             assert {r.output_text for r in results.values()} == {f"{256.0**3}\n"}
     finally:
         runner.close()
+
+
+def test_library_logging_is_captured_in_order(tmp_path):
+    # transformers logs through its own handler, bound to the console when it was imported (in
+    # the worker, before the fork); the capture must still catch it, in order.
+    pkg = tmp_path / "libpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "topic.py").write_text(
+        "from transformers.utils import logging as hf_logging\n"
+        'TITLE = "t"\n'
+        "def demo_library_logs():\n"
+        '    print("before")\n'
+        '    hf_logging.get_logger("transformers.refkit_test").warning("from the library")\n'
+        '    print("after")\n'
+    )
+    runner = SnippetRunner(pkg, cache=None, timeout=60)
+    try:
+        results, _ = runner.results(load_catalog(pkg).snippets.values())
+    finally:
+        runner.close()
+    result = results["topic.demo_library_logs"]
+    assert [(e.stream, e.text) for e in result.events] == [
+        ("stdout", "before\n"),
+        ("log", "[transformers] from the library\n"),
+        ("stdout", "after\n"),
+    ]
