@@ -149,3 +149,65 @@ def test_writes_leave_no_temporary_files(tmp_path):
         cache.put(f"{i:02d}" * 32, SnippetResult("m.f", OK, return_text=str(i)))
     names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert len(names) == 5 and not any(n.startswith(".tmp-") for n in names)
+
+
+@pytest.mark.parametrize(
+    "import_line",
+    [
+        "from pkg import shared",
+        "from . import shared",
+        "from .shared import helper_value",
+        "import pkg.shared",
+    ],
+)
+def test_every_import_style_makes_the_imported_module_a_dependency(package, import_line):
+    edit(package / "topic.py", "from pkg.shared import helper_value", import_line)
+    before = fingerprints(package)
+    edit(package / "shared.py", "return 1", "return 2")
+    after = fingerprints(package)
+    assert all(before[sid] != after[sid] for sid in before)
+
+
+def test_a_snippet_depends_on_snippets_it_calls_through_others(package):
+    (package / "chain.py").write_text(
+        'TITLE = "c"\n'
+        "def demo_a():\n    demo_b()\n"
+        "def demo_b():\n    demo_c()\n"
+        'def demo_c():\n    print("c")\n'
+        'def demo_other():\n    print("o")\n'
+    )
+    before = fingerprints(package)
+    edit(package / "chain.py", 'print("c")', 'print("C")')
+    after = fingerprints(package)
+    assert {sid for sid in before if before[sid] != after[sid]} == {
+        "chain.demo_a",
+        "chain.demo_b",
+        "chain.demo_c",
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "message"),
+    [
+        ('TITLE = "a" + "b"\n', 1, "TITLE must be a string literal"),
+        (
+            'from refkit.engine.references import Reference\nTITLE = "t"\nREFERENCES = (Reference("u"),)\n',
+            3,
+            "malformed Reference",
+        ),
+        (
+            'TITLE = "t"\nREFERENCES = (make_reference(),)\n',
+            2,
+            "REFERENCES must hold Reference(...) calls",
+        ),
+    ],
+)
+def test_a_malformed_topic_is_an_error_naming_its_line_and_spares_the_others(
+    package, source, line, message
+):
+    (package / "odd.py").write_text(source)
+    catalog = load_catalog(package)
+    assert "topic" in catalog.topics
+    [problem] = catalog.errors
+    assert (problem.path.name, problem.line) == ("odd.py", line)
+    assert message in str(problem)

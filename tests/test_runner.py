@@ -1,5 +1,6 @@
 """The worker and runner, for real: forked children, timeouts, crashes, a cache in front."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,9 @@ def demo_floods():
 
 def demo_bad_bytes():
     sys.stdout.buffer.write(b"ok \\xff\\xfe bytes\\n")
+
+def demo_lone_surrogate():
+    print(os.fsdecode(b"name-\\xff"))
 """
 
 
@@ -131,6 +135,12 @@ def test_a_flood_of_output_is_truncated(outcome):
     assert len(result.output_text) == 200_000
 
 
+def test_a_lone_surrogate_is_replaced_and_the_result_can_be_cached(outcome, tmp_path):
+    result = outcome[0]["topic.demo_lone_surrogate"]
+    assert result.ok and result.output_text == "name-?\n"
+    assert ResultCache(tmp_path).put("ab" * 32, result)
+
+
 def test_invalid_utf8_is_replaced(outcome):
     assert outcome[0]["topic.demo_bad_bytes"].output_text == "ok \ufffd\ufffd bytes\n"
 
@@ -184,16 +194,16 @@ def test_cache_serves_successes_and_reruns_failures(package, tmp_path):
     assert never["topic.demo_raises"] is None and stats_never.not_run == 1
 
 
-TORCH_TOPIC = '''
+TORCH_TOPIC = """
 import torch
 TITLE = "threads"
-''' + "".join(
-    f'''
+""" + "".join(
+    f"""
 def demo_matmul_{i}():
     torch.set_num_threads(2)  # intra-op threads started in a child forked after importing torch
     a = torch.ones(256, 256)
     print(float((a @ a).sum()))
-'''
+"""
     for i in range(4)
 )
 
@@ -240,3 +250,32 @@ def test_library_logging_is_captured_in_order(tmp_path):
         ("log", "[transformers] from the library\n"),
         ("stdout", "after\n"),
     ]
+
+
+def test_closing_the_runner_stops_snippets_still_running(tmp_path):
+    pkg = tmp_path / "hangpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    pid_file = tmp_path / "pid"
+    (pkg / "topic.py").write_text(
+        f'import os, time\nTITLE = "t"\ndef demo_hang():\n    open({str(pid_file)!r}, "w").write(str(os.getpid()))\n    time.sleep(120)\n'
+    )
+    runner = SnippetRunner(pkg, cache=None, timeout=120)
+    runner.start(load_catalog(pkg).snippets.values())  # as a build that fails before finishing
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    started = time.monotonic()
+    runner.close()
+    assert time.monotonic() - started < 5
+    while pid_alive(pid) and time.monotonic() - started < 10:
+        time.sleep(0.05)
+    assert not pid_alive(pid), "the snippet outlived its runner"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False

@@ -122,20 +122,52 @@ def _literal_reference(node: ast.expr, path: Path) -> Reference:
         raise TopicSyntaxError(
             path, node.lineno, "Reference(...) arguments must be literals"
         ) from exc
-    return Reference(*args, **kwargs)
+    try:
+        return Reference(*args, **kwargs)
+    except TypeError as exc:
+        raise TopicSyntaxError(path, node.lineno, f"malformed Reference(...): {exc}") from exc
 
 
 def _names_used(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _imported_modules(tree: ast.Module) -> list[tuple[str, ast.stmt]]:
+def _snippets_called(name: str, functions: dict[str, ast.FunctionDef]) -> set[str]:
+    """The snippets ``name`` calls, directly or through other snippets."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        for called in _names_used(functions[current]) & functions.keys():
+            if called not in seen:
+                seen.add(called)
+                todo.append(called)
+    return seen
+
+
+def _imported_modules(tree: ast.Module, package: str = "") -> list[tuple[str, ast.stmt]]:
+    """Every dotted name an import statement may load, with the statement.
+
+    ``from a import b`` may load the module ``a.b`` as well as ``a``; relative imports are
+    resolved against ``package``, the dotted package the importing module belongs to.
+    """
     found: list[tuple[str, ast.stmt]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend((alias.name, node) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.module, node))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                base = parts[: len(parts) - (node.level - 1)]
+                if not base:
+                    continue
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            elif node.module:
+                module = node.module
+            else:
+                continue
+            found.append((module, node))
+            found.extend((f"{module}.{alias.name}", node) for alias in node.names)
     return found
 
 
@@ -151,8 +183,11 @@ class _PackageReader:
         """A module's source and its imports (none when it does not parse), read once."""
         if path not in self._parsed:
             source = path.read_text(encoding="utf-8")
+            folder = path.parent.relative_to(self.package_dir).parts
+            package = ".".join([self.package_name, *folder])
             try:
-                imports = sorted(_imported_modules(ast.parse(source)), key=lambda item: item[0])
+                tree = ast.parse(source)
+                imports = sorted(_imported_modules(tree, package), key=lambda item: item[0])
             except SyntaxError:
                 imports = []
             self._parsed[path] = (source, imports)
@@ -224,7 +259,12 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = {t.id for t in targets if isinstance(t, ast.Name)}
             if "TITLE" in names and node.value is not None:
-                title = ast.literal_eval(node.value)
+                try:
+                    title = str(ast.literal_eval(node.value))
+                except ValueError as exc:
+                    raise TopicSyntaxError(
+                        path, node.lineno, "TITLE must be a string literal"
+                    ) from exc
             if "REFERENCES" in names and isinstance(node.value, ast.Tuple | ast.List):
                 references = tuple(_literal_reference(el, path) for el in node.value.elts)
     if title is None:
@@ -267,7 +307,7 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     preload = tuple(sorted(reader.third_party_imports(path)))
     snippets = []
     for name, node in functions.items():
-        called = sorted((_names_used(node) & functions.keys()) - {name})
+        called = sorted(_snippets_called(name, functions) - {name})
         fingerprint = _digest(
             function_source(node),
             *(function_source(functions[other]) for other in called),
@@ -324,6 +364,9 @@ def load_catalog(package_dir: Path) -> Catalog:
             found = _read_topic(path, reader, data_digest)
         except TopicSyntaxError as exc:
             catalog.errors.append(exc)
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            catalog.errors.append(TopicSyntaxError(path, 1, f"cannot read the file: {exc}"))
             continue
         if found is not None:
             catalog.topics[found.module] = found

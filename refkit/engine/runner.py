@@ -139,8 +139,12 @@ class _WorkerProcess:
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.process.terminate()  # the worker kills its running snippets on SIGTERM
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self._selector.close()
         if self.process.stdout is not None:
             self.process.stdout.close()

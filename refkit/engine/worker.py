@@ -57,6 +57,8 @@ class _Capture:
     def add(self, stream: str, text: str) -> None:
         if not text:
             return
+        # Lone surrogates (from os.fsdecode of a non-UTF-8 name, say) cannot be stored as UTF-8.
+        text = text.encode("utf-8", "replace").decode("utf-8")
         room = self.limit - self.size
         if room <= 0:
             self.truncated = True
@@ -358,11 +360,27 @@ class _Worker:
         del self.children[child.fd]
         self.send({"op": "result", "request_id": child.request["request_id"], "result": result})
 
+    def abandon(self) -> None:
+        """Kill every running snippet (and its process group) and drop what is queued."""
+        self.pending.clear()
+        for child in list(self.children.values()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+            if child.exit_status is None:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(child.pid, 0)
+            self.selector.unregister(child.fd)
+            os.close(child.fd)
+            del self.children[child.fd]
+
     def read_stdin(self) -> None:
         data = os.read(0, 1 << 16)
         if not data:
+            # The runner closed the pipe: nobody waits for answers any more, so stop at once
+            # rather than leave snippets running with no one to enforce their timeouts.
             self.stdin_open = False
             self.selector.unregister(0)
+            self.abandon()
             return
         self.stdin_buffer += data
         *lines, self.stdin_buffer = self.stdin_buffer.split(b"\n")
@@ -433,9 +451,17 @@ def main(argv: list[str] | None = None) -> None:
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     worker = _Worker(args.package, args.jobs, protocol)
-    worker.send({"op": "ready"})
-    worker.serve()
-    protocol.flush()
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        worker.send({"op": "ready"})
+        worker.serve()
+        protocol.flush()
+    finally:
+        worker.abandon()
     # Tearing down an interpreter with torch loaded takes a second; there is nothing to save.
     os._exit(0)
 
