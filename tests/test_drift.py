@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,8 +81,10 @@ def test_check_fails_with_a_diff_accept_records_and_check_passes(site):
 
     listing = refkit(site, "list")
     assert listing.returncode == 0
-    assert "drifting.demo_loss" in listing.stdout and "drift" in listing.stdout
-    assert "index.md:3" in listing.stdout
+    assert re.search(r"^drifting\.demo_loss\s+drift\s+index\.md:3$", listing.stdout, re.MULTILINE)
+    assert re.search(
+        r"^drifting\.demo_other\s+approved\s+\(on no page\)$", listing.stdout, re.MULTILINE
+    )
 
     assert refkit(site, "accept", "drifting.demo_loss").returncode == 0
     assert refkit(site, "check").returncode == 0

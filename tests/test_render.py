@@ -43,6 +43,9 @@ def test_error_panel_escapes_the_traceback_and_names_the_snippet():
     html = render.problem_panel_html("m.f", result)
     assert "Snippet m.f raised ValueError" in html
     assert "<script>" not in html
+    assert (
+        "ValueError: &lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    )  # the traceback is there
 
 
 def test_references_open_safely_and_carry_the_query():

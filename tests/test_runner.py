@@ -125,8 +125,18 @@ def test_hangs_and_crashes_become_results(outcome, snippet, status, message):
     assert message in result.error.message
 
 
-def test_one_snippets_changes_do_not_leak_into_another(outcome):
-    assert outcome[0]["topic.demo_sees_clean_state"].output_text == "True False False\n"
+def test_one_snippets_changes_do_not_leak_into_another(package):
+    snippets = load_catalog(package).snippets
+    # One at a time, in this order: the second starts after the first changed everything.
+    runner = SnippetRunner(package, cache=None, timeout=10, jobs=1)
+    try:
+        results, _ = runner.results(
+            [snippets["topic.demo_chdir"], snippets["topic.demo_sees_clean_state"]]
+        )
+    finally:
+        runner.close()
+    assert results["topic.demo_chdir"].ok
+    assert results["topic.demo_sees_clean_state"].output_text == "True False False\n"
 
 
 def test_a_flood_of_output_is_truncated(outcome):
@@ -279,3 +289,28 @@ def pid_alive(pid: int) -> bool:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+
+
+def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(tmp_path):
+    pkg = tmp_path / "racepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    topic = pkg / "topic.py"
+    topic.write_text(
+        'import time\nTITLE = "t"\ndef demo_slow():\n    time.sleep(1)\n    print("v1")\n'
+    )
+    cache = ResultCache(tmp_path / "cache")
+    runner = SnippetRunner(pkg, cache=cache, timeout=60)
+    try:
+        pending = runner.start(load_catalog(pkg).snippets.values())
+        time.sleep(0.3)  # the snippet is running; the author saves a new version
+        topic.write_text(topic.read_text().replace('"v1"', '"v2"'))
+        results, _ = runner.finish(pending)
+        assert results["topic.demo_slow"].ok
+        assert list((tmp_path / "cache").rglob("*.json")) == []
+
+        results, _ = runner.results(load_catalog(pkg).snippets.values())  # nothing changes now
+        assert results["topic.demo_slow"].output_text == "v2\n"
+        assert len(list((tmp_path / "cache").rglob("*.json"))) == 1
+    finally:
+        runner.close()

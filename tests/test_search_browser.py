@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from refkit.engine.discovery import load_catalog
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -136,7 +138,14 @@ def test_search_box_finds_the_topic_page(browser, site_url, query, module):
 def test_search_finds_live_output(browser, site_url):
     # The class name RobertaTokenizer appears on the site only in a live output (the model inputs
     # page prints which tokenizer classes return token_type_ids), not in any prose or source.
-    docs = Path(__file__).resolve().parent.parent / "docs"
-    assert not any("RobertaTokenizer" in page.read_text() for page in docs.rglob("*.md"))
+    repo = Path(__file__).resolve().parent.parent
+    assert not any("RobertaTokenizer" in page.read_text() for page in (repo / "docs").rglob("*.md"))
+    catalog = load_catalog(repo / "refkit")
+    assert not any("RobertaTokenizer" in s.display_source for s in catalog.snippets.values())
+    assert not any(
+        "RobertaTokenizer" in f"{r.title} {r.good_for}"
+        for t in catalog.topics.values()
+        for r in t.references
+    )
     results = search(browser, site_url, "RobertaTokenizer")
     assert "/topics/model_inputs/" in [urlsplit(url).path for url in results[:TOP_RESULTS]]

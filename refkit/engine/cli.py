@@ -111,28 +111,30 @@ def _check(args: argparse.Namespace) -> int:
         results, _ = runner.results(snippets)
     finally:
         runner.close()
-    problems = len(catalog.errors)
+    failed = 0
     for snippet in snippets:
         result = results.get(snippet.id)
         if result is None or not result.ok:
             print(f"ERROR   {snippet.id}: {_describe_failure(result)}")
             if result is not None and result.error and result.error.traceback:
                 print(result.error.traceback.rstrip())
-            problems += 1
+            failed += 1
             continue
         approved = read_approved(args.approved_dir, result)
         if approved is None:
             print(f"NEW     {snippet.id}: never approved (refkit accept {snippet.id})")
-            problems += 1
+            failed += 1
             continue
         drift = compare(snippet.id, approved[0], canonical_text(result), approved[1])
         if drift is not None:
             print(f"DRIFT   {snippet.id}\n{drift.diff}")
-            problems += 1
+            failed += 1
         else:
             print(f"OK      {snippet.id}")
-    print(f"{len(snippets) - problems} passed, {problems} failed")
-    return 1 if problems else 0
+    print(f"{len(snippets) - failed} passed, {failed} failed")
+    if catalog.errors:
+        print(f"{len(catalog.errors)} topic module(s) could not be read (see above)")
+    return 1 if failed or catalog.errors else 0
 
 
 def _accept(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ import http.client
 import http.cookiejar
 import json
 import logging
+import os
 import re
 import socket
 import ssl
@@ -781,8 +782,13 @@ def _parser() -> argparse.ArgumentParser:
         "--retries", type=int, default=2, help="retries after a transient failure (default: 2)"
     )
     parser.add_argument(
-        "--cache", type=Path, default=DEFAULT_CACHE_PATH,
-        help=f"the results file (default: {DEFAULT_CACHE_PATH})",
+        "--cache", type=Path, default=None,
+        help=f"the results file (default: links.json in $REFKIT_CACHE_DIR, else {DEFAULT_CACHE_PATH}:"
+        " where the build looks for it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--package-dir", type=Path, default=None,
+        help="the topic modules (default: ./refkit when it exists, else the installed package)",
     )  # fmt: skip
     parser.add_argument(
         "--refresh", action="store_true", help="check every link again, whatever the cache says"
@@ -805,7 +811,16 @@ def main(argv: list[str] | None = None, *, package_dir: Path | None = None) -> i
     from refkit.engine.discovery import load_catalog
 
     args = _parser().parse_args(argv)
-    catalog = load_catalog(package_dir or Path(__file__).resolve().parent.parent)
+    if package_dir is None:
+        local = Path("refkit")
+        package_dir = args.package_dir or (
+            local if local.is_dir() else Path(__file__).parent.parent
+        )
+    cache_path = args.cache
+    if cache_path is None:
+        folder = os.environ.get("REFKIT_CACHE_DIR", "").strip()
+        cache_path = Path(folder) / "links.json" if folder else DEFAULT_CACHE_PATH
+    catalog = load_catalog(package_dir)
     for error in catalog.errors:
         print(f"refkit links: skipped {error}", file=sys.stderr)
     urls_by_topic = {
@@ -817,7 +832,7 @@ def main(argv: list[str] | None = None, *, package_dir: Path | None = None) -> i
         return 0
     results = check_links(
         urls_by_topic,
-        cache=LinkCache(args.cache),
+        cache=LinkCache(cache_path),
         ttl_seconds=0.0 if args.refresh else args.ttl,
         workers=args.workers,
         timeout=args.timeout,

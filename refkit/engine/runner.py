@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
-from refkit.engine.discovery import Snippet
+from refkit.engine.discovery import Snippet, load_catalog
 from refkit.engine.results import CRASHED, ErrorInfo, SnippetResult
 
 __all__ = ["EXECUTE_MODES", "PendingRun", "RunStats", "SnippetRunner", "WorkerError"]
@@ -53,6 +53,7 @@ class PendingRun:
     results: dict[str, SnippetResult | None] = field(default_factory=dict)
     stats: RunStats = field(default_factory=RunStats)
     requests: dict[str, tuple[Snippet, str]] = field(default_factory=dict)
+    to_store: list[tuple[Snippet, str, SnippetResult]] = field(default_factory=list)
 
     @property
     def running(self) -> set[str]:
@@ -268,6 +269,8 @@ class SnippetRunner:
             for snippet, key in pending.requests.values():
                 self._record(pending, snippet, key, SnippetResult(snippet.id, CRASHED, error=error))
             pending.requests.clear()
+        to_store, pending.to_store = pending.to_store, []
+        self._store(to_store)
         return pending.results, pending.stats
 
     def results(
@@ -285,6 +288,22 @@ class SnippetRunner:
         if not result.ok:
             pending.stats.failed += 1
         elif self.cache is not None:
+            pending.to_store.append((snippet, key, result))
+
+    def _store(self, to_store: list[tuple[Snippet, str, SnippetResult]]) -> None:
+        """Cache results whose code is still what the key was computed from.
+
+        A topic module saved while its snippet ran (usual under ``mkdocs serve``) may have
+        produced output of the new code; storing it under the old code's key would later serve
+        it for the wrong code. Such a result is shown, not kept.
+        """
+        if self.cache is None or not to_store:
+            return
+        current = load_catalog(self.package_dir).snippets
+        for snippet, key, result in to_store:
+            now = current.get(snippet.id)
+            if now is None or now.fingerprint != snippet.fingerprint:
+                continue
             try:
                 self.cache.put(key, result)
             except OSError as exc:
