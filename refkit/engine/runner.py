@@ -46,6 +46,18 @@ class RunStats:
     executed_ids: list[str] = field(default_factory=list)
 
 
+def _package_state(package_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file of the package with its modification time and size: a change detector."""
+    state = []
+    for path in sorted(package_dir.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            state.append((str(path), info.st_mtime_ns, info.st_size))
+    return tuple(state)
+
+
 @dataclass
 class PendingRun:
     """Results known so far, and what the worker still owes, between ``start`` and ``finish``."""
@@ -53,7 +65,10 @@ class PendingRun:
     results: dict[str, SnippetResult | None] = field(default_factory=dict)
     stats: RunStats = field(default_factory=RunStats)
     requests: dict[str, tuple[Snippet, str]] = field(default_factory=dict)
-    to_store: list[tuple[Snippet, str, SnippetResult]] = field(default_factory=list)
+    package_state: tuple[tuple[str, int, int], ...] = ()
+    """Files of the package with their modification times and sizes, when the run started."""
+    current: dict[str, Snippet] | None = None
+    """The snippets as the package reads now, once a file changed during the run."""
 
     @property
     def running(self) -> set[str]:
@@ -202,7 +217,7 @@ class SnippetRunner:
             snippets: What is needed (duplicates are fine).
         """
         wanted = {snippet.id: snippet for snippet in snippets}
-        pending = PendingRun()
+        pending = PendingRun(package_state=_package_state(self.package_dir))
         environment = self.environment_key()
         to_run: list[tuple[Snippet, str]] = []
         for snippet in wanted.values():
@@ -269,8 +284,6 @@ class SnippetRunner:
             for snippet, key in pending.requests.values():
                 self._record(pending, snippet, key, SnippetResult(snippet.id, CRASHED, error=error))
             pending.requests.clear()
-        to_store, pending.to_store = pending.to_store, []
-        self._store(to_store)
         return pending.results, pending.stats
 
     def results(
@@ -288,26 +301,31 @@ class SnippetRunner:
         if not result.ok:
             pending.stats.failed += 1
         elif self.cache is not None:
-            pending.to_store.append((snippet, key, result))
+            self._store(pending, snippet, key, result)
 
-    def _store(self, to_store: list[tuple[Snippet, str, SnippetResult]]) -> None:
-        """Cache results whose code is still what the key was computed from.
+    def _store(
+        self, pending: PendingRun, snippet: Snippet, key: str, result: SnippetResult
+    ) -> None:
+        """Cache a result at once, if its code is still what the key was computed from.
 
         A topic module saved while its snippet ran (usual under ``mkdocs serve``) may have
         produced output of the new code; storing it under the old code's key would later serve
-        it for the wrong code. Such a result is shown, not kept.
+        it for the wrong code. Such a result is shown, not kept. Checking is cheap while no file
+        of the package changed (a few ``stat`` calls); the catalog is read again only if one did.
         """
-        if self.cache is None or not to_store:
-            return
-        current = load_catalog(self.package_dir).snippets
-        for snippet, key, result in to_store:
-            now = current.get(snippet.id)
+        assert self.cache is not None
+        state = _package_state(self.package_dir)
+        if state != pending.package_state:
+            pending.package_state = state
+            pending.current = load_catalog(self.package_dir).snippets
+        if pending.current is not None:
+            now = pending.current.get(snippet.id)
             if now is None or now.fingerprint != snippet.fingerprint:
-                continue
-            try:
-                self.cache.put(key, result)
-            except OSError as exc:
-                self.cache_write_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
+                return
+        try:
+            self.cache.put(key, result)
+        except OSError as exc:
+            self.cache_write_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
 
     def warm_up(self, preload: Iterable[str]) -> None:
         """Start the worker now and have it import ``preload``, so a later run starts at once."""
