@@ -103,14 +103,21 @@ def _describe_failure(result: SnippetResult | None) -> str:
     return f"{result.status}: {error.type}: {error.message}" if error else result.status
 
 
-def _check(args: argparse.Namespace) -> int:
-    catalog = _load(args)
-    snippets = _select(catalog, args.ids)
-    runner = _runner(args, catalog, "auto" if args.cached else "always")
+def _run_snippets(
+    args: argparse.Namespace, catalog: Catalog, snippets: list[Snippet], execute: str
+) -> dict[str, SnippetResult | None]:
+    runner = _runner(args, catalog, execute)
     try:
         results, _ = runner.results(snippets)
     finally:
         runner.close()
+    return results
+
+
+def _check(args: argparse.Namespace) -> int:
+    catalog = _load(args)
+    snippets = _select(catalog, args.ids)
+    results = _run_snippets(args, catalog, snippets, "auto" if args.cached else "always")
     failed = 0
     for snippet in snippets:
         result = results.get(snippet.id)
@@ -140,11 +147,7 @@ def _check(args: argparse.Namespace) -> int:
 def _accept(args: argparse.Namespace) -> int:
     catalog = _load(args)
     snippets = _select(catalog, args.ids)
-    runner = _runner(args, catalog, "auto")
-    try:
-        results, _ = runner.results(snippets)
-    finally:
-        runner.close()
+    results = _run_snippets(args, catalog, snippets, "auto")
     failed = 0
     for snippet in snippets:
         result = results.get(snippet.id)
@@ -184,12 +187,7 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     catalog = _load(args)
     [snippet] = _select(catalog, [args.id])
-    runner = _runner(args, catalog, "always")
-    try:
-        results, _ = runner.results([snippet])
-    finally:
-        runner.close()
-    result = results[snippet.id]
+    result = _run_snippets(args, catalog, [snippet], "always")[snippet.id]
     if result is None:
         return 1
     sys.stdout.write(canonical_text(result))

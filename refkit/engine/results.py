@@ -23,8 +23,6 @@ ERROR: Status = "error"
 TIMEOUT: Status = "timeout"
 CRASHED: Status = "crashed"
 
-Stream = Literal["stdout", "stderr", "warning", "log", "native"]
-
 
 @dataclass(frozen=True)
 class OutputEvent:

@@ -70,11 +70,6 @@ class PendingRun:
     current: dict[str, Snippet] | None = None
     """The snippets as the package reads now, once a file changed during the run."""
 
-    @property
-    def running(self) -> set[str]:
-        """Ids of the snippets the worker is running for this run."""
-        return {snippet.id for snippet, _ in self.requests.values()}
-
 
 class _WorkerProcess:
     def __init__(self, package_dir: Path, jobs: int, device: str) -> None:

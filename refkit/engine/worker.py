@@ -348,8 +348,8 @@ class _Worker:
         self.children[read_fd] = child
         self.selector.register(read_fd, selectors.EVENT_READ)
 
-    def finish(self, child: _Child, result: dict[str, Any]) -> None:
-        # Kill anything the snippet left running in its process group, then reap the child.
+    def reap(self, child: _Child) -> None:
+        """Kill what is left of a snippet's process group, reap the child, forget its pipe."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
         if child.exit_status is None:
@@ -358,20 +358,16 @@ class _Worker:
         self.selector.unregister(child.fd)
         os.close(child.fd)
         del self.children[child.fd]
+
+    def finish(self, child: _Child, result: dict[str, Any]) -> None:
+        self.reap(child)
         self.send({"op": "result", "request_id": child.request["request_id"], "result": result})
 
     def abandon(self) -> None:
         """Kill every running snippet (and its process group) and drop what is queued."""
         self.pending.clear()
         for child in list(self.children.values()):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGKILL)
-            if child.exit_status is None:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(child.pid, 0)
-            self.selector.unregister(child.fd)
-            os.close(child.fd)
-            del self.children[child.fd]
+            self.reap(child)
 
     def read_stdin(self) -> None:
         data = os.read(0, 1 << 16)
