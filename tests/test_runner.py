@@ -235,9 +235,15 @@ def test_forked_children_use_torch_threads_in_parallel_without_deadlock(tmp_path
         runner.close()
 
 
-def test_library_logging_is_captured_in_order(tmp_path):
+@pytest.mark.parametrize("ci_variable", [None, "true"])
+def test_library_logging_is_captured_in_order(tmp_path, monkeypatch, ci_variable):
     # transformers logs through its own handler, bound to the console when it was imported (in
-    # the worker, before the fork); the capture must still catch it, in order.
+    # the worker, before the fork); the capture must still catch it, in order. With CI=true,
+    # transformers 5 also propagates the record to the root logger: it must still appear once.
+    if ci_variable is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci_variable)
     pkg = tmp_path / "libpkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")

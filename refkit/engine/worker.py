@@ -117,6 +117,18 @@ class _TextSink(io.TextIOBase):
         return len(text)
 
 
+# Set on a record once a library's own console handler has written it into the capture.
+_CAPTURED_MARK = "_refkit_captured"
+
+
+def _capture_once(record: logging.LogRecord) -> bool:
+    """Handler filter: let only the first console handler that sees a record write it."""
+    if getattr(record, _CAPTURED_MARK, False):
+        return False
+    setattr(record, _CAPTURED_MARK, True)
+    return True
+
+
 class _CaptureHandler(logging.Handler):
     def __init__(self, capture: _Capture) -> None:
         super().__init__(logging.WARNING)
@@ -124,6 +136,11 @@ class _CaptureHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        # A library logger can both print through its own handler and propagate to the root
+        # (transformers 5 propagates whenever the CI environment variable is set): one record,
+        # one line of output.
+        if getattr(record, _CAPTURED_MARK, False):
+            return
         with contextlib.suppress(Exception):
             self._capture.add("log", self.format(record) + "\n")
 
@@ -136,6 +153,7 @@ def _redirect_logging(capture: _Capture, original_streams: tuple[TextIO, ...]) -
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, logging.StreamHandler) and handler.stream in original_streams:
                 handler.setStream(sink)
+                handler.addFilter(_capture_once)
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(_CaptureHandler(capture))
