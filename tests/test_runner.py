@@ -320,3 +320,53 @@ def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(tmp_pa
         assert len(list((tmp_path / "cache").rglob("*.json"))) == 1
     finally:
         runner.close()
+
+
+def test_processes_that_leave_the_snippets_group_are_killed_too(tmp_path):
+    # A process in a new session (start_new_session=True, setsid, a daemon's double fork) is out
+    # of reach of the snippet's process group; it must still end with its snippet, whether the
+    # snippet returns, crashes or times out, while the worker keeps serving.
+    pkg = tmp_path / "escapepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    pids = tmp_path / "pids"
+    (pkg / "topic.py").write_text(
+        "import os, subprocess, time\n"
+        'TITLE = "t"\n'
+        "def record(pid):\n"
+        f"    with open({str(pids)!r}, 'a') as f:\n"
+        "        f.write(f'{pid}\\n')\n"
+        "def new_session():\n"
+        '    record(subprocess.Popen(["sleep", "300"], start_new_session=True).pid)\n'
+        "def demo_returns():\n"
+        "    new_session()\n"
+        "def demo_double_fork():\n"
+        '    shell = subprocess.run(["sh", "-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"],\n'
+        "                           capture_output=True, text=True, check=True)\n"
+        "    record(int(shell.stdout))\n"
+        "def demo_crashes():\n"
+        "    new_session()\n"
+        "    os._exit(3)\n"
+        "def demo_times_out():\n"
+        "    new_session()\n"
+        "    time.sleep(60)\n"
+    )
+    runner = SnippetRunner(pkg, cache=None, timeout=3, jobs=2)
+    try:
+        results, _ = runner.results(load_catalog(pkg).snippets.values())
+        statuses = {sid.split(".")[1]: r.status for sid, r in results.items()}
+        assert statuses == {
+            "demo_returns": "ok",
+            "demo_double_fork": "ok",
+            "demo_crashes": "crashed",
+            "demo_times_out": "timeout",
+        }
+        escaped = [int(line) for line in pids.read_text().split()]
+        assert len(escaped) == 4
+        deadline = time.monotonic() + 5
+        while any(pid_alive(pid) for pid in escaped) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Checked with the runner still open: the worker cleans up as it goes, not only at exit.
+        assert [pid for pid in escaped if pid_alive(pid)] == []
+    finally:
+        runner.close()

@@ -7,7 +7,9 @@ each statement once, the first time a request needs it, so a build that runs onl
 torch-only snippet never pays for importing transformers. Each request runs in
 a child forked from this process, so it starts with the libraries already imported but imports the
 topic module itself fresh from disk: it always sees the current code, and whatever it does (hang,
-``os._exit``, segfault, change the working directory or environment) stays in the child.
+``os._exit``, segfault, change the working directory or environment) stays in the child. Processes
+a snippet starts end with it, even those that left its process group for a session of their own:
+on Linux the child and the worker are subreapers, so such orphans come back to them to be killed.
 
 Requests run concurrently up to ``--jobs`` children at a time. The worker itself never imports a
 topic module and never touches the GPU, so forking stays safe (CUDA cannot survive a fork once
@@ -33,7 +35,9 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = ["main"]
@@ -292,6 +296,73 @@ class _Child:
         return json.loads(bytes(self.buffer[_FRAME_HEADER : _FRAME_HEADER + size]))
 
 
+_PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+
+
+def _become_subreaper() -> bool:
+    """Adopt this process's orphaned descendants instead of letting init adopt them (Linux only).
+
+    A process a snippet starts in a new session (``start_new_session=True``, a daemon's double
+    fork) leaves the snippet's process group, so killing the group misses it. As a subreaper this
+    process still becomes its parent once its own parent exits, and can find and kill it.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _child_pids() -> set[int]:
+    """The pids of this process's children, from ``/proc``."""
+    own = os.getpid()
+    pids: set[int] = set()
+    try:
+        # Fast path: each thread's list of children (orphans may be adopted by any thread).
+        for task in Path(f"/proc/{own}/task").iterdir():
+            pids.update(int(pid) for pid in (task / "children").read_text("ascii").split())
+        return pids
+    except OSError:
+        pass  # a kernel without CONFIG_PROC_CHILDREN, or a thread that just ended
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes()
+        except OSError:
+            continue
+        # Field 2, the command name, may hold spaces and parentheses: parse after its last ")".
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == own:
+            pids.add(int(entry.name))
+    return pids
+
+
+def _kill_leftover_children(keep: AbstractSet[int] = frozenset()) -> None:
+    """SIGKILL every child of this process not in ``keep``, with the process groups they lead.
+
+    Grandchildren orphaned by a kill are adopted by this process (a subreaper) and taken in the
+    next round, so a whole tree goes. Bounded, so a fork bomb cannot keep it here forever.
+    """
+    for _ in range(100):
+        leftovers = _child_pids() - keep
+        if not leftovers:
+            return
+        for pid in leftovers:
+            # A pid that is alive is never reused as a group id, so this only hits its own group.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in leftovers:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
 def _failure(request: dict[str, Any], status: str, error_type: str, message: str) -> dict[str, Any]:
     return {
         "snippet_id": request["snippet_id"],
@@ -347,11 +418,15 @@ class _Worker:
             try:
                 os.close(read_fd)
                 os.setpgid(0, 0)  # its own group, so leftovers can be killed with it
+                _become_subreaper()  # and what leaves the group still comes back to it
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
                 with contextlib.suppress(OSError):
                     os.close(self.protocol.fileno())
-                payload = json.dumps(_run_snippet(request, self.package)).encode("utf-8")
+                result = _run_snippet(request, self.package)
+                # The snippet is over: whatever it started and left running goes with it.
+                _kill_leftover_children()
+                payload = json.dumps(result).encode("utf-8")
                 frame = len(payload).to_bytes(_FRAME_HEADER, "little") + payload
                 view = memoryview(frame)
                 while view:
@@ -376,6 +451,9 @@ class _Worker:
         self.selector.unregister(child.fd)
         os.close(child.fd)
         del self.children[child.fd]
+        # A snippet that died before cleaning up (timeout, crash) leaves orphans that came to
+        # this process; every child that is not a running snippet is one of them.
+        _kill_leftover_children(keep={running.pid for running in self.children.values()})
 
     def finish(self, child: _Child, result: dict[str, Any]) -> None:
         self.reap(child)
@@ -470,6 +548,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+    _become_subreaper()
     try:
         worker.send({"op": "ready"})
         worker.serve()
