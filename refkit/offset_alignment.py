@@ -46,7 +46,14 @@ What the original notes got right, and what is outdated:
   different token than ``word_ids()`` or fails, depending on ``trim_offsets``
   (``demo_offsets_rule_on_byte_level_bpe``).
 * Worth adding: offsets are relative to each word only with ``is_split_into_words=True``; on a
-  plain string they point into the whole string (``demo_offsets_and_word_ids``).
+  plain string they point into the whole string (``demo_offsets_and_word_ids``), and
+  ``word_ids()`` numbers the tokenizer's own words, so ``sub-word`` counts as three
+  (``demo_word_ids_on_plain_text``).
+* Outdated advice found next to the tutorial: "byte-level BPE tokenizers need
+  ``add_prefix_space=True`` for pre-split input". transformers 4 enforced it with an error;
+  transformers 5 accepts the input without it and quietly tokenizes every word as if it began
+  the text (``demo_pre_split_words_on_byte_level_bpe``). The option is still what you want, but
+  nothing stops you any more when you forget it.
 * The ``-100`` convention is confirmed: ``CrossEntropyLoss`` ignores those positions and averages
   over the kept ones (``demo_loss_ignores_minus_100``), the token-classification head's loss does
   the same (``demo_model_loss_skips_ignored_tokens``), and the collator pads labels with ``-100``
@@ -82,6 +89,8 @@ __all__ = [
     "demo_offsets_and_word_ids",
     "demo_offsets_rule_breaks",
     "demo_offsets_rule_on_byte_level_bpe",
+    "demo_pre_split_words_on_byte_level_bpe",
+    "demo_word_ids_on_plain_text",
     "labels_from_offsets",
     "labels_from_word_ids",
     "roberta_style_tokenizer",
@@ -161,14 +170,16 @@ def train_byte_level_bpe(
     return model["vocab"], tuple(tuple(pair) for pair in model["merges"])
 
 
-def roberta_style_tokenizer(trim_offsets: bool = True) -> RobertaTokenizer:
+def roberta_style_tokenizer(
+    trim_offsets: bool = True, add_prefix_space: bool = True
+) -> RobertaTokenizer:
     """Build a ``RobertaTokenizer`` from the locally trained byte-level BPE.
-
-    ``add_prefix_space=True`` is what transformers requires for ``is_split_into_words=True``
-    with this tokenizer family.
 
     Args:
         trim_offsets: Whether offsets leave out the leading space (``Ġ``) of a token.
+        add_prefix_space: Whether the first word of a text (and, with ``is_split_into_words=True``,
+            every word) is tokenized as if a space preceded it, like the words inside a sentence.
+            See ``demo_pre_split_words_on_byte_level_bpe`` for why pre-split input wants it.
 
     Returns:
         A fast RoBERTa-style tokenizer: ``<s> A </s></s> B </s>``, no token type ids.
@@ -181,7 +192,10 @@ def roberta_style_tokenizer(trim_offsets: bool = True) -> RobertaTokenizer:
 
     vocab, merges = train_byte_level_bpe()
     return RobertaTokenizer(
-        vocab=dict(vocab), merges=list(merges), add_prefix_space=True, trim_offsets=trim_offsets
+        vocab=dict(vocab),
+        merges=list(merges),
+        add_prefix_space=add_prefix_space,
+        trim_offsets=trim_offsets,
     )
 
 
@@ -380,6 +394,62 @@ def demo_offsets_rule_on_byte_level_bpe() -> None:
         labels_from_offsets(untrimmed["offset_mapping"], word_labels)
     except ValueError:
         print("offsets rule, trim_offsets=False: ValueError")
+
+
+def demo_word_ids_on_plain_text() -> None:
+    """Show that on a plain string ``word_ids()`` numbers the tokenizer's words, not yours.
+
+    Without ``is_split_into_words=True`` the word ids come from the tokenizer's pre-tokenizer,
+    which cuts at punctuation: the hyphen of ``sub-word`` makes three "words", and per-word labels
+    no longer line up. Passing the list of words keeps one word id per word you labelled.
+
+    Examples:
+        >>> demo_word_ids_on_plain_text()
+        words you labelled: 6
+        plain string: [None, 0, 0, 0, 1, 1, 2, 2, 3, 4, 5, 6, 7, None] -> 8 words
+        word list:    [None, 0, 0, 0, 1, 1, 2, 2, 3, 4, 4, 4, 5, None] -> 6 words
+    """
+    tokenizer = bert_style_tokenizer()
+    print(f"words you labelled: {len(EXAMPLE_WORDS)}")
+    encodings = {
+        "plain string": tokenizer(" ".join(EXAMPLE_WORDS)),
+        "word list":    tokenizer(EXAMPLE_WORDS, is_split_into_words=True),
+    }  # fmt: skip
+    for name, encoding in encodings.items():
+        word_ids = encoding.word_ids()
+        words = len({word_id for word_id in word_ids if word_id is not None})
+        print(f"{name + ':':<13} {word_ids} -> {words} words")
+
+
+def demo_pre_split_words_on_byte_level_bpe() -> None:
+    """Show what ``add_prefix_space`` changes for pre-split words on a byte-level BPE tokenizer.
+
+    Byte-level BPE (RoBERTa, GPT-2) folds the space before a word into its first token (``Ġw``).
+    Pre-split words carry no spaces, so without ``add_prefix_space=True`` every word is tokenized
+    as if it began the text, into tokens the same word never gets inside a sentence. transformers
+    4 refused such input outright; transformers 5 accepts it silently, although the class's
+    docstring still says the option is needed.
+
+    Examples:
+        >>> demo_pre_split_words_on_byte_level_bpe()
+        in a sentence:                     ['Ġs', 'p', 'l', 'it', 'Ġw', 'or', 'ds']
+        pre-split, add_prefix_space=False: no error; ['s', 'p', 'l', 'it', 'w', 'or', 'ds']
+        pre-split, add_prefix_space=True:  ['Ġs', 'p', 'l', 'it', 'Ġw', 'or', 'ds']
+    """
+    words = ["split", "words"]
+    with_prefix = roberta_style_tokenizer(add_prefix_space=True)
+    sentence = with_prefix(" ".join(words), add_special_tokens=False)
+    print(f"{'in a sentence:':<35}{sentence.tokens()}")
+    for add_prefix_space in (False, True):
+        tokenizer = roberta_style_tokenizer(add_prefix_space=add_prefix_space)
+        label = f"pre-split, add_prefix_space={add_prefix_space}:"
+        try:
+            encoding = tokenizer(words, is_split_into_words=True, add_special_tokens=False)
+        except Exception as error:  # what transformers 4 did: refuse the input
+            print(f"{label:<35}{type(error).__name__}: {error}")
+            continue
+        outcome = "no error; " if not add_prefix_space else ""
+        print(f"{label:<35}{outcome}{encoding.tokens()}")
 
 
 def demo_loss_ignores_minus_100() -> None:
