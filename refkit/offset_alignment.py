@@ -413,8 +413,8 @@ def demo_word_ids_on_plain_text() -> None:
     print(f"words you labelled: {len(EXAMPLE_WORDS)}")
     encodings = {
         "plain string": tokenizer(" ".join(EXAMPLE_WORDS)),
-        "word list":    tokenizer(EXAMPLE_WORDS, is_split_into_words=True),
-    }  # fmt: skip
+        "word list": tokenizer(EXAMPLE_WORDS, is_split_into_words=True),
+    }
     for name, encoding in encodings.items():
         word_ids = encoding.word_ids()
         words = len({word_id for word_id in word_ids if word_id is not None})
