@@ -42,7 +42,6 @@ from refkit.engine.config import RefkitConfig, environment_overrides
 from refkit.engine.directive import Directive, find_directives, replace_directives
 from refkit.engine.discovery import Catalog, Snippet, load_catalog
 from refkit.engine.drift import Drift, canonical_text, compare, read_approved
-from refkit.engine.links import dead_links
 from refkit.engine.results import SnippetResult
 from refkit.engine.runner import PendingRun, RunStats, SnippetRunner, WorkerError
 
@@ -141,8 +140,14 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             self._runner_settings = settings
         self.runner.execute = self.config.execute
         self.runner.cache = ResultCache(self._project_dir / self.config.cache_dir)
-        # What `refkit links` last found; the build itself never goes online.
-        self.dead_links = dead_links(self._project_dir / self.config.cache_dir / "links.json")
+        # What `refkit links` last found; the build itself never goes online. The link checker
+        # (http, ssl: a tenth of this module's import time) loads only when there is a report.
+        links_report = self._project_dir / self.config.cache_dir / "links.json"
+        self.dead_links = {}
+        if links_report.exists():
+            from refkit.engine.links import dead_links
+
+            self.dead_links = dead_links(links_report)
 
         for extension in _MARKDOWN_EXTENSIONS:
             if extension not in config.markdown_extensions:
