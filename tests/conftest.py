@@ -84,6 +84,21 @@ class Site:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def topic_package(path: Path) -> Path:
+    """Create an empty package at ``path`` for a test to write topic modules into."""
+    path.mkdir()
+    (path / "__init__.py").write_text("")
+    return path
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs; a zombie counts as dead (it only waits to be reaped)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
 def make_site(root: Path, options: dict[str, object] | None = None, theme: str = "mkdocs") -> Site:
     """Create a site whose plugin reads topics from ``root/topics``."""
     (root / "topics").mkdir(parents=True)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import pid_alive
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +45,6 @@ def demo_leaves_a_child_behind():
 def demo_fine():
     print("fine")
 """
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "State:\tZ" not in state  # a zombie is dead, only not yet reaped by init
 
 
 def test_hostile_snippets_build_and_are_contained(site):

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import pid_alive, topic_package
 
 from refkit.engine.cache import ResultCache
 from refkit.engine.discovery import load_catalog
@@ -70,9 +71,7 @@ def demo_lone_surrogate():
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:
-    pkg = tmp_path_factory.mktemp("runner") / "rkpkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    pkg = topic_package(tmp_path_factory.mktemp("runner") / "rkpkg")
     (pkg / "topic.py").write_text(TOPIC)
     return pkg
 
@@ -156,9 +155,7 @@ def test_invalid_utf8_is_replaced(outcome):
 
 
 def test_the_worker_sees_edited_code_without_restarting(tmp_path):
-    pkg = tmp_path / "editpkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    pkg = topic_package(tmp_path / "editpkg")
     topic = pkg / "topic.py"
     topic.write_text('TITLE = "t"\ndef demo_v():\n    print("version 1")\n')
     runner = SnippetRunner(pkg, cache=None, timeout=10)
@@ -219,9 +216,7 @@ def demo_matmul_{i}():
 
 
 def test_forked_children_use_torch_threads_in_parallel_without_deadlock(tmp_path):
-    pkg = tmp_path / "torchpkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    pkg = topic_package(tmp_path / "torchpkg")
     (pkg / "topic.py").write_text(TORCH_TOPIC)
     catalog = load_catalog(pkg)
     runner = SnippetRunner(pkg, cache=None, timeout=60, jobs=2)
@@ -244,9 +239,7 @@ def test_library_logging_is_captured_in_order(tmp_path, monkeypatch, ci_variable
         monkeypatch.delenv("CI", raising=False)
     else:
         monkeypatch.setenv("CI", ci_variable)
-    pkg = tmp_path / "libpkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    pkg = topic_package(tmp_path / "libpkg")
     (pkg / "topic.py").write_text(
         "from transformers.utils import logging as hf_logging\n"
         'TITLE = "t"\n'
@@ -269,9 +262,7 @@ def test_library_logging_is_captured_in_order(tmp_path, monkeypatch, ci_variable
 
 
 def test_closing_the_runner_stops_snippets_still_running(tmp_path):
-    pkg = tmp_path / "hangpkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    pkg = topic_package(tmp_path / "hangpkg")
     pid_file = tmp_path / "pid"
     (pkg / "topic.py").write_text(
         f'import os, time\nTITLE = "t"\ndef demo_hang():\n    open({str(pid_file)!r}, "w").write(str(os.getpid()))\n    time.sleep(120)\n'
@@ -290,17 +281,8 @@ def test_closing_the_runner_stops_snippets_still_running(tmp_path):
     assert not pid_alive(pid), "the snippet outlived its runner"
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-
-
 def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(tmp_path):
-    pkg = tmp_path / "racepkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    pkg = topic_package(tmp_path / "racepkg")
     topic = pkg / "topic.py"
     topic.write_text(
         'import time\nTITLE = "t"\ndef demo_slow():\n    time.sleep(1)\n    print("v1")\n'
@@ -326,9 +308,7 @@ def test_processes_that_leave_the_snippets_group_are_killed_too(tmp_path):
     # A process in a new session (start_new_session=True, setsid, a daemon's double fork) is out
     # of reach of the snippet's process group; it must still end with its snippet, whether the
     # snippet returns, crashes or times out, while the worker keeps serving.
-    pkg = tmp_path / "escapepkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
+    pkg = topic_package(tmp_path / "escapepkg")
     pids = tmp_path / "pids"
     (pkg / "topic.py").write_text(
         "import os, subprocess, time\n"
