@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -118,3 +119,36 @@ def test_build_warns_with_a_diff_and_the_page_shows_what_changed(site):
     assert "This output changed since it was approved" in page
     assert "-loss 0.5645\n+loss 0.7000" in page
     assert site.build("--strict").returncode != 0
+
+
+@pytest.mark.slow
+def test_the_command_takes_its_defaults_from_the_plugins_environment_variables(site):
+    site.write_topic("drifting", TOPIC)
+    env = {
+        **os.environ,
+        "REFKIT_PACKAGE_DIR": "topics",
+        "REFKIT_APPROVED_DIR": "elsewhere",
+        "REFKIT_CACHE_DIR": "cache-elsewhere",
+    }
+    done = subprocess.run(
+        [REFKIT, "accept", "drifting.demo_other"],
+        cwd=site.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (site.root / "elsewhere" / "drifting" / "demo_other.txt").read_text() == "steady\n"
+    assert any((site.root / "cache-elsewhere").iterdir())
+    bad = subprocess.run(
+        [REFKIT, "list"],
+        cwd=site.root,
+        env={**env, "REFKIT_JOBS": "two"},
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        bad.returncode != 0
+        and "--jobs: invalid int value: 'two' (set by REFKIT_JOBS)" in bad.stderr
+    )

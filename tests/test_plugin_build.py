@@ -86,14 +86,23 @@ def test_hangs_and_crashes_become_panels_and_the_rest_still_builds(site):
         "# Bad\n\n!refkit failing.demo_hangs\n\n!refkit failing.demo_exits\n\n!refkit failing.demo_segfaults\n",
     )
     site.write_page("good.md", "# Good\n\n!refkit failing.demo_fine\n")
-    done = site.build(env={"REFKIT_ON_ERROR": "warn", "REFKIT_TIMEOUT": "2"})
+    # With the default on_error (fail): only an exception stops a build; these are warnings.
+    done = site.build(env={"REFKIT_TIMEOUT": "2"})
     assert done.returncode == 0, done.stderr
+    for snippet, status in [("hangs", "timeout"), ("exits", "crashed"), ("segfaults", "crashed")]:
+        assert "index.md:" in done.stderr and f"failing.demo_{snippet}" in done.stderr
+        assert re.search(
+            rf"WARNING .*failing\.demo_{snippet} \(failing\.py:\d+\) {status}", done.stderr
+        )
     bad = site.html()
     assert "Snippet failing.demo_hangs timed out" in bad
     assert "killed after running for more than 2.0 s" in bad
     assert "exited with code 5" in bad
     assert "killed by signal SIGSEGV" in bad
     assert "fine output" in site.html("good/index.html")
+    # --strict turns those warnings into a failed build (failures are never cached: they re-run).
+    strict = site.build("--strict", env={"REFKIT_TIMEOUT": "2"})
+    assert strict.returncode != 0
 
 
 def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
@@ -250,3 +259,23 @@ def test_a_link_found_dead_by_refkit_links_is_marked_with_its_date(site):
     [alive] = [item for item in items if "example.org/alive" in item]
     assert "Link found dead on 2026-11-01." in gone
     assert "refkit-dead" not in alive
+
+
+def test_package_and_approved_folders_can_be_set_from_the_environment(site):
+    site.write_topic("hostile", HOSTILE_TOPIC)  # in topics/, the folder mkdocs.yml names
+    other = site.root / "other_topics"
+    other.mkdir()
+    (other / "__init__.py").write_text("")
+    (other / "hostile.py").write_text(
+        'TITLE = "Other"\ndef demo_hostile():\n    print("other package")\n'
+    )
+    approved = site.root / "other_approved" / "hostile"
+    approved.mkdir(parents=True)
+    (approved / "demo_hostile.txt").write_text("what was approved\n")
+    site.write_page("index.md", "# P\n\n!refkit hostile.demo_hostile\n")
+    env = {"REFKIT_PACKAGE_DIR": "other_topics", "REFKIT_APPROVED_DIR": "other_approved"}
+    done = site.build(env=env)
+    assert done.returncode == 0, done.stderr
+    assert "other package" in site.html()
+    assert "hostile.demo_hostile no longer gives its approved output" in done.stderr
+    assert "-what was approved" in done.stderr and "+other package" in done.stderr

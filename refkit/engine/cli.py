@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from refkit.engine.cache import ResultCache, cache_key
+from refkit.engine.config import ENVIRONMENT_VARIABLES
 from refkit.engine.directive import find_directives
 from refkit.engine.discovery import Catalog, Snippet, load_catalog
 from refkit.engine.drift import canonical_text, compare, read_approved, write_approved
@@ -29,13 +30,31 @@ __all__ = ["main"]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--package-dir", type=Path, default=Path("refkit"), help="topic modules")
+    # Defaults come from the same REFKIT_* variables as the plugin's options, so `refkit check`
+    # looks at what `mkdocs build` uses. String defaults go through `type` like typed arguments.
+    def add(flag: str, option: str, kind: type, default: str, text: str) -> None:
+        variable = ENVIRONMENT_VARIABLES[option]
+        from_environment = os.environ.get(variable)
+
+        def convert(raw: str) -> object:
+            try:
+                return kind(raw)
+            except ValueError:
+                origin = f" (set by {variable})" if raw == from_environment else ""
+                raise argparse.ArgumentTypeError(
+                    f"invalid {kind.__name__} value: {raw!r}{origin}"
+                ) from None
+
+        value = from_environment or default
+        parser.add_argument(flag, type=convert, default=value, help=f"{text} (default: {value})")
+
+    add("--package-dir", "package_dir", Path, "refkit", "topic modules")
     parser.add_argument("--docs-dir", type=Path, default=Path("docs"), help="the site's pages")
-    parser.add_argument("--approved-dir", type=Path, default=Path("approved"))
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/plugin/refkit"))
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per snippet")
-    parser.add_argument("--device", default=None, help="auto, cpu or cuda (default: REFKIT_DEVICE)")
-    parser.add_argument("--jobs", type=int, default=2, help="snippets run at the same time")
+    add("--approved-dir", "approved_dir", Path, "approved", "approved outputs")
+    add("--cache-dir", "cache_dir", Path, ".cache/plugin/refkit", "cached results")
+    add("--timeout", "timeout", float, "120", "seconds per snippet")
+    add("--device", "device", str, "auto", "auto, cpu or cuda")
+    add("--jobs", "jobs", int, "2", "snippets run at the same time")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,13 +94,12 @@ def _pages_by_snippet(docs_dir: Path) -> dict[str, list[str]]:
 
 
 def _runner(args: argparse.Namespace, catalog: Catalog, execute: str) -> SnippetRunner:
-    device = args.device or os.environ.get("REFKIT_DEVICE", "auto")
     return SnippetRunner(
         catalog.package_dir,
         cache=ResultCache(args.cache_dir),
         execute=execute,
         timeout=args.timeout,
-        device=device,
+        device=args.device.lower(),
         jobs=args.jobs,
     )
 

@@ -33,7 +33,9 @@ class RefkitConfig(base.Config):
 
     on_error = opt.Choice(("fail", "warn"), default="fail")
     """A snippet that raises: `fail` stops `mkdocs build`; `warn` logs a warning (which
-    `--strict` turns into a failure). `mkdocs serve` never stops: the page shows the error."""
+    `--strict` turns into a failure). `mkdocs serve` never stops: the page shows the error.
+    A snippet that times out or kills its process is always a warning and a panel on its page:
+    the rest of the site still builds."""
 
     package_dir = opt.Type(str, default="refkit")
     """The folder of the topic modules, relative to `mkdocs.yml`."""
@@ -55,6 +57,8 @@ ENVIRONMENT_VARIABLES = {
     "cache_dir": "REFKIT_CACHE_DIR",
     "on_error": "REFKIT_ON_ERROR",
     "jobs": "REFKIT_JOBS",
+    "package_dir": "REFKIT_PACKAGE_DIR",
+    "approved_dir": "REFKIT_APPROVED_DIR",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
