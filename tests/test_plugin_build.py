@@ -279,3 +279,33 @@ def test_package_and_approved_folders_can_be_set_from_the_environment(site):
     assert "other package" in site.html()
     assert "hostile.demo_hostile no longer gives its approved output" in done.stderr
     assert "-what was approved" in done.stderr and "+other package" in done.stderr
+
+
+def test_a_cold_build_reports_progress_in_a_few_log_lines(site):
+    site.write_topic(
+        "many",
+        'TITLE = "Many"\n' + "".join(f"def demo_{n}():\n    print({n})\n" for n in range(12)),
+    )
+    site.write_page(
+        "index.md", "# M\n\n" + "\n\n".join(f"!refkit many.demo_{n}" for n in range(12)) + "\n"
+    )
+    done = site.build()
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "refkit: ran " in line]
+    assert 2 <= len(lines) <= 5, lines  # a line per quarter, not one per snippet
+    assert lines[-1].endswith("ran 12/12 snippets")
+    assert re.search(r"ran \d+/12 snippets, running many\.demo_\d+", "\n".join(lines[:-1]))
+
+
+def test_progress_on_a_terminal_rewrites_one_line(capsys):
+    from refkit.engine.plugin import _Progress
+
+    progress = _Progress(tty=True)
+    progress(0, 2, ["a.demo_x", "a.demo_y"])
+    progress(1, 2, ["a.demo_y"])
+    progress(2, 2, [])
+    assert capsys.readouterr().err == (
+        "\r\x1b[2K[refkit] ran 0/2, running a.demo_x, a.demo_y"
+        "\r\x1b[2K[refkit] ran 1/2, running a.demo_y"
+        "\r\x1b[2K[refkit] ran 2/2\n"
+    )

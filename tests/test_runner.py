@@ -350,3 +350,29 @@ def test_processes_that_leave_the_snippets_group_are_killed_too(tmp_path):
         assert [pid for pid in escaped if pid_alive(pid)] == []
     finally:
         runner.close()
+
+
+def test_progress_names_the_snippets_running_now(tmp_path):
+    pkg = topic_package(tmp_path / "progresspkg")
+    (pkg / "topic.py").write_text(
+        'import time\nTITLE = "t"\n'
+        + "".join(f"def demo_{n}():\n    time.sleep(0.2)\n" for n in ("a", "b", "c"))
+    )
+    calls: list[tuple[int, int, list[str]]] = []
+    runner = SnippetRunner(pkg, cache=None, timeout=60, jobs=2)
+    try:
+        runner.results(
+            load_catalog(pkg).snippets.values(),
+            progress=lambda done, total, running: calls.append((done, total, running)),
+        )
+    finally:
+        runner.close()
+    assert calls[0] == (0, 3, ["topic.demo_a"])  # the first snippet started, none finished
+    assert calls[-1] == (3, 3, [])
+    assert max(len(running) for _, _, running in calls) == 2  # two jobs ran side by side
+    for snippet in ("topic.demo_a", "topic.demo_b", "topic.demo_c"):
+        shown = [i for i, (_, _, running) in enumerate(calls) if snippet in running]
+        assert shown, f"{snippet} was never shown running"
+        # The call after its last appearance is its own finish: one more done, and it is gone.
+        done_before, after = calls[shown[-1]][0], calls[shown[-1] + 1]
+        assert after[0] == done_before + 1 and snippet not in after[2]

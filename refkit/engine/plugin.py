@@ -67,18 +67,20 @@ class _Block:
 class _Progress:
     """Progress of a cold build on one terminal line, or a few log lines when not a terminal."""
 
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
+    def __init__(self, tty: bool | None = None) -> None:
+        self.tty = sys.stderr.isatty() if tty is None else tty
         self.last_reported = 0
 
-    def __call__(self, done: int, total: int, snippet_id: str) -> None:
+    def __call__(self, done: int, total: int, running: list[str]) -> None:
+        now = f", running {', '.join(running)}" if running else ""
         if self.tty:
             end = "\n" if done == total else ""
-            sys.stderr.write(f"\r\x1b[2K[refkit] ran {done}/{total}: {snippet_id}{end}")
+            sys.stderr.write(f"\r\x1b[2K[refkit] ran {done}/{total}{now}{end}")
             sys.stderr.flush()
         elif done == total or done - self.last_reported >= max(1, total // 4):
+            # A log without a terminal gets a line per quarter, not one per snippet.
             self.last_reported = done
-            log.info(f"ran {done}/{total} snippets (latest: {snippet_id})")
+            log.info(f"ran {done}/{total} snippets{now}")
 
 
 class RefkitPlugin(BasePlugin[RefkitConfig]):

@@ -161,7 +161,8 @@ class _WorkerProcess:
             self.process.stdout.close()
 
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[int, int, list[str]], None]
+"""Called as ``progress(done, total, running)``: ids of the snippets running now."""
 
 
 class SnippetRunner:
@@ -251,13 +252,15 @@ class SnippetRunner:
 
         Args:
             pending: What :meth:`start` returned.
-            progress: Called as ``progress(done, total, snippet_id)`` as runs finish.
+            progress: Called as ``progress(done, total, running)`` whenever a snippet starts
+                or finishes; ``running`` holds the ids of the snippets running now.
 
         Returns:
             Results by snippet id (``None``: not run and not cached, with ``execute="never"``)
             and what was done.
         """
         total, done = len(pending.requests), 0
+        running: dict[str, str] = {}  # request id -> snippet id, in the order they started
         # Every child has its own timeout inside the worker; this bound only guards against a
         # worker that stops answering altogether.
         deadline = time.monotonic() + _WORKER_START_SECONDS + self.timeout * total
@@ -266,12 +269,20 @@ class SnippetRunner:
             if message is None:
                 break
             request_id = str(message.get("request_id"))
-            if message.get("op") != "result" or request_id not in pending.requests:
+            if request_id not in pending.requests:
                 continue  # e.g. an answer owed to an earlier, abandoned build
+            if message.get("op") == "started":
+                running[request_id] = pending.requests[request_id][0].id
+                if progress is not None:
+                    progress(done, total, list(running.values()))
+                continue
+            if message.get("op") != "result":
+                continue
             snippet, key = pending.requests.pop(request_id)
+            running.pop(request_id, None)
             done += 1
             if progress is not None:
-                progress(done, total, snippet.id)
+                progress(done, total, list(running.values()))
             self._record(pending, snippet, key, SnippetResult.from_json(message["result"]))  # type: ignore[arg-type]
         if pending.requests:  # the worker died or hung: what it still owed counts as crashed
             self.close()

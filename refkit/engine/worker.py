@@ -440,6 +440,7 @@ class _Worker:
         child = _Child(pid, read_fd, request, time.monotonic() + float(request.get("timeout", 60)))
         self.children[read_fd] = child
         self.selector.register(read_fd, selectors.EVENT_READ)
+        self.send({"op": "started", "request_id": request["request_id"]})  # for progress
 
     def reap(self, child: _Child) -> None:
         """Kill what is left of a snippet's process group, reap the child, forget its pipe."""
