@@ -1,4 +1,7 @@
 import json
+import signal
+import subprocess
+import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -149,6 +152,63 @@ def test_writes_leave_no_temporary_files(tmp_path):
         cache.put(f"{i:02d}" * 32, SnippetResult("m.f", OK, return_text=str(i)))
     names = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert len(names) == 5 and not any(n.startswith(".tmp-") for n in names)
+
+
+# Rewrites one entry with a 1 MB result and dies part-way: argv is folder, key, kill point.
+_KILLED_WRITER = """
+import ctypes, os, resource, signal, sys
+from pathlib import Path
+from refkit.engine.cache import ResultCache
+from refkit.engine.results import OK, SnippetResult
+
+folder, key, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+new = SnippetResult("m.f", OK, return_text="new " + "x" * 1_000_000)
+# Dying by a signal must not leave a core dump behind.
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+if kill_at == "mid-write":
+    # No file may grow past 64 kB, so whatever file the entry is written to, the process is
+    # killed by SIGXFSZ part-way through it (Python ignores that signal, and would raise and
+    # clean up instead; a kill runs no cleanup). Set after the imports, which may write .pyc.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (65_536, resource.RLIM_INFINITY))
+else:
+    # The new entry is written in full, and the process dies as it moves it into place.
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = os.rename = die
+ResultCache(folder).put(key, new)
+"""
+
+
+@pytest.mark.parametrize(
+    ("kill_at", "signal_number"),
+    [("mid-write", signal.SIGXFSZ), ("before-rename", signal.SIGKILL)],
+)
+def test_a_writer_killed_mid_entry_leaves_the_old_entry_whole(tmp_path, kill_at, signal_number):
+    # Deterministic, unlike killing a whole build at a random moment, which almost never lands
+    # inside a write: the writer dies inside this one, every time. A plain open/write in put()
+    # truncates the entry first, so the old result is lost and a partial one left in its place.
+    key = "ab" * 32
+    assert ResultCache(tmp_path).put(key, SnippetResult("m.f", OK, return_text="old"))
+    died = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path), key, kill_at],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert died.returncode == -signal_number, (
+        f"meant to die {kill_at}: {died.returncode} {died.stderr}"
+    )
+    # The next build (a fresh cache object) is served the old result, whole.
+    old = ResultCache(tmp_path).get(key)
+    assert old is not None and old.return_text == "old"
+    # What the dead writer left behind is never served as an entry, nor blocks the next write.
+    cache = ResultCache(tmp_path)
+    assert cache.put(key, SnippetResult("m.f", OK, return_text="new"))
+    assert cache.get(key).return_text == "new"
+    entries = [p.name for p in tmp_path.rglob("*.json") if not p.name.startswith(".tmp-")]
+    assert entries == [f"{key}.json"]
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,10 @@ from conftest import pid_alive
 pytestmark = pytest.mark.slow
 
 HOSTILE = """
-import os, subprocess, sys
+import contextlib, os, resource, subprocess, sys
 TITLE = "Hostile"
+# Where demo_fifty_megabytes reports its memory growth: its own output is truncated.
+GROWTH_FILE = "GROWTH_FILE"
 
 class HtmlFails:
     def _repr_html_(self):
@@ -27,8 +29,16 @@ class HtmlFails:
 
 def demo_fifty_megabytes():
     chunk = "y" * 1_000_000 + "\\n"
+    # Measure the peak of this process only: a forked process may start with its parent's peak,
+    # which would hide any growth below it, so reset the peak first where Linux allows.
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(50):
         sys.stdout.write(chunk)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open(GROWTH_FILE, "w") as report:
+        report.write(str(after - before))  # kB on Linux
 
 def demo_bad_bytes_everywhere():
     sys.stdout.buffer.write(b"out \\xff\\xfe\\n")
@@ -47,8 +57,13 @@ def demo_fine():
 """
 
 
+def hostile_topic(growth_file: Path) -> str:
+    return HOSTILE.replace('"GROWTH_FILE"', repr(str(growth_file)))
+
+
 def test_hostile_snippets_build_and_are_contained(site):
-    site.write_topic("hostile", HOSTILE)
+    growth_file = site.root / "growth.txt"
+    site.write_topic("hostile", hostile_topic(growth_file))
     site.write_page(
         "index.md",
         "# H\n\n"
@@ -70,6 +85,10 @@ def test_hostile_snippets_build_and_are_contained(site):
     assert time.monotonic() - started < 120  # the lingering child did not hold the build
     html = site.html()
     assert "Output truncated" in html
+    # The capture stops keeping output at its limit, so printing 50 MB (in 1 MB chunks) grows
+    # the snippet's process by a few chunks at most, not by 50 MB; the page alone cannot tell.
+    growth_kb = int(growth_file.read_text())
+    assert growth_kb < 20_000, f"printing 50 MB grew the snippet's process by {growth_kb} kB"
     assert len(html) < 2_000_000  # 50 MB printed, a bounded page
     assert "out \ufffd\ufffd" in html and "err \ufffd(" in html and "native \ufffd" in html
     assert "refkit: _repr_html_ raised ValueError: no html today" in html
@@ -82,7 +101,7 @@ def test_hostile_snippets_build_and_are_contained(site):
 
 
 def test_the_same_snippet_twice_on_a_page_is_a_warning(site):
-    site.write_topic("hostile", HOSTILE)
+    site.write_topic("hostile", hostile_topic(site.root / "growth.txt"))
     site.write_page("index.md", "# H\n\n!refkit hostile.demo_fine\n\n!refkit hostile.demo_fine\n")
     done = site.build()
     assert done.returncode == 0
@@ -140,6 +159,9 @@ def test_two_builds_at_once_on_one_cache(site):
 
 
 def test_a_build_killed_midway_leaves_no_broken_entry_and_a_rebuild_heals(site):
+    # A kill at a random moment almost never lands inside a write of these small entries, so
+    # this checks the rebuild; test_a_writer_killed_mid_entry_leaves_the_old_entry_whole (in
+    # test_discovery_and_cache.py) kills a writer inside its write, every time.
     site.write_topic("slow", SLOW)
     site.write_page(
         "index.md", "# S\n\n" + "\n\n".join(f"!refkit slow.demo_step_{i}" for i in range(6)) + "\n"
