@@ -66,6 +66,24 @@ def demo_bad_bytes():
 
 def demo_lone_surrogate():
     print(os.fsdecode(b"name-\\xff"))
+
+def demo_native_output_in_order():
+    import ctypes, subprocess
+    print("python 1")
+    subprocess.run(["echo", "subprocess stdout"], check=True)
+    subprocess.run(["sh", "-c", "echo subprocess stderr >&2"], check=True)
+    print("python 2")
+    os.write(1, b"fd 1, split UTF-8: \\xe2\\x82")  # the bytes of one character, split
+    os.write(1, b"\\xac\\n")
+    libc = ctypes.CDLL(None)
+    libc.printf(b"C printf\\n")
+    libc.fflush(None)
+    print("python 3")
+    libc.printf(b"C printf, maybe still in libc's buffer at the end\\n")
+
+def demo_native_flood():
+    os.write(1, b"z" * 5_000_000)
+    print("after the flood")
 """
 
 
@@ -94,6 +112,30 @@ def test_output_keeps_order_across_streams(outcome):
     assert result.events[3].text == "WARNING:lib:a log record\n"
     assert result.return_text == "42"
     assert result.environment is not None and result.environment.device == "cpu"
+
+
+def test_output_written_to_the_descriptors_keeps_its_place(outcome):
+    # Subprocesses, os.write and C's printf write to file descriptors 1 and 2, below sys.stdout;
+    # their output still sits between the prints around it, and what C left in its stdio buffer
+    # is flushed when the snippet ends.
+    result = outcome[0]["topic.demo_native_output_in_order"]
+    assert result.ok, result.error
+    assert [(e.stream, e.text) for e in result.events] == [
+        ("stdout", "python 1\nsubprocess stdout\n"),
+        ("stderr", "subprocess stderr\n"),
+        (
+            "stdout",
+            "python 2\nfd 1, split UTF-8: \u20ac\nC printf\npython 3\n"
+            "C printf, maybe still in libc's buffer at the end\n",
+        ),
+    ]
+
+
+def test_a_native_flood_is_truncated_and_keeps_what_came_first(outcome):
+    result = outcome[0]["topic.demo_native_flood"]
+    assert result.truncated
+    assert len(result.output_text) <= 200_001
+    assert result.output_text.startswith("zzz") and "after the flood" not in result.output_text
 
 
 def test_repr_html_and_failing_repr(outcome):

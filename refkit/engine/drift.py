@@ -5,7 +5,7 @@ Every snippet's approved output is a text file in the repository,
 different from the CPU, ``<function>.cuda.txt`` next to it is the approved output for CUDA runs.
 
 The text is the snippet's output as a reader sees it: standard output as printed; every line of
-other streams prefixed with its stream (``[stderr]``, ``[warning]``, ``[log]``, ``[native]``);
+other streams prefixed with its stream (``[stderr]``, ``[warning]``, ``[log]``);
 then the returned value prefixed with ``[returned]``.
 
 Comparison is tolerant in documented ways only:

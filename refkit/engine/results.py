@@ -29,9 +29,9 @@ class OutputEvent:
     """A piece of output, in the order the snippet produced it.
 
     Attributes:
-        stream: ``stdout``, ``stderr``, ``warning`` (a ``warnings`` warning), ``log`` (a
-            ``logging`` record, the snippet's or a library's) or ``native`` (bytes written
-            straight to file descriptors 1 and 2 by C code, placed after everything else).
+        stream: ``stdout``, ``stderr`` (both including what C code and subprocesses write
+            straight to file descriptors 1 and 2), ``warning`` (a ``warnings`` warning) or
+            ``log`` (a ``logging`` record, the snippet's or a library's).
         text: The text, decoded with invalid bytes replaced.
     """
 

@@ -19,6 +19,7 @@ initialised; torch's thread pools start lazily and this process never computes).
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import datetime as dt
 import gc
@@ -35,6 +36,7 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +59,18 @@ class _Capture:
         self.size = 0
         self.truncated = False
         self.events: list[tuple[str, list[str]]] = []
+        # Called before each event is recorded, to record first what came in meanwhile by
+        # another way (bytes written straight to file descriptors 1 and 2).
+        self.catch_up: Callable[[], None] | None = None
+        self._catching_up = False
 
     def add(self, stream: str, text: str) -> None:
+        if self.catch_up is not None and not self._catching_up:
+            self._catching_up = True
+            try:
+                self.catch_up()
+            finally:
+                self._catching_up = False
         if not text:
             return
         # Lone surrogates (from os.fsdecode of a non-UTF-8 name, say) cannot be stored as UTF-8.
@@ -78,6 +90,56 @@ class _Capture:
 
     def as_json(self) -> list[dict[str, str]]:
         return [{"stream": stream, "text": "".join(parts)} for stream, parts in self.events]
+
+
+class _NativeOutput:
+    """Bytes written straight to file descriptors 1 and 2: by C extensions, by subprocesses.
+
+    Each descriptor points at a temporary file, not a pipe, so no writer can ever block on it.
+    Before the capture records any Python-level output, it takes in what the files gained since
+    the last look, so both kinds of output keep the order in which they were written (only the
+    order between native stdout and native stderr within one such interval is not known).
+    """
+
+    def __init__(self, capture: _Capture) -> None:
+        self._capture = capture
+        self._files: list[tuple[int, str]] = []
+        self._read: dict[int, int] = {}
+        self._decoders: dict[int, codecs.IncrementalDecoder] = {}
+        # Nameless files, gone from the disk with this process; kept open as long as it runs.
+        self._keep = [tempfile.TemporaryFile() for _ in range(2)]  # noqa: SIM115
+        for (target, stream), file in zip(((1, "stdout"), (2, "stderr")), self._keep, strict=True):
+            fd = file.fileno()
+            os.dup2(fd, target)
+            self._files.append((fd, stream))
+            self._read[fd] = 0
+            self._decoders[fd] = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        capture.catch_up = self.collect
+
+    def collect(self) -> None:
+        """Record what was written to the descriptors since the last call."""
+        for fd, stream in self._files:
+            unread = os.fstat(fd).st_size - self._read[fd]
+            if unread <= 0:
+                continue
+            # Never read more than the capture still has room for: a flood stays on disk.
+            room = self._capture.limit - self._capture.size
+            if room <= 0:
+                self._capture.truncated = True
+                continue
+            data = os.pread(fd, min(unread, room + 1), self._read[fd])
+            self._read[fd] += len(data)
+            self._capture.add(stream, self._decoders[fd].decode(data))
+
+    def finish(self) -> None:
+        """Flush C-level stdio buffers, then record the rest."""
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None).fflush(None)  # printf output still in libc's buffer
+        self.collect()
+        for fd, stream in self._files:
+            self._capture.add(stream, self._decoders[fd].decode(b"", final=True))
 
 
 class _BytesSink(io.RawIOBase):
@@ -224,10 +286,7 @@ def _run_snippet(request: dict[str, Any], package: str) -> dict[str, Any]:
     """Run one snippet in this (child) process and describe everything that happened."""
     capture = _Capture(int(request.get("max_output", 200_000)))
     original_streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
-    # Output written straight to fds 1 and 2 (C extensions) lands in a file read afterwards.
-    native = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as this child process
-    os.dup2(native.fileno(), 1)
-    os.dup2(native.fileno(), 2)
+    native = _NativeOutput(capture)
     sys.stdout = _TextSink(capture, "stdout")
     sys.stderr = _TextSink(capture, "stderr")
     _redirect_logging(capture, tuple(s for s in original_streams if s is not None))
@@ -268,8 +327,7 @@ def _run_snippet(request: dict[str, Any], package: str) -> dict[str, Any]:
         result["return_text"], result["return_html"] = text, html
         for problem in problems:
             capture.add("stderr", f"refkit: {problem}\n")
-    native.seek(0)
-    capture.add("native", native.read(capture.limit + 1).decode("utf-8", errors="replace"))
+    native.finish()
     result["events"] = capture.as_json()
     result["truncated"] = capture.truncated
     result["environment"] = _environment()
