@@ -82,6 +82,44 @@ def test_editing_one_snippet_changes_only_it_and_its_callers(package):
     assert before["topic.demo_calls_two"] != after["topic.demo_calls_two"]
 
 
+IMPORTING_TOPIC = """
+import pkg.topic as first
+from pkg.topic import _double, demo_two
+
+TITLE = "Builds on the first topic"
+
+def demo_uses_helper():
+    print(_double(5))
+
+def demo_uses_snippet():
+    demo_two()
+    first.demo_calls_two()
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "changes_importer"),
+    [
+        ("print(_double(1))", "print(_double(11))", False),  # a snippet nothing else names
+        ("print(2)", "print(22)", True),  # demo_two, which the other topic imports
+        ("    demo_two()\n", "    demo_two()\n    print()\n", True),  # reached as first.demo_...
+        ("return x * SCALE", "return x * SCALE + 0", True),  # a helper it imports
+    ],
+)
+def test_a_topic_importing_another_depends_on_its_helpers_and_the_snippets_it_names(
+    package, old, new, changes_importer
+):
+    (package / "second.py").write_text(textwrap.dedent(IMPORTING_TOPIC))
+    before = fingerprints(package)
+    edit(package / "topic.py", old, new)
+    after = fingerprints(package)
+    changed = {sid for sid in before if before[sid] != after[sid]}
+    assert changed, "the edit changed nothing at all"
+    importer = {"second.demo_uses_helper", "second.demo_uses_snippet"}
+    assert (importer <= changed) is changes_importer
+    assert (importer & changed == set()) is not changes_importer
+
+
 @pytest.mark.parametrize(
     ("file", "old", "new"),
     [

@@ -132,6 +132,48 @@ def _names_used(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def _names_mentioned(nodes: list[ast.stmt]) -> set[str]:
+    """Every name code could use to reach another module's function.
+
+    Plain names, attribute names (``module.demo_x``) and imported names.
+    """
+    names: set[str] = set()
+    for node in (inner for outer in nodes for inner in ast.walk(outer)):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.add(node.name.rsplit(".", 1)[-1])
+    return names
+
+
+def _without_unreached_snippets(source: str, tree: ast.Module, mentioned: set[str]) -> str:
+    """A module's source minus the snippet functions that no code in play can reach.
+
+    An importing module depends on a module's helpers and constants, and on the snippets it
+    names (``from a import demo_x``, ``a.demo_x``) or that those helpers call, but not on the
+    other snippets' bodies: defining a function runs none of its body.
+    """
+    snippets = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and node.name.startswith(SNIPPET_PREFIX)
+        and not node.decorator_list  # a decorator runs at import: keep it in the hash
+    }
+    context = [node for node in tree.body if node not in snippets.values()]
+    reached = (mentioned | _names_mentioned(context)) & snippets.keys()
+    for name in list(reached):
+        reached |= _snippets_called(name, snippets)
+    lines = source.splitlines(keepends=True)
+    dropped: set[int] = set()
+    for name in snippets.keys() - reached:
+        node = snippets[name]
+        dropped.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return "".join(line for number, line in enumerate(lines, start=1) if number not in dropped)
+
+
 def _snippets_called(name: str, functions: dict[str, ast.FunctionDef]) -> set[str]:
     """The snippets ``name`` calls, directly or through other snippets."""
     seen: set[str] = set()
@@ -177,20 +219,21 @@ class _PackageReader:
     def __init__(self, package_dir: Path) -> None:
         self.package_dir = package_dir
         self.package_name = package_dir.name
-        self._parsed: dict[Path, tuple[str, list[tuple[str, ast.stmt]]]] = {}
+        self._parsed: dict[Path, tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]] = {}
 
-    def parsed(self, path: Path) -> tuple[str, list[tuple[str, ast.stmt]]]:
-        """A module's source and its imports (none when it does not parse), read once."""
+    def parsed(self, path: Path) -> tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]:
+        """A module's source, its imports and its tree (none when it does not parse), read once."""
         if path not in self._parsed:
             source = path.read_text(encoding="utf-8")
             folder = path.parent.relative_to(self.package_dir).parts
             package = ".".join([self.package_name, *folder])
+            tree: ast.Module | None
             try:
                 tree = ast.parse(source)
                 imports = sorted(_imported_modules(tree, package), key=lambda item: item[0])
             except SyntaxError:
-                imports = []
-            self._parsed[path] = (source, imports)
+                tree, imports = None, []
+            self._parsed[path] = (source, imports, tree)
         return self._parsed[path]
 
     def module_path(self, dotted: str) -> Path | None:
@@ -204,18 +247,30 @@ class _PackageReader:
                 return candidate
         return None
 
-    def transitive_digest(self, path: Path, seen: set[Path] | None = None) -> str:
-        """Hash of a module's source and of every in-package module it imports, recursively."""
+    def transitive_digest(
+        self, path: Path, mentioned: set[str], seen: set[Path] | None = None
+    ) -> str:
+        """Hash of an imported module and of every in-package module it imports, recursively.
+
+        Args:
+            path: The imported module.
+            mentioned: Names the importing code mentions; of the module's snippet functions,
+                only those it can reach this way count (see ``_without_unreached_snippets``).
+            seen: Modules already hashed on this path (import cycles).
+        """
         seen = set() if seen is None else seen
         if path in seen:
             return ""
         seen.add(path)
-        source, imports = self.parsed(path)
-        parts = [str(path.relative_to(self.package_dir)), source]
+        source, imports, tree = self.parsed(path)
+        kept = source if tree is None else _without_unreached_snippets(source, tree, mentioned)
+        # What this module mentions anywhere is what it may use of the modules it imports.
+        mentioned_here = _names_mentioned(tree.body) if tree is not None else set()
+        parts = [str(path.relative_to(self.package_dir)), kept]
         for name, _ in imports:
             dependency = self.module_path(name)
             if dependency is not None:
-                parts.append(self.transitive_digest(dependency, seen))
+                parts.append(self.transitive_digest(dependency, mentioned_here, seen))
         return _digest(*parts)
 
     def third_party_imports(self, path: Path, seen: set[Path] | None = None) -> set[str]:
@@ -273,9 +328,11 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     module = path.stem
     # Imported in-package modules change every snippet of the topic; other top-level code
     # (helpers, constants) too. A snippet's own body, and the bodies of other snippets it calls,
-    # change only that snippet: editing one demo re-runs only what depends on it.
+    # change only that snippet: editing one demo re-runs only what depends on it, in this topic
+    # and in the topics that import this one.
+    mentioned = _names_mentioned(tree.body)
     imports_digest = "".join(
-        reader.transitive_digest(dep)
+        reader.transitive_digest(dep, mentioned)
         for name, _ in reader.parsed(path)[1]
         if (dep := reader.module_path(name)) is not None
     )
