@@ -208,12 +208,14 @@ def demo_attention_mask_keeps_outputs_unchanged() -> None:
     With ``attention_mask`` the real tokens of the padded row match the unpadded run; without it
     they change. The gap is small here only because an untrained model attends almost evenly;
     any gap above float noise means the padding leaked in. A row with no padding is unaffected.
+    "Same" allows 1e-4: a GPU may run the padded and unpadded batches through different
+    attention kernels, whose rounding differs far below that.
 
     Examples:
         >>> demo_attention_mask_keeps_outputs_unchanged()
         padded row vs. same pair alone, max |difference| over its 13 real tokens:
-          with attention_mask:    0.0000 -> same outputs: True
-          without attention_mask: 0.0046 -> same outputs: False
+          with attention_mask:    0.000 -> same outputs: True
+          without attention_mask: 0.005 -> same outputs: False
         unpadded row, with vs. without the mask, same outputs: True
     """
     import torch
@@ -234,9 +236,9 @@ def demo_attention_mask_keeps_outputs_unchanged() -> None:
     ):
         real_part = outputs[0, :n_real]
         gap = (real_part - reference).abs().max().item()
-        same = torch.allclose(real_part, reference, atol=1e-5)
-        print(f"  {label:<24}{gap:.4f} -> same outputs: {same}")
-    same = torch.allclose(with_mask[1], without_mask[1], atol=1e-5)
+        same = torch.allclose(real_part, reference, atol=1e-4)
+        print(f"  {label:<24}{gap:.3f} -> same outputs: {same}")
+    same = torch.allclose(with_mask[1], without_mask[1], atol=1e-4)
     print(f"unpadded row, with vs. without the mask, same outputs: {same}")
 
 

@@ -84,6 +84,16 @@ class Site:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def device_label() -> str:
+    """How a page stamps the device torch snippets ran on here (REFKIT_DEVICE and the GPU)."""
+    import torch
+
+    from refkit.engine.device import get_device
+
+    device = get_device()
+    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
+
+
 def topic_package(path: Path) -> Path:
     """Create an empty package at ``path`` for a test to write topic modules into."""
     path.mkdir()

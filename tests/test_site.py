@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import device_label
 
 from refkit.engine.directive import find_directives
 from refkit.engine.discovery import load_catalog
@@ -46,7 +47,8 @@ def test_topic_page_shows_every_snippet_with_output_stamp_and_references(built_s
 def test_environment_page_lists_where_outputs_came_from(built_site):
     page = (built_site / "environment" / "index.html").read_text(encoding="utf-8")
     assert '<table class="refkit-environments">' in page
-    assert re.search(r"<td>cpu</td><td>3\.\d+\.\d+</td><td>2\.\d+", page)
+    device = re.escape(html.escape(device_label()))
+    assert re.search(rf"<td>{device}</td><td>3\.\d+\.\d+</td><td>2\.\d+", page)
 
 
 def test_search_index_holds_prose_outputs_and_references(built_site):
@@ -57,7 +59,7 @@ def test_search_index_holds_prose_outputs_and_references(built_site):
         by_page[doc["location"].split("#")[0]] += " " + doc["text"]
     for module, topic in CATALOG.topics.items():
         text = by_page[f"topics/{module}/"]
-        assert "Ran on cpu" in text  # live output stamps are indexed
+        assert f"Ran on {device_label()}" in html.unescape(text)  # output stamps are indexed
         for ref in topic.references:
             assert ref.title in html.unescape(text) or html.escape(ref.title) in text
             if ref.search_query:
