@@ -1,3 +1,5 @@
+import pytest
+
 from refkit.engine.directive import find_directives, replace_directives
 
 
@@ -28,6 +30,27 @@ def test_a_longer_fence_is_not_closed_by_a_shorter_one():
 def test_inline_code_mentions_are_not_directives():
     found, errors = find_directives("Write `!refkit m.demo_a` on its own line.")
     assert found == [] and errors == []
+
+
+@pytest.mark.parametrize(
+    ("page", "embedded"),
+    [
+        ("Para\n\n    !refkit m.demo_a\n", False),  # an indented code block
+        ("    !refkit m.demo_a\n", False),  # a code block on the first line
+        ("Para\n\n    code\n\n    !refkit m.demo_a\n", False),  # code across a blank line
+        ("!!! note\n    Text.\n\n        !refkit m.demo_a\n", False),  # code in an admonition
+        ("!!! note\n    Text.\n\n    !refkit m.demo_a\n", True),  # admonition content
+        ("???+ note\n\n    !refkit m.demo_a\n", True),  # collapsible admonition content
+        ('=== "Tab"\n\n    !refkit m.demo_a\n', True),  # content tab
+        ("- item\n\n    !refkit m.demo_a\n", True),  # list item continuation
+        ("- a\n    - b\n\n        !refkit m.demo_a\n", True),  # nested list item
+        ("Para\n    !refkit m.demo_a\n", True),  # lazy continuation, not code
+    ],
+)
+def test_directives_in_indented_code_blocks_are_left_alone(page, embedded):
+    found, errors = find_directives(page)
+    assert errors == []
+    assert [d.snippet_id for d in found] == (["m.demo_a"] if embedded else [])
 
 
 def test_indented_directive_keeps_its_indent_when_replaced():

@@ -9,8 +9,9 @@ A directive is a line of its own::
 - ``source=show`` (default), ``source=hide`` or ``source=collapsed`` controls the source listing.
 
 A second directive, ``!refkit-environment``, renders the table of the environments the page's
-outputs came from. A line may be indented (inside a list item or an admonition); the rendered
-block keeps the indent. Inside fenced code blocks and inline code, directives are left as text.
+outputs came from. A line may be indented (inside a list item, an admonition or a content tab);
+the rendered block keeps the indent. Inside code (fenced blocks, indented code blocks and inline
+code), directives are left as text.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ _DIRECTIVE_LINE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<name>!refkit(?:-[a-z]+)?)(?:[ \t]+(?P<args>.*?))?[ \t]*$"
 )
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
+# Lines whose following, more indented lines are content rather than code: list items,
+# admonitions (!!! and collapsible ???) and content tabs (===).
+_BLOCK_OPENER = re.compile(r"^(?P<indent> *)(?:(?P<marker>[-*+]|\d+[.)]) +|(?:!!!|\?\?\?\+?|===) )")
 
 
 class DirectiveError(ValueError):
@@ -115,10 +119,52 @@ def _parse_line(line_number: int, text: str) -> Directive | None:
     return Directive(line_number, indent, "snippet", words[0], title, source, text)
 
 
+def _indent_width(line: str) -> int:
+    expanded = line.expandtabs(4)
+    return len(expanded) - len(expanded.lstrip())
+
+
+def _content_indent(line: str) -> int:
+    """Where the content of a block opened by ``line`` starts.
+
+    A list item's content starts after its marker, an admonition's or a content tab's four
+    columns in; any other line is its own content.
+    """
+    opened = _BLOCK_OPENER.match(line.expandtabs(4))
+    if opened is None:
+        return _indent_width(line)
+    if opened["marker"]:
+        return len(opened[0])
+    return len(opened["indent"]) + 4
+
+
+def _is_indented_code(previous: list[tuple[str, bool]], line: str) -> bool:
+    """Whether ``line`` continues or opens an indented code block.
+
+    Args:
+        previous: The lines before it, each with whether it is indented code.
+        line: A non-blank line outside fences.
+    """
+    indent = _indent_width(line)
+    if indent < 4:
+        return False
+    if not previous:
+        return True
+    last_line, last_is_code = previous[-1]
+    if last_line.strip() and not last_is_code:
+        return False  # a lazy continuation of the paragraph or list item above
+    # The block this line belongs to opens at the nearest line above that is indented less.
+    for earlier, _ in reversed(previous):
+        if earlier.strip() and _indent_width(earlier) < indent:
+            return indent >= _content_indent(earlier) + 4
+    return True
+
+
 def _scan(markdown: str) -> list[tuple[int, str, bool]]:
-    """Each line with its number and whether it may hold a directive (not inside a fence)."""
+    """Each line with its number and whether it may hold a directive (not in code)."""
     scanned = []
     fence: str | None = None
+    seen: list[tuple[str, bool]] = []  # outside fences: each line, and whether indented code
     for number, line in enumerate(markdown.split("\n"), start=1):
         if fence is None:
             opened = _FENCE_OPEN.match(line)
@@ -126,7 +172,9 @@ def _scan(markdown: str) -> list[tuple[int, str, bool]]:
                 fence = opened["fence"]
                 scanned.append((number, line, False))
                 continue
-            scanned.append((number, line, True))
+            in_code = bool(line.strip()) and _is_indented_code(seen, line)
+            seen.append((line, in_code))
+            scanned.append((number, line, not in_code))
         else:
             stripped = line.strip()
             if stripped.startswith(fence) and set(stripped) == {fence[0]}:
