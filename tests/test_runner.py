@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from conftest import pid_alive, topic_package
 
-from refkit.engine.cache import ResultCache
+from refkit.engine.cache import ResultCache, cache_key
 from refkit.engine.discovery import load_catalog
 from refkit.engine.runner import SnippetRunner
 
@@ -418,3 +418,22 @@ def test_progress_names_the_snippets_running_now(tmp_path):
         # The call after its last appearance is its own finish: one more done, and it is gone.
         done_before, after = calls[shown[-1]][0], calls[shown[-1] + 1]
         assert after[0] == done_before + 1 and snippet not in after[2]
+
+
+def test_a_save_between_reading_and_running_keeps_the_result_out_of_the_cache(tmp_path):
+    pkg = topic_package(tmp_path / "gappkg")
+    topic = pkg / "topic.py"
+    topic.write_text('TITLE = "t"\ndef demo_v():\n    print("v1")\n')
+    catalog = load_catalog(pkg)  # the build reads v1 ...
+    topic.write_text(
+        'TITLE = "t"\ndef demo_v():\n    print("v2, saved later")\n'
+    )  # ... then a save
+    cache = ResultCache(tmp_path / "cache")
+    runner = SnippetRunner(pkg, cache=cache, timeout=60)
+    try:
+        results, _ = runner.results(catalog.snippets.values(), read_state=catalog.state)
+        key = cache_key(catalog.snippets["topic.demo_v"], runner.environment_key())
+    finally:
+        runner.close()
+    assert results["topic.demo_v"].output_text == "v2, saved later\n"  # the fork imports v2
+    assert cache.get(key) is None, "v2's output was cached under v1's key"

@@ -126,7 +126,7 @@ def _run_snippets(
 ) -> dict[str, SnippetResult | None]:
     runner = _runner(args, catalog, execute)
     try:
-        results, _ = runner.results(snippets)
+        results, _ = runner.results(snippets, read_state=catalog.state)
     finally:
         runner.close()
     return results

@@ -12,6 +12,7 @@ A *snippet* is a top-level function of a topic module whose name starts with ``d
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,22 @@ class Topic:
     what a worker runs once before forking the topic's snippets."""
 
 
+PackageState = tuple[tuple[str, int, int], ...]
+"""Every file of a package with its modification time and size."""
+
+
+def package_state(package_dir: Path) -> PackageState:
+    """Every file of the package with its modification time and size: a change detector."""
+    state = []
+    for path in sorted(package_dir.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            state.append((str(path), info.st_mtime_ns, info.st_size))
+    return tuple(state)
+
+
 @dataclass
 class Catalog:
     """Every topic and snippet of a package folder, plus the problems met reading it."""
@@ -90,6 +107,8 @@ class Catalog:
     package_dir: Path
     topics: dict[str, Topic] = field(default_factory=dict)
     errors: list[TopicSyntaxError] = field(default_factory=list)
+    state: PackageState = ()
+    """The package's files as they were just before they were read (see :func:`package_state`)."""
 
     @property
     def preload_imports(self) -> tuple[str, ...]:
@@ -411,9 +430,10 @@ def load_catalog(package_dir: Path) -> Catalog:
         True
     """
     package_dir = package_dir.resolve()
+    # Taken before reading: a file saved while reading then shows up as a change.
+    catalog = Catalog(package_dir, state=package_state(package_dir))
     reader = _PackageReader(package_dir)
     data_digest = reader.data_digest()
-    catalog = Catalog(package_dir)
     for path in sorted(package_dir.glob("*.py")):
         if path.name.startswith("_"):
             continue

@@ -177,7 +177,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
                     needed[directive.snippet_id] = snippets[directive.snippet_id]
                     pages_by_snippet.setdefault(directive.snippet_id, []).append(file)
         try:
-            self.pending = self.runner.start(needed.values())
+            self.pending = self.runner.start(needed.values(), read_state=self.catalog.state)
         except WorkerError as exc:
             raise PluginError(f"refkit: {exc}") from exc
         self.results = dict(self.pending.results)

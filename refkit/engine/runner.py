@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
-from refkit.engine.discovery import Snippet, load_catalog
+from refkit.engine.discovery import PackageState, Snippet, load_catalog, package_state
 from refkit.engine.results import CRASHED, ErrorInfo, SnippetResult
 
 __all__ = ["EXECUTE_MODES", "PendingRun", "RunStats", "SnippetRunner", "WorkerError"]
@@ -46,18 +46,6 @@ class RunStats:
     executed_ids: list[str] = field(default_factory=list)
 
 
-def _package_state(package_dir: Path) -> tuple[tuple[str, int, int], ...]:
-    """Every file of the package with its modification time and size: a change detector."""
-    state = []
-    for path in sorted(package_dir.rglob("*")):
-        if "__pycache__" in path.parts:
-            continue
-        with contextlib.suppress(OSError):
-            info = path.stat()
-            state.append((str(path), info.st_mtime_ns, info.st_size))
-    return tuple(state)
-
-
 @dataclass
 class PendingRun:
     """Results known so far, and what the worker still owes, between ``start`` and ``finish``."""
@@ -65,7 +53,7 @@ class PendingRun:
     results: dict[str, SnippetResult | None] = field(default_factory=dict)
     stats: RunStats = field(default_factory=RunStats)
     requests: dict[str, tuple[Snippet, str]] = field(default_factory=dict)
-    package_state: tuple[tuple[str, int, int], ...] = ()
+    package_state: PackageState = ()
     """Files of the package with their modification times and sizes, when the run started."""
     current: dict[str, Snippet] | None = None
     """The snippets as the package reads now, once a file changed during the run."""
@@ -203,7 +191,9 @@ class SnippetRunner:
         """The environment part of every cache key (computed without importing torch)."""
         return EnvironmentKey.current(self.device)
 
-    def start(self, snippets: Iterable[Snippet]) -> PendingRun:
+    def start(
+        self, snippets: Iterable[Snippet], read_state: PackageState | None = None
+    ) -> PendingRun:
         """Answer what the cache can and send the rest to the worker, without waiting.
 
         The caller does other work (MkDocs converts pages) while the worker imports libraries and
@@ -211,9 +201,14 @@ class SnippetRunner:
 
         Args:
             snippets: What is needed (duplicates are fine).
+            read_state: The package's files as they were when ``snippets`` were read
+                (``Catalog.state``); by default, as they are now.
         """
         wanted = {snippet.id: snippet for snippet in snippets}
-        pending = PendingRun(package_state=_package_state(self.package_dir))
+        # The state the snippets' code was read in: a file saved since then means their results
+        # may be of other code (checked before caching each one).
+        state = package_state(self.package_dir) if read_state is None else read_state
+        pending = PendingRun(package_state=state)
         environment = self.environment_key()
         to_run: list[tuple[Snippet, str]] = []
         for snippet in wanted.values():
@@ -293,10 +288,13 @@ class SnippetRunner:
         return pending.results, pending.stats
 
     def results(
-        self, snippets: Iterable[Snippet], progress: Progress | None = None
+        self,
+        snippets: Iterable[Snippet],
+        progress: Progress | None = None,
+        read_state: PackageState | None = None,
     ) -> tuple[dict[str, SnippetResult | None], RunStats]:
         """:meth:`start` and :meth:`finish` in one call."""
-        return self.finish(self.start(snippets), progress)
+        return self.finish(self.start(snippets, read_state), progress)
 
     def _record(
         self, pending: PendingRun, snippet: Snippet, key: str, result: SnippetResult
@@ -320,7 +318,7 @@ class SnippetRunner:
         of the package changed (a few ``stat`` calls); the catalog is read again only if one did.
         """
         assert self.cache is not None
-        state = _package_state(self.package_dir)
+        state = package_state(self.package_dir)
         if state != pending.package_state:
             pending.package_state = state
             pending.current = load_catalog(self.package_dir).snippets
