@@ -309,3 +309,19 @@ def test_progress_on_a_terminal_rewrites_one_line(capsys):
         "\r\x1b[2K[refkit] ran 1/2, running a.demo_y"
         "\r\x1b[2K[refkit] ran 2/2\n"
     )
+
+
+def test_asking_for_cuda_without_a_gpu_is_one_clear_error(site):
+    from refkit.engine.cache import gpu_visible
+
+    if gpu_visible():
+        pytest.skip("this machine has a GPU")
+    site.write_topic("hostile", HOSTILE_TOPIC)
+    site.write_page("index.md", "# P\n\n!refkit hostile.demo_hostile\n")
+    done = site.build(env={"REFKIT_DEVICE": "cuda"})
+    assert done.returncode != 0
+    assert (
+        "device is 'cuda' (REFKIT_DEVICE or mkdocs.yml) but this machine shows no NVIDIA GPU"
+        in done.stderr
+    )
+    assert "Traceback" not in done.stderr

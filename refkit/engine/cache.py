@@ -25,7 +25,7 @@ import refkit
 from refkit.engine.discovery import Snippet
 from refkit.engine.results import SnippetResult
 
-__all__ = ["CACHE_FORMAT", "EnvironmentKey", "ResultCache", "cache_key"]
+__all__ = ["CACHE_FORMAT", "EnvironmentKey", "ResultCache", "cache_key", "gpu_visible"]
 
 CACHE_FORMAT = 1
 _WORKER_SOURCE = Path(__file__).with_name("worker.py")
@@ -38,7 +38,7 @@ def _installed_version(distribution: str) -> str:
         return "not installed"
 
 
-def _gpu_visible() -> bool:
+def gpu_visible() -> bool:
     """Whether an NVIDIA GPU is visible to this process, checked without importing torch."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return False
@@ -71,7 +71,7 @@ class EnvironmentKey:
             ('cpu', True)
         """
         if device == "auto":
-            device = "cuda" if _gpu_visible() else "cpu"
+            device = "cuda" if gpu_visible() else "cpu"
         worker_digest = hashlib.sha256(_WORKER_SOURCE.read_bytes()).hexdigest()[:16]
         return cls(
             refkit=refkit.__version__,

@@ -37,7 +37,7 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from refkit.engine import render
-from refkit.engine.cache import ResultCache
+from refkit.engine.cache import ResultCache, gpu_visible
 from refkit.engine.config import RefkitConfig, environment_overrides
 from refkit.engine.directive import Directive, find_directives, replace_directives
 from refkit.engine.discovery import Catalog, Snippet, load_catalog
@@ -123,6 +123,12 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             raise PluginError(
                 f"refkit: package_dir {self.config.package_dir!r} is not a folder next to "
                 f"mkdocs.yml ({package_dir}); set `package_dir` to the folder of your topics."
+            )
+        if self.config.device == "cuda" and not gpu_visible():
+            # Said once here, rather than by every snippet that asks torch for the device.
+            raise PluginError(
+                "refkit: device is 'cuda' (REFKIT_DEVICE or mkdocs.yml) but this machine shows "
+                "no NVIDIA GPU; use device 'auto' (CUDA when there is one) or 'cpu'."
             )
         self.catalog = load_catalog(package_dir)
         for problem in self.catalog.errors:
