@@ -239,6 +239,7 @@ class _PackageReader:
         self.package_dir = package_dir
         self.package_name = package_dir.name
         self._parsed: dict[Path, tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]] = {}
+        self._mentioned: dict[Path, set[str]] = {}
 
     def parsed(self, path: Path) -> tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]:
         """A module's source, its imports and its tree (none when it does not parse), read once."""
@@ -254,6 +255,13 @@ class _PackageReader:
                 tree, imports = None, []
             self._parsed[path] = (source, imports, tree)
         return self._parsed[path]
+
+    def names_mentioned(self, path: Path) -> set[str]:
+        """Every name a module mentions (see ``_names_mentioned``), computed once."""
+        if path not in self._mentioned:
+            tree = self.parsed(path)[2]
+            self._mentioned[path] = _names_mentioned(tree.body) if tree is not None else set()
+        return self._mentioned[path]
 
     def module_path(self, dotted: str) -> Path | None:
         """The file of an in-package module name like ``refkit.engine.device``, if any."""
@@ -284,7 +292,7 @@ class _PackageReader:
         source, imports, tree = self.parsed(path)
         kept = source if tree is None else _without_unreached_snippets(source, tree, mentioned)
         # What this module mentions anywhere is what it may use of the modules it imports.
-        mentioned_here = _names_mentioned(tree.body) if tree is not None else set()
+        mentioned_here = self.names_mentioned(path)
         parts = [str(path.relative_to(self.package_dir)), kept]
         for name, _ in imports:
             dependency = self.module_path(name)
@@ -315,9 +323,9 @@ class _PackageReader:
 
 
 def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic | None:
-    source = path.read_text(encoding="utf-8")
+    source, _, parsed_tree = reader.parsed(path)
     try:
-        tree = ast.parse(source, filename=str(path))
+        tree = parsed_tree or ast.parse(source, filename=str(path))  # parsed again only to fail
     except SyntaxError as exc:
         raise TopicSyntaxError(path, exc.lineno or 1, f"syntax error: {exc.msg}") from exc
     lines = source.splitlines(keepends=True)
@@ -349,7 +357,7 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     # (helpers, constants) too. A snippet's own body, and the bodies of other snippets it calls,
     # change only that snippet: editing one demo re-runs only what depends on it, in this topic
     # and in the topics that import this one.
-    mentioned = _names_mentioned(tree.body)
+    mentioned = reader.names_mentioned(path)
     imports_digest = "".join(
         reader.transitive_digest(dep, mentioned)
         for name, _ in reader.parsed(path)[1]
