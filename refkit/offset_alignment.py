@@ -42,9 +42,10 @@ What the original notes got right, and what is outdated:
 * Outdated: the link points at the docs of transformers v4.2.2 (January 2021). That tutorial was
   rewritten; today's guide aligns labels with ``word_ids()``. The offsets rule is fragile: it
   raises a ``ValueError`` when a word yields no token or when truncation cuts words off
-  (``demo_offsets_rule_breaks``), and on a RoBERTa-style byte-level BPE tokenizer it picks a
-  different token than ``word_ids()`` or fails, depending on ``trim_offsets``
-  (``demo_offsets_rule_on_byte_level_bpe``).
+  (``demo_offsets_rule_breaks``; BERT's own normalizer also erases a word made of a zero-width
+  space, ``demo_bert_normalizer_deletes_invisible_characters``), and on a RoBERTa-style
+  byte-level BPE tokenizer it picks a different token than ``word_ids()`` or fails, depending
+  on ``trim_offsets`` (``demo_offsets_rule_on_byte_level_bpe``).
 * Worth adding: offsets are relative to each word only with ``is_split_into_words=True``; on a
   plain string they point into the whole string (``demo_offsets_and_word_ids``), and
   ``word_ids()`` numbers the tokenizer's own words, so ``sub-word`` counts as three
@@ -81,6 +82,7 @@ __all__ = [
     "REFERENCES",
     "TITLE",
     "bert_style_tokenizer",
+    "demo_bert_normalizer_deletes_invisible_characters",
     "demo_collator_pads_labels_with_minus_100",
     "demo_labels_from_offsets",
     "demo_labels_from_word_ids",
@@ -362,6 +364,44 @@ def demo_offsets_rule_breaks() -> None:
             result = f"ValueError ({len(word_labels)} labels, {word_starts} word starts)"
         print(f"{case}: offsets rule -> {result}")
         print(f"{case}: word_ids rule -> {labels_from_word_ids(encoding.word_ids(), word_labels)}")
+
+
+def demo_bert_normalizer_deletes_invisible_characters() -> None:
+    """Show that BERT's own normalizer deletes zero-width and control characters.
+
+    ``tokenizers.normalizers.BertNormalizer``, the normalizer of the original BERT tokenizers,
+    removes control characters and invisible format characters by default (``clean_text=True``).
+    A word made only of such a character then yields no token, like the lone accent of
+    ``demo_offsets_rule_breaks``. The WordPiece tokenizer of this topic normally uses
+    NFD + Lowercase + StripAccents; here it gets a ``BertNormalizer`` instead.
+
+    Examples:
+        >>> demo_bert_normalizer_deletes_invisible_characters()
+        'a' + U+200B (zero-width space) + 'b' -> 'ab'
+        'a' + U+0007 (control character BEL) + 'b' -> 'ab'
+        word ids of ['Hugging', U+200B, 'words']: [None, 0, 0, 0, 2, None]
+        offsets rule -> ValueError (3 labels, 2 word starts)
+        word_ids rule -> [-100, 1, -100, -100, 0, -100]
+    """
+    from tokenizers import normalizers
+
+    normalizer = normalizers.BertNormalizer()
+    invisible = {"\u200b": "zero-width space", "\x07": "control character BEL"}
+    for character, name in invisible.items():
+        normalized = normalizer.normalize_str(f"a{character}b")
+        print(f"'a' + U+{ord(character):04X} ({name}) + 'b' -> {normalized!r}")
+
+    tokenizer = train_demo_tokenizer()
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    words, word_labels = ["Hugging", "\u200b", "words"], [1, 0, 0]
+    encoding = tokenizer.encode(words, is_pretokenized=True)
+    print(f"word ids of ['Hugging', U+200B, 'words']: {encoding.word_ids}")
+    word_starts = sum(start == 0 and end > 0 for start, end in encoding.offsets)
+    try:
+        print(f"offsets rule -> {labels_from_offsets(encoding.offsets, word_labels)}")
+    except ValueError:
+        print(f"offsets rule -> ValueError ({len(word_labels)} labels, {word_starts} word starts)")
+    print(f"word_ids rule -> {labels_from_word_ids(encoding.word_ids, word_labels)}")
 
 
 def demo_offsets_rule_on_byte_level_bpe() -> None:

@@ -15,29 +15,32 @@ A ``tokenizers.Tokenizer`` is a pipeline of four stages, applied in this order b
 A decoder (``decoders.WordPiece``) goes the other way, gluing ``##`` pieces back into words.
 
 Training needs no download: ``Tokenizer.train_from_iterator`` accepts any iterator of strings,
-here the 49 sentences in ``refkit/data/corpus.txt``. ``tokenizer.save("tokenizer.json")``
-writes the whole pipeline (every stage plus the vocabulary) to one JSON file, which
-``Tokenizer.from_file`` reads back. For transformers, wrap the trained object in
+here the lines of the small corpus ``refkit/data/corpus.txt`` (``demo_train_locally`` prints how
+many). ``tokenizer.save("tokenizer.json")`` writes the whole pipeline (every stage plus the
+vocabulary) to one JSON file, which ``Tokenizer.from_file`` reads back. For transformers, wrap the trained object in
 ``PreTrainedTokenizerFast(tokenizer_object=...)`` (in transformers 5 that name is an alias of
 ``TokenizersBackend``), ``save_pretrained`` it to a folder, and load that folder with
 ``AutoTokenizer.from_pretrained(folder)``: no Hub involved. Saving through a model-specific class
 such as ``BertTokenizer`` also works, but that class rebuilds its own normalizer and
 pre-tokenizer on load (see the ``auto_tokenizer_classes`` topic).
 
-Reproducible training, measured with tokenizers 0.23.3 on this corpus (every model trained
-several times in one process and again in fresh processes, vocabularies compared):
+Reproducible training with tokenizers 0.23.3 on this corpus: every model is trained three times
+in one process (``demo_training_reproducibility_by_model``) and once in each of 15 fresh Python
+processes (``demo_training_in_fresh_processes``), and the vocabularies are compared:
 
 * **WordLevel**: same vocabulary and ids every time.
 * **BPE** (without ``continuing_subword_prefix``): same vocabulary, merges and ids every time.
-* **WordPiece**: *not* reproducible. Every training, in the same process or a fresh one, gave
-  different ids, and most pairs of runs also learned different tokens (up to 15 of the 400
-  differed between two runs). The WordPiece trainer is the BPE trainer with a ``##``
-  continuing prefix, and the ``##x`` pieces get their ids in the iteration order of a Rust
-  hash map, which changes from run to run; those ids then break ties between equally frequent
-  merges, so even the learned tokens change. BPE given a ``continuing_subword_prefix`` is
-  affected in the same way. Neither ``RAYON_NUM_THREADS=1``,
-  ``TOKENIZERS_PARALLELISM=false`` nor ``PYTHONHASHSEED`` helps; it is reported upstream as
-  huggingface/tokenizers issue 1794.
+* **WordPiece**: *not* reproducible. The trainings give different ids, in the same process and
+  across fresh ones, and some fresh processes also learn different tokens, not only different
+  ids. The WordPiece trainer is the BPE trainer with a ``##`` continuing prefix, and the
+  ``##x`` pieces get their ids in the iteration order of a Rust hash map, which changes from
+  run to run; those ids then break ties between equally frequent merges, so even the learned
+  tokens change. BPE given a ``continuing_subword_prefix`` is affected in the same way.
+  Setting ``RAYON_NUM_THREADS=1``, ``TOKENIZERS_PARALLELISM=false`` or ``PYTHONHASHSEED=0``
+  (each alone or all three) in the fresh processes changes nothing: each process still learns
+  its own vocabulary. Reported upstream as
+  https://github.com/huggingface/tokenizers/issues/1794, where the fix proposed in pull
+  request 2066 traces it to the hash map.
 * **Unigram**: same tokens, but the stored log-probabilities differ in the last digits
   (~1e-14) on every run, so ``tokenizer.json`` is never byte-identical; where two pieces tie
   on score their ids can swap (at ``vocab_size=150`` about half of the runs swapped ``j`` and
@@ -67,8 +70,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,7 +106,9 @@ REFERENCES: tuple[Reference, ...] = (
 
 __all__ = [
     "CORPUS_PATH",
+    "FRESH_PROCESS_SETTINGS",
     "MODEL_KINDS",
+    "MODEL_VARIANTS",
     "PIPELINE_SENTENCE",
     "REFERENCES",
     "SPECIAL_TOKENS",
@@ -113,6 +121,7 @@ __all__ = [
     "demo_reproducible_training",
     "demo_save_and_load_tokenizer_json",
     "demo_train_locally",
+    "demo_training_in_fresh_processes",
     "demo_training_reproducibility_by_model",
     "demo_unigram_tied_scores",
     "demo_wrap_for_transformers",
@@ -120,8 +129,10 @@ __all__ = [
     "read_corpus",
     "save_demo_tokenizer",
     "saved_demo_tokenizer",
+    "start_fresh_training",
     "train_demo_tokenizer",
     "train_model",
+    "training_fingerprints",
     "vocab_fingerprint",
 ]
 
@@ -133,6 +144,29 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PIPELINE_SENTENCE = "Déjà vu: TOKENIZERS split words?"
 
 MODEL_KINDS = ("wordpiece", "bpe", "unigram", "wordlevel")
+
+MODEL_VARIANTS: dict[str, tuple[str, bool]] = {
+    "wordpiece": ("wordpiece", False),
+    "wordpiece, ids pinned": ("wordpiece", True),
+    "bpe": ("bpe", False),
+    "unigram": ("unigram", False),
+    "wordlevel": ("wordlevel", False),
+}
+"""The trainings the reproducibility snippets compare: label -> (model kind, ``pin_ids``)."""
+
+_SEED_VARIABLES = ("RAYON_NUM_THREADS", "TOKENIZERS_PARALLELISM", "PYTHONHASHSEED")
+FRESH_PROCESS_SETTINGS: dict[str, dict[str, str]] = {
+    "no variable set": {},
+    "RAYON_NUM_THREADS=1": {"RAYON_NUM_THREADS": "1"},
+    "TOKENIZERS_PARALLELISM=false": {"TOKENIZERS_PARALLELISM": "false"},
+    "PYTHONHASHSEED=0": {"PYTHONHASHSEED": "0"},
+    "all three": {
+        "RAYON_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONHASHSEED": "0",
+    },
+}
+"""Environment variables people set hoping for reproducible training: label -> variables."""
 
 
 def read_corpus() -> list[str]:
@@ -279,6 +313,58 @@ def vocab_fingerprint(tokenizer: Tokenizer) -> str:
     vocab = tokenizer.get_vocab()
     pairs = sorted(vocab.items(), key=lambda item: item[1])
     return hashlib.sha256(json.dumps(pairs).encode("utf-8")).hexdigest()[:12]
+
+
+def _short_hash(value: object) -> str:
+    """Return the first 12 hex digits of the SHA-256 of ``value`` written as JSON."""
+    return hashlib.sha256(json.dumps(value).encode("utf-8")).hexdigest()[:12]
+
+
+def training_fingerprints() -> dict[str, dict[str, str]]:
+    """Train every model of ``MODEL_VARIANTS`` once and fingerprint what each one learned.
+
+    Returns:
+        For each label of ``MODEL_VARIANTS``: ``vocab``, the ``vocab_fingerprint`` (tokens and
+        ids); ``tokens``, a hash of the tokens alone; ``json``, a hash of the whole
+        ``tokenizer.json``.
+
+    Examples:
+        >>> training_fingerprints()["bpe"]["vocab"]
+        'f5f7ef5b383d'
+    """
+    fingerprints = {}
+    for label, (kind, pin_ids) in MODEL_VARIANTS.items():
+        tokenizer = train_model(kind, pin_ids=pin_ids)
+        fingerprints[label] = {
+            "vocab": vocab_fingerprint(tokenizer),
+            "tokens": _short_hash(sorted(tokenizer.get_vocab())),
+            "json": _short_hash(tokenizer.to_str()),
+        }
+    return fingerprints
+
+
+def start_fresh_training(variables: Mapping[str, str]) -> subprocess.Popen[str]:
+    """Start a new Python process that prints ``training_fingerprints()`` as one line of JSON.
+
+    The process gets this process's environment without ``RAYON_NUM_THREADS``,
+    ``TOKENIZERS_PARALLELISM`` and ``PYTHONHASHSEED``, then ``variables`` on top.
+
+    Args:
+        variables: Environment variables to set in the new process.
+
+    Returns:
+        The running process; read its result with ``communicate()``.
+
+    Examples:
+        >>> output, _ = start_fresh_training({"PYTHONHASHSEED": "0"}).communicate()
+        >>> json.loads(output)["wordlevel"]["vocab"]
+        'fd5e8774f8a4'
+    """
+    env = {name: value for name, value in os.environ.items() if name not in _SEED_VARIABLES}
+    code = "import json, refkit.train_tokenizer as t; print(json.dumps(t.training_fingerprints()))"
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env={**env, **variables}, stdout=subprocess.PIPE, text=True
+    )
 
 
 def train_demo_tokenizer(vocab_size: int = 400) -> Tokenizer:
@@ -559,15 +645,60 @@ def demo_training_reproducibility_by_model() -> None:
         wordlevel               True   True   fd5e8774f8a4
     """
     print(f"{'model':<23} {'vocab':<6} {'json':<6} fingerprint")
-    variants = [("wordpiece", False), ("wordpiece", True), ("bpe", False)]
-    variants += [("unigram", False), ("wordlevel", False)]
-    for kind, pin_ids in variants:
+    for label, (kind, pin_ids) in MODEL_VARIANTS.items():
         runs = [train_model(kind, vocab_size=400, pin_ids=pin_ids) for _ in range(3)]
         same_vocab = len({vocab_fingerprint(tok) for tok in runs}) == 1
         same_json = len({tok.to_str() for tok in runs}) == 1
-        label = f"{kind}, ids pinned" if pin_ids else kind
         fingerprint = vocab_fingerprint(runs[0]) if same_vocab else "-"
         print(f"{label:<23} {same_vocab!s:<6} {same_json!s:<6} {fingerprint}")
+
+
+def demo_training_in_fresh_processes() -> None:
+    """Train every model in 15 fresh Python processes, with and without the usual "seed" variables.
+
+    Three processes run under each setting of ``FRESH_PROCESS_SETTINGS``, and each trains
+    every model once. The table compares all 15 processes, like the in-process table
+    (``demo_training_reproducibility_by_model``): the fingerprints are the same as there.
+    Plain WordPiece learns a different vocabulary in every process, whichever variables are
+    set, and some processes learn different tokens, not only different ids.
+
+    Examples:
+        >>> demo_training_in_fresh_processes()
+        15 fresh processes, 3 per setting, each training every model once
+        model                   vocab  json   fingerprint
+        wordpiece               False  False  -
+        wordpiece, ids pinned   True   True   b926bcca53ee
+        bpe                     True   True   f5f7ef5b383d
+        unigram                 True   False  732a85cd798c
+        wordlevel               True   True   fd5e8774f8a4
+        plain WordPiece, distinct vocabularies in the 3 processes of each setting:
+          no variable set               3
+          RAYON_NUM_THREADS=1           3
+          TOKENIZERS_PARALLELISM=false  3
+          PYTHONHASHSEED=0              3
+          all three                     3
+        plain WordPiece, some processes learned different tokens: True
+    """
+    # Start all 15 processes first, then collect: they run side by side.
+    started = {
+        (setting, run): start_fresh_training(variables)
+        for setting, variables in FRESH_PROCESS_SETTINGS.items()
+        for run in range(3)
+    }
+    results = {key: json.loads(process.communicate()[0]) for key, process in started.items()}
+    print(f"{len(results)} fresh processes, 3 per setting, each training every model once")
+    print(f"{'model':<23} {'vocab':<6} {'json':<6} fingerprint")
+    for label in MODEL_VARIANTS:
+        vocabs = sorted({result[label]["vocab"] for result in results.values()})
+        same_json = len({result[label]["json"] for result in results.values()}) == 1
+        fingerprint = vocabs[0] if len(vocabs) == 1 else "-"
+        print(f"{label:<23} {len(vocabs) == 1!s:<6} {same_json!s:<6} {fingerprint}")
+    print("plain WordPiece, distinct vocabularies in the 3 processes of each setting:")
+    for setting in FRESH_PROCESS_SETTINGS:
+        vocabs = {results[setting, run]["wordpiece"]["vocab"] for run in range(3)}
+        print(f"  {setting:<29} {len(vocabs)}")
+    token_sets = {result["wordpiece"]["tokens"] for result in results.values()}
+    print("plain WordPiece, some processes learned different tokens:", len(token_sets) > 1)
 
 
 def demo_unigram_tied_scores() -> None:
