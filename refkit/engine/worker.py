@@ -40,7 +40,7 @@ from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 __all__ = ["main"]
 
@@ -59,18 +59,18 @@ class _Capture:
         self.size = 0
         self.truncated = False
         self.events: list[tuple[str, list[str]]] = []
-        # Called before each event is recorded, to record first what came in meanwhile by
-        # another way (bytes written straight to file descriptors 1 and 2).
+        # Called before each Python-level event is recorded, to record first what came in
+        # meanwhile by another way (bytes written straight to file descriptors 1 and 2).
         self.catch_up: Callable[[], None] | None = None
-        self._catching_up = False
 
     def add(self, stream: str, text: str) -> None:
-        if self.catch_up is not None and not self._catching_up:
-            self._catching_up = True
-            try:
-                self.catch_up()
-            finally:
-                self._catching_up = False
+        """Record Python-level output, after whatever was written below it in the meantime."""
+        if self.catch_up is not None:
+            self.catch_up()
+        self.append(stream, text)
+
+    def append(self, stream: str, text: str) -> None:
+        """Record output as the next event, within the size limit."""
         if not text:
             return
         # Lone surrogates (from os.fsdecode of a non-UTF-8 name, say) cannot be stored as UTF-8.
@@ -92,6 +92,18 @@ class _Capture:
         return [{"stream": stream, "text": "".join(parts)} for stream, parts in self.events]
 
 
+@dataclass
+class _NativeStream:
+    """One file descriptor redirected to a nameless file, and how far it has been read."""
+
+    stream: str
+    file: IO[bytes]
+    read: int = 0
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+
+
 class _NativeOutput:
     """Bytes written straight to file descriptors 1 and 2: by C extensions, by subprocesses.
 
@@ -103,23 +115,20 @@ class _NativeOutput:
 
     def __init__(self, capture: _Capture) -> None:
         self._capture = capture
-        self._files: list[tuple[int, str]] = []
-        self._read: dict[int, int] = {}
-        self._decoders: dict[int, codecs.IncrementalDecoder] = {}
-        # Nameless files, gone from the disk with this process; kept open as long as it runs.
-        self._keep = [tempfile.TemporaryFile() for _ in range(2)]  # noqa: SIM115
-        for (target, stream), file in zip(((1, "stdout"), (2, "stderr")), self._keep, strict=True):
-            fd = file.fileno()
-            os.dup2(fd, target)
-            self._files.append((fd, stream))
-            self._read[fd] = 0
-            self._decoders[fd] = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # Nameless files, gone from the disk with this process.
+        self._streams = [
+            _NativeStream("stdout", tempfile.TemporaryFile()),  # noqa: SIM115 - kept open
+            _NativeStream("stderr", tempfile.TemporaryFile()),  # noqa: SIM115 - kept open
+        ]
+        for target, native in enumerate(self._streams, start=1):
+            os.dup2(native.file.fileno(), target)
         capture.catch_up = self.collect
 
     def collect(self) -> None:
         """Record what was written to the descriptors since the last call."""
-        for fd, stream in self._files:
-            unread = os.fstat(fd).st_size - self._read[fd]
+        for native in self._streams:
+            fd = native.file.fileno()
+            unread = os.fstat(fd).st_size - native.read
             if unread <= 0:
                 continue
             # Never read more than the capture still has room for: a flood stays on disk.
@@ -127,9 +136,9 @@ class _NativeOutput:
             if room <= 0:
                 self._capture.truncated = True
                 continue
-            data = os.pread(fd, min(unread, room + 1), self._read[fd])
-            self._read[fd] += len(data)
-            self._capture.add(stream, self._decoders[fd].decode(data))
+            data = os.pread(fd, min(unread, room + 1), native.read)
+            native.read += len(data)
+            self._capture.append(native.stream, native.decoder.decode(data))
 
     def finish(self) -> None:
         """Flush C-level stdio buffers, then record the rest."""
@@ -138,8 +147,8 @@ class _NativeOutput:
 
             ctypes.CDLL(None).fflush(None)  # printf output still in libc's buffer
         self.collect()
-        for fd, stream in self._files:
-            self._capture.add(stream, self._decoders[fd].decode(b"", final=True))
+        for native in self._streams:
+            self._capture.append(native.stream, native.decoder.decode(b"", final=True))
 
 
 class _BytesSink(io.RawIOBase):
