@@ -16,12 +16,12 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import refkit
+from refkit.engine.atomic import write_atomic
 from refkit.engine.discovery import Snippet
 from refkit.engine.results import SnippetResult
 
@@ -151,17 +151,6 @@ class ResultCache:
         """
         if not result.ok:
             return False
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(result.to_json(), ensure_ascii=False, indent=1)
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            Path(temp_name).replace(path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        write_atomic(self._path(key), payload, durable=True)
         return True

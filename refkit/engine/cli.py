@@ -1,117 +1,106 @@
 """The ``refkit`` command: check, accept, list and run snippets; check reference links.
 
+Every subcommand finds the site's configuration file (from the current folder upward, or
+``-f FILE``) and reads refkit's options from it, then from ``REFKIT_*`` variables, then from its
+own flags: the same settings, and the same build session, as ``mkdocs build`` and ``zensical
+build`` use.
+
 - ``refkit check [ID ...]`` runs snippets (all by default) and exits non-zero on drift from the
-  approved output, on an error, or on a snippet that was never approved;
+  approved output, on an error, on a snippet never approved, on an unknown id, and when there is
+  no snippet at all;
 - ``refkit accept [ID ...]`` records the current outputs as approved;
 - ``refkit list`` lists snippets with their pages and status, without running anything;
 - ``refkit run ID`` runs one snippet and prints its output;
 - ``refkit links`` checks every reference URL (see :mod:`refkit.engine.links`).
-
-Paths default to the layout of a refkit repository and are relative to the current folder.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from refkit.engine.cache import ResultCache, cache_key
-from refkit.engine.config import ENVIRONMENT_VARIABLES
-from refkit.engine.directive import find_directives
-from refkit.engine.discovery import Catalog, Snippet, load_catalog
-from refkit.engine.drift import canonical_text, compare, read_approved, write_approved
+import click
+
+from refkit.engine.discovery import Snippet
+from refkit.engine.drift import canonical_text, write_approved
+from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.results import SnippetResult
-from refkit.engine.runner import SnippetRunner
+from refkit.engine.session import BuildSession, PageSource, SessionError
+from refkit.engine.settings import OPTIONS, Settings, SettingsError
+from refkit.engine.text import printable
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    # Defaults come from the same REFKIT_* variables as the plugin's options, so `refkit check`
-    # looks at what `mkdocs build` uses. String defaults go through `type` like typed arguments.
-    def add(flag: str, option: str, kind: type, default: str, text: str) -> None:
-        variable = ENVIRONMENT_VARIABLES[option]
-        from_environment = os.environ.get(variable)
-
-        def convert(raw: str) -> object:
-            try:
-                return kind(raw)
-            except ValueError:
-                origin = f" (set by {variable})" if raw == from_environment else ""
-                raise argparse.ArgumentTypeError(
-                    f"invalid {kind.__name__} value: {raw!r}{origin}"
-                ) from None
-
-        value = from_environment or default
-        parser.add_argument(flag, type=convert, default=value, help=f"{text} (default: {value})")
-
-    add("--package-dir", "package_dir", Path, "refkit", "topic modules")
-    parser.add_argument("--docs-dir", type=Path, default=Path("docs"), help="the site's pages")
-    add("--approved-dir", "approved_dir", Path, "approved", "approved outputs")
-    add("--cache-dir", "cache_dir", Path, ".cache/plugin/refkit", "cached results")
-    add("--timeout", "timeout", float, "120", "seconds per snippet")
-    add("--device", "device", str, "auto", "auto, cpu or cuda")
-    add("--jobs", "jobs", int, "2", "snippets run at the same time")
+# Options that make sense per command; `enabled` and `on_error` belong to site builds.
+_FLAG_OPTIONS = [o for o in OPTIONS if o.name not in {"enabled", "on_error", "execute"}]
+_CLICK_TYPES: dict[type, Any] = {int: int, float: float, str: str}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="refkit", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="run snippets; fail on drift, error or no approval")
-    check.add_argument("ids", nargs="*", help="snippet ids (default: all)")
-    check.add_argument("--cached", action="store_true", help="reuse cached results when current")
-    accept = commands.add_parser("accept", help="record current outputs as approved")
-    accept.add_argument("ids", nargs="*", help="snippet ids (default: all)")
-    commands.add_parser("list", help="snippets, their pages and status")
-    run = commands.add_parser("run", help="run one snippet and print its output")
-    run.add_argument("id")
-    for sub in (check, accept, commands.choices["list"], run):
-        _add_common(sub)
-    commands.add_parser("links", help="check every reference URL", add_help=False)
-    return parser
+def _settings_flags(command: F) -> F:
+    """Add ``-f`` and one flag per settings option; values not given stay ``None``."""
+    for option in reversed(_FLAG_OPTIONS):
+        command = click.option(
+            f"--{option.name.replace('_', '-')}",
+            option.name,
+            type=click.Choice(option.choices) if option.choices else _CLICK_TYPES[option.kind],
+            default=None,
+            help=f"{option.doc} [{option.variable}; default: {option.default}]",
+        )(command)
+    command = click.option(
+        "--docs-dir", type=click.Path(path_type=Path), default=None,
+        help="The site's pages (default: from the configuration file, else docs).",
+    )(command)  # fmt: skip
+    return click.option(
+        "-f", "--config-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+        help="The site's configuration (default: zensical.toml or mkdocs.yml here or above).",
+    )(command)  # fmt: skip
 
 
-def _select(catalog: Catalog, ids: Iterable[str]) -> list[Snippet]:
-    snippets = catalog.snippets
+def _open(flags: dict[str, Any], execute: str) -> tuple[BuildSession, ProjectConfig]:
+    """The session of the project that the flags and the current folder point at."""
+    config_file = flags.pop("config_file")
+    docs_dir = flags.pop("docs_dir")
+    if config_file is not None and not config_file.is_file():
+        raise click.UsageError(f"no such configuration file: {config_file}")
+    try:
+        project = read_project(config_file or find_project())
+        settings = Settings.resolve(
+            project.options,
+            flags=flags,
+            project_dir=project.project_dir,
+            config_name=project.name,
+        ).with_values(execute=execute)
+        session = BuildSession.open(settings)
+    except (ProjectError, SettingsError, SessionError) as exc:
+        raise click.ClickException(printable(str(exc)).removeprefix("refkit: ")) from exc
+    for problem in session.catalog_problems():
+        click.echo(f"refkit: {printable(str(problem))}", err=True)
+    pages_dir = docs_dir or project.docs_dir
+    session.plan(
+        PageSource(page.relative_to(pages_dir).as_posix(), page.read_text(encoding="utf-8"))
+        for page in (sorted(pages_dir.rglob("*.md")) if pages_dir.is_dir() else [])
+    )
+    return session, project
+
+
+def _select(session: BuildSession, ids: Iterable[str]) -> list[Snippet]:
+    snippets = session.catalog.snippets
     wanted = list(ids)
     unknown = [sid for sid in wanted if sid not in snippets]
     if unknown:
-        raise SystemExit(f"refkit: unknown snippet id(s): {', '.join(unknown)}")
-    return [snippets[sid] for sid in wanted] if wanted else list(snippets.values())
-
-
-def _pages_by_snippet(docs_dir: Path) -> dict[str, list[str]]:
-    pages: dict[str, list[str]] = {}
-    for page in sorted(docs_dir.rglob("*.md")) if docs_dir.is_dir() else []:
-        directives, _ = find_directives(page.read_text(encoding="utf-8"))
-        for directive in directives:
-            location = f"{page.relative_to(docs_dir).as_posix()}:{directive.line}"
-            pages.setdefault(directive.snippet_id, []).append(location)
-    return pages
-
-
-def _runner(args: argparse.Namespace, catalog: Catalog, execute: str) -> SnippetRunner:
-    return SnippetRunner(
-        catalog.package_dir,
-        cache=ResultCache(args.cache_dir),
-        execute=execute,
-        timeout=args.timeout,
-        device=args.device.lower(),
-        jobs=args.jobs,
-    )
-
-
-def _load(args: argparse.Namespace) -> Catalog:
-    catalog = load_catalog(args.package_dir)
-    for problem in catalog.errors:
-        print(
-            f"refkit: {problem.path}:{problem.line}: topic module skipped: {problem}",
-            file=sys.stderr,
+        reasons = "; ".join(session.unknown_snippet_reason(sid) for sid in unknown)
+        raise click.ClickException(printable(reasons))
+    if not wanted and not snippets:
+        where = session.settings.package_path
+        raise click.ClickException(
+            f"no snippets found in {where} (a topic module defines TITLE and demo_* functions); "
+            "is package_dir right?"
         )
-    return catalog
+    return [snippets[sid] for sid in wanted] if wanted else list(snippets.values())
 
 
 def _describe_failure(result: SnippetResult | None) -> str:
@@ -121,114 +110,138 @@ def _describe_failure(result: SnippetResult | None) -> str:
     return f"{result.status}: {error.type}: {error.message}" if error else result.status
 
 
-def _run_snippets(
-    args: argparse.Namespace, catalog: Catalog, snippets: list[Snippet], execute: str
-) -> dict[str, SnippetResult | None]:
-    runner = _runner(args, catalog, execute)
+def _run(session: BuildSession, snippets: list[Snippet]) -> dict[str, SnippetResult | None]:
     try:
-        results, _ = runner.results(snippets, read_state=catalog.state)
+        return session.run(s.id for s in snippets)
     finally:
-        runner.close()
-    return results
+        session.close()
 
 
-def _check(args: argparse.Namespace) -> int:
-    catalog = _load(args)
-    snippets = _select(catalog, args.ids)
-    results = _run_snippets(args, catalog, snippets, "auto" if args.cached else "always")
+@click.group(help=__doc__.split("\n\n")[0] if __doc__ else None)
+def cli() -> None:
+    """The ``refkit`` command group."""
+
+
+@cli.command()
+@click.argument("ids", nargs=-1)
+@click.option("--cached", is_flag=True, help="Reuse cached results when they are current.")
+@_settings_flags
+def check(ids: tuple[str, ...], cached: bool, **flags: Any) -> None:
+    """Run snippets; fail on drift, an error, no approval, an unknown id or no snippet at all."""
+    session, _ = _open(flags, "auto" if cached else "always")
+    snippets = _select(session, ids)
+    results = _run(session, snippets)
     failed = 0
     for snippet in snippets:
         result = results.get(snippet.id)
-        if result is None or not result.ok:
-            print(f"ERROR   {snippet.id}: {_describe_failure(result)}")
+        status = session.status(result)
+        if status in {"failed", "not run"}:
+            click.echo(f"ERROR   {snippet.id}: {printable(_describe_failure(result))}")
             if result is not None and result.error and result.error.traceback:
-                print(result.error.traceback.rstrip())
-            failed += 1
-            continue
-        approved = read_approved(args.approved_dir, result)
-        if approved is None:
-            print(f"NEW     {snippet.id}: never approved (refkit accept {snippet.id})")
-            failed += 1
-            continue
-        drift = compare(snippet.id, approved[0], canonical_text(result), approved[1])
-        if drift is not None:
-            print(f"DRIFT   {snippet.id}\n{drift.diff}")
-            failed += 1
+                click.echo(printable(result.error.traceback.rstrip()))
+        elif status == "new":
+            click.echo(f"NEW     {snippet.id}: never approved (refkit accept {snippet.id})")
+        elif status == "drift":
+            assert result is not None
+            drift = session.drift_of(result)
+            click.echo(f"DRIFT   {snippet.id}\n{printable(drift.diff if drift else '')}")
         else:
-            print(f"OK      {snippet.id}")
-    print(f"{len(snippets) - failed} passed, {failed} failed")
-    if catalog.errors:
-        print(f"{len(catalog.errors)} topic module(s) could not be read (see above)")
-    return 1 if failed or catalog.errors else 0
+            click.echo(f"OK      {snippet.id}")
+        failed += status != "approved"
+    click.echo(f"{len(snippets) - failed} passed, {failed} failed")
+    if session.catalog.errors:
+        click.echo(f"{len(session.catalog.errors)} topic module(s) could not be read (see above)")
+    if failed or session.catalog.errors:
+        sys.exit(1)
 
 
-def _accept(args: argparse.Namespace) -> int:
-    catalog = _load(args)
-    snippets = _select(catalog, args.ids)
-    results = _run_snippets(args, catalog, snippets, "auto")
+@cli.command()
+@click.argument("ids", nargs=-1)
+@_settings_flags
+def accept(ids: tuple[str, ...], **flags: Any) -> None:
+    """Record the current outputs as approved."""
+    session, _ = _open(flags, "auto")
+    snippets = _select(session, ids)
+    results = _run(session, snippets)
     failed = 0
     for snippet in snippets:
         result = results.get(snippet.id)
         if result is None or not result.ok:
-            print(f"refused {snippet.id}: {_describe_failure(result)}", file=sys.stderr)
+            click.echo(f"refused {snippet.id}: {printable(_describe_failure(result))}", err=True)
             failed += 1
             continue
-        path = write_approved(args.approved_dir, result)
-        print(f"approved {snippet.id} -> {path}")
-    return 1 if failed else 0
+        path = write_approved(session.settings.approved_path, result)
+        click.echo(f"approved {snippet.id} -> {path}")
+    if failed:
+        sys.exit(1)
 
 
-def _status(args: argparse.Namespace, snippet: Snippet, result: SnippetResult | None) -> str:
-    """approved, drift or new for a cached result; "not run" when nothing current is cached."""
-    if result is None:
-        return "not run"
-    approved = read_approved(args.approved_dir, result)
-    if approved is None:
-        return "new"
-    if compare(snippet.id, approved[0], canonical_text(result), approved[1]) is not None:
-        return "drift"
-    return "approved"
-
-
-def _list(args: argparse.Namespace) -> int:
-    catalog = _load(args)
-    pages = _pages_by_snippet(args.docs_dir)
-    cache = ResultCache(args.cache_dir)
-    environment = _runner(args, catalog, "never").environment_key()
-    for snippet in catalog.snippets.values():
-        status = _status(args, snippet, cache.get(cache_key(snippet, environment)))
+@cli.command(name="list")
+@_settings_flags
+def list_snippets(**flags: Any) -> None:
+    """Snippets, their pages and status (approved, drift, new, not run), without running."""
+    session, _ = _open(flags, "never")
+    snippets = _select(session, ())
+    pages = session.snippet_pages()
+    for snippet in snippets:
+        status = session.status(session.cached_result(snippet))
         where = ", ".join(pages.get(snippet.id, [])) or "(on no page)"
-        print(f"{snippet.id:<58} {status:<9} {where}")
-    return 0
+        click.echo(f"{snippet.id:<58} {status:<9} {where}")
 
 
-def _run(args: argparse.Namespace) -> int:
-    catalog = _load(args)
-    [snippet] = _select(catalog, [args.id])
-    result = _run_snippets(args, catalog, [snippet], "always")[snippet.id]
+@cli.command(name="run")
+@click.argument("snippet_id")
+@_settings_flags
+def run_one(snippet_id: str, **flags: Any) -> None:
+    """Run one snippet and print its output."""
+    session, _ = _open(flags, "always")
+    [snippet] = _select(session, [snippet_id])
+    result = _run(session, [snippet])[snippet.id]
     if result is None:
-        return 1
-    sys.stdout.write(canonical_text(result))
+        sys.exit(1)
+    click.echo(printable(canonical_text(result)), nl=False)
     if not result.ok:
         error = result.error
-        print(
-            (error.traceback or f"{error.type}: {error.message}") if error else result.status,
-            file=sys.stderr,
+        text = (error.traceback or f"{error.type}: {error.message}") if error else result.status
+        click.echo(printable(text), err=True)
+        sys.exit(1)
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.option("-f", "--config-file", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def links(ctx: click.Context, config_file: Path | None) -> None:
+    """Check every reference URL (``refkit links --help`` for its options)."""
+    from refkit.engine.links import main as check_links
+
+    try:
+        project = read_project(config_file or find_project())
+        settings = Settings.resolve(
+            project.options, project_dir=project.project_dir, config_name=project.name
         )
-        return 1
-    return 0
+    except (ProjectError, SettingsError) as exc:
+        raise click.ClickException(printable(str(exc))) from exc
+    argv = list(ctx.args)
+    if "--cache" not in argv and not any(a.startswith("--cache=") for a in argv):
+        argv += ["--cache", str(settings.cache_path / "links.json")]
+    sys.exit(check_links(argv, package_dir=settings.package_path))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``refkit`` console command."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["links"]:
-        from refkit.engine.links import main as check_links
-
-        return check_links(argv[1:])
-    args = _parser().parse_args(argv)
-    handlers = {"check": _check, "accept": _accept, "list": _list, "run": _run}
-    return handlers[args.command](args)
+    """Entry point of the ``refkit`` console command; returns the exit code."""
+    try:
+        cli.main(args=argv, prog_name="refkit", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ class TopicSyntaxError(Exception):
         super().__init__(f"{path}:{line}: {message}")
         self.path = path
         self.line = line
+        self.reason = message
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from refkit.engine.atomic import write_atomic
 from refkit.engine.results import SnippetResult
 
 __all__ = [
@@ -197,10 +197,5 @@ def write_approved(approved_dir: Path, result: SnippetResult) -> Path:
         common = path.read_text(encoding="utf-8")
         if compare(result.snippet_id, common, text, path) is not None:
             path = path.with_name(f"{function}.cuda.txt")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=".tmp-", delete=False
-    ) as handle:
-        handle.write(text)
-    Path(handle.name).replace(path)
+    write_atomic(path, text)
     return path

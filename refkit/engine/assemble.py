@@ -1,0 +1,191 @@
+"""Put a page together: directives become source listings and blocks of live output.
+
+Hosts differ in when output can be placed. MkDocs converts every page before refkit needs any
+output, so :func:`assemble_page` leaves a placeholder per block and :func:`fill_placeholders`
+swaps in the HTML once the snippets have run. Under Python-Markdown alone (Zensical), a page's
+snippets are waited for first and each block's HTML goes straight into Markdown's stash. Both
+use the same two functions below, so a page looks the same under every host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from refkit.engine import render
+from refkit.engine.directive import Directive, find_directives, replace_directives
+from refkit.engine.discovery import Snippet
+from refkit.engine.session import BuildSession, Problem
+
+__all__ = ["Block", "assemble_page", "block_html", "fill_placeholders", "placeholder_token"]
+
+BlockKind = Literal["html", "output", "environment"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """What stands in for a placeholder: ready HTML, or output known once snippets ran.
+
+    Attributes:
+        kind: ``html`` (ready), ``output`` (of :attr:`snippet`) or ``environment`` (the table).
+        html: The HTML of an ``html`` block.
+        snippet: The snippet of an ``output`` block.
+        where: ``page:line`` of the directive, for messages.
+    """
+
+    kind: BlockKind = "html"
+    html: str = ""
+    snippet: Snippet | None = None
+    where: str = ""
+
+
+Placeholder = Callable[[Block], str]
+"""Turns a block into the text that stands for it in the page's Markdown."""
+
+
+def assemble_page(
+    session: BuildSession,
+    path: str,
+    markdown: str,
+    *,
+    first_line: int,
+    topic: str,
+    placeholder: Placeholder,
+) -> tuple[str, list[Problem]]:
+    """Replace a page's directives and append its topic's references.
+
+    Args:
+        session: The build the page belongs to.
+        path: The page, relative to the docs folder, for messages.
+        markdown: The page as the host hands it to Markdown (front matter removed).
+        first_line: The file line on which ``markdown`` starts, so messages name file lines.
+        topic: The ``topic`` of its front matter, or ``""``.
+        placeholder: Called for every block, in page order.
+
+    Returns:
+        The new Markdown, and the problems found (malformed or unknown directives, an unknown
+        topic, a snippet embedded twice).
+    """
+    shift = first_line - 1
+    directives, errors = find_directives(markdown)
+    problems = [
+        Problem(f"{path}:{error.line + shift}", f"{error.reason}: {error.text.strip()}")
+        for error in errors
+    ]
+    rendered: dict[int, str] = {}
+    seen: Counter[str] = Counter()
+    for directive in directives:
+        where = f"{path}:{directive.line + shift}"
+        if directive.kind == "environment":
+            rendered[directive.line] = placeholder(Block(kind="environment", where=where))
+            continue
+        seen[directive.snippet_id] += 1
+        if seen[directive.snippet_id] == 2:
+            problems.append(
+                Problem(where, f"snippet {directive.snippet_id} is embedded twice on this page")
+            )
+        rendered[directive.line] = _directive_markdown(
+            session, directive, where, placeholder, problems
+        )
+    markdown = replace_directives(markdown, rendered)
+    if topic:
+        known = session.catalog.topics.get(topic)
+        if known is None:
+            problems.append(Problem(path, f"front matter names unknown topic {topic!r}"))
+        else:
+            references = render.references_html(known.references, session.dead_links)
+            markdown += "\n\n## References\n\n" + placeholder(Block(html=references)) + "\n"
+    return markdown, problems
+
+
+def _directive_markdown(
+    session: BuildSession,
+    directive: Directive,
+    where: str,
+    placeholder: Placeholder,
+    problems: list[Problem],
+) -> str:
+    parts = []
+    if directive.title:
+        parts.append(placeholder(Block(html=render.title_html(directive.title))))
+    snippet = session.catalog.snippets.get(directive.snippet_id)
+    if snippet is None:
+        reason = session.unknown_snippet_reason(directive.snippet_id)
+        problems.append(Problem(where, reason))
+        parts.append(
+            placeholder(Block(html=render.not_run_panel_html(directive.snippet_id, reason)))
+        )
+        return "\n\n".join(parts)
+    source = render.source_markdown(snippet, directive.source)
+    if source:
+        parts.append(source)
+    parts.append(placeholder(Block(kind="output", snippet=snippet, where=where)))
+    return "\n\n".join(parts)
+
+
+def block_html(session: BuildSession, block: Block) -> tuple[str, list[Problem]]:
+    """The HTML of a block, once the snippets it shows have results, and its problems."""
+    if block.kind == "environment":
+        return render.environment_table_html(session.environments()), []
+    if block.kind == "html" or block.snippet is None:
+        return block.html, []
+    snippet = block.snippet
+    result = session.result(snippet.id)
+    if result is None:
+        reason = "Not run (execute is 'never') and no cached output matches the current code."
+        return render.not_run_panel_html(snippet.id, reason), []
+    if not result.ok:
+        output = render.output_html(result) if result.events else ""
+        panel = render.problem_panel_html(snippet.id, result)
+        return output + panel, [session.failure_problem(snippet, result, block.where)]
+    parts = [render.output_html(result), render.stamp_html(result)]
+    problems = []
+    drift = session.drift(snippet.id)
+    if drift is not None:
+        problems.append(
+            Problem(
+                block.where,
+                f"snippet {snippet.id} no longer gives its approved output "
+                f"(refkit accept {snippet.id} records it if the change is right):\n{drift.diff}",
+            )
+        )
+        parts.append(render.drift_notice_html(drift))
+    return "".join(parts), problems
+
+
+def placeholder_token(page: str, number: int) -> str:
+    """A token that survives Markdown untouched and cannot occur in a page by chance.
+
+    Examples:
+        >>> placeholder_token("index.md", 0)
+        'REFKITBLOCK2ca84b9d20N0X'
+    """
+    nonce = hashlib.sha256(page.encode()).hexdigest()[:10]
+    return f"REFKITBLOCK{nonce}N{number}X"
+
+
+_TOKEN = re.compile(r"(?:<p>)?(REFKITBLOCK[0-9a-f]{10}N\d+X)(?:</p>)?")
+
+
+def fill_placeholders(
+    html: str, blocks: Mapping[str, Block], session: BuildSession
+) -> tuple[str, list[Problem]]:
+    """Swap each placeholder token in converted HTML for its block's HTML.
+
+    A token Markdown wrapped in a paragraph loses the paragraph: the block is HTML of its own.
+    """
+    problems: list[Problem] = []
+
+    def resolve(match: re.Match[str]) -> str:
+        block = blocks.get(match[1])
+        if block is None:
+            return match[0]
+        text, found = block_html(session, block)
+        problems.extend(found)
+        return text
+
+    return _TOKEN.sub(resolve, html), problems

@@ -1,0 +1,199 @@
+"""The ``refkit`` Python-Markdown extension: the same pages under any Python-Markdown host.
+
+Zensical, MkDocs' successor, runs Python-Markdown extensions but no MkDocs plugins. This
+extension gives it what the plugin gives MkDocs: sources, live outputs, stamps, drift notices,
+error panels, references and the stylesheet (inlined, as an extension cannot add files to a
+site). Enable it as ``refkit`` under ``markdown_extensions`` (see the README).
+
+How it fits a host that converts pages one at a time and creates extension objects anew for
+every page (Zensical 0.0.x does both):
+
+- the build session and its worker live once per process, keyed by the settings, and close at
+  exit;
+- the first page that holds a directive plans every page of the docs folder and starts every
+  snippet they embed, so snippets run ahead of the pages that need them; each page then waits
+  only for its own;
+- a page is recognised by its text, since the host tells Markdown nothing of which file it
+  converts;
+- a snippet that raises fails a one-off build (an exception naming page:line); what MkDocs would
+  log as a warning goes to stderr. Under ``zensical serve``, where an exception would end the
+  server, nothing raises: the page shows the error.
+- pages without a directive cost one substring search.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+from pathlib import Path
+from typing import Any
+
+from markdown import Markdown
+from markdown.extensions import Extension
+from markdown.preprocessors import Preprocessor
+
+from refkit.engine.assemble import Block, assemble_page, block_html
+from refkit.engine.directive import SNIPPET_DIRECTIVE, find_directives
+from refkit.engine.project import ProjectConfig, find_project, read_project
+from refkit.engine.session import BuildMode, BuildSession, PagePlan, PageSource, Problem
+from refkit.engine.settings import OPTIONS, Settings
+from refkit.engine.text import printable
+
+__all__ = ["RefkitBuildError", "RefkitExtension", "makeExtension"]
+
+_STYLESHEET = Path(__file__).with_name("assets") / "refkit.css"
+# Before fenced code (superfences: 25) and raw HTML (20) see the page, after whitespace (30).
+_PRIORITY = 29
+
+
+class RefkitBuildError(RuntimeError):
+    """A snippet raised during a one-off build (``on_error: fail``); names page:line."""
+
+
+class _Process:
+    """What lives once per process: the sessions (one per settings) and the project file."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[Settings, BuildSession] = {}
+        self.projects: dict[Path | None, ProjectConfig] = {}
+        self.reported: set[str] = set()
+        atexit.register(self.close)
+
+    def project(self, config_file: str) -> ProjectConfig:
+        path = Path(config_file) if config_file else find_project()
+        if path not in self.projects:
+            self.projects[path] = read_project(path)
+        return self.projects[path]
+
+    def session(self, settings: Settings, project: ProjectConfig) -> BuildSession:
+        session = self.sessions.get(settings)
+        if session is None:
+            session = BuildSession.open(settings, _mode())
+            self.sessions[settings] = session
+            self.report(session.catalog_problems())
+            _plan_docs(session, project.docs_dir)
+            session.start()
+        return session
+
+    def report(self, problems: list[Problem]) -> None:
+        """Warnings to stderr, each once per process; a fatal problem raises."""
+        for problem in problems:
+            text = printable(str(problem))
+            if problem.fatal:
+                raise RefkitBuildError(f"refkit: {text}")
+            if text not in self.reported:
+                self.reported.add(text)
+                sys.stderr.write(f"WARNING -  refkit: {text}\n")
+
+    def close(self) -> None:
+        for session in self.sessions.values():
+            if session.stats.executed or session.stats.from_cache:
+                sys.stderr.write(f"INFO    -  refkit: {session.summary()}\n")
+            session.close()
+        self.sessions.clear()
+
+
+_process: _Process | None = None
+
+
+def _current_process() -> _Process:
+    global _process  # noqa: PLW0603 - one per process, by design: see the module docstring
+    if _process is None:
+        _process = _Process()
+    return _process
+
+
+def _mode() -> BuildMode:
+    """``serve`` under ``zensical serve`` (or ``mkdocs serve``), where nothing may raise."""
+    return "serve" if "serve" in sys.argv[1:3] else "build"
+
+
+def _plan_docs(session: BuildSession, docs_dir: Path) -> None:
+    pages = sorted(docs_dir.rglob("*.md")) if docs_dir.is_dir() else []
+    session.pages.clear()
+    session.plan(
+        PageSource(page.relative_to(docs_dir).as_posix(), page.read_text(encoding="utf-8"))
+        for page in pages
+    )
+
+
+class _RefkitPreprocessor(Preprocessor):
+    def __init__(self, md: Markdown, options: dict[str, Any]) -> None:
+        super().__init__(md)
+        self.config_file = str(options.pop("config_file", "") or "")
+        self.options = options
+
+    def run(self, lines: list[str]) -> list[str]:
+        text = "\n".join(lines)
+        # A page without a directive (or one the MkDocs plugin already replaced) costs nothing.
+        if SNIPPET_DIRECTIVE not in text or not find_directives(text)[0]:
+            return lines
+        process = _current_process()
+        project = process.project(self.config_file)
+        settings = Settings.resolve(
+            {**project.options, **self.options},
+            project_dir=project.project_dir,
+            config_name=project.name,
+        )
+        if not settings.enabled:
+            return lines
+        session = process.session(settings, project)
+        if session.refresh():  # a topic module was saved (zensical serve)
+            _plan_docs(session, project.docs_dir)
+            session.start()
+        plan = session.page_for_body(text)
+        if plan is None:  # a page saved since it was planned, or one from outside docs
+            _plan_docs(session, project.docs_dir)
+            plan = session.page_for_body(text)
+        return self._render(session, process, text, plan).split("\n")
+
+    def _render(
+        self, session: BuildSession, process: _Process, text: str, plan: PagePlan | None
+    ) -> str:
+        path = plan.path if plan else "(page)"
+        directives, _ = find_directives(text)
+        ids = [d.snippet_id for d in directives if d.kind == "snippet"]
+        session.start(ids)
+        if any(d.kind == "environment" for d in directives):
+            session.wait()  # the table counts every output of the build
+        else:
+            session.wait(ids)
+        problems: list[Problem] = []
+
+        def stash(block: Block) -> str:
+            html, found = block_html(session, block)
+            problems.extend(found)
+            return self.md.htmlStash.store(html)
+
+        markdown, found = assemble_page(
+            session,
+            path,
+            text,
+            first_line=plan.body_line if plan else 1,
+            topic=plan.topic if plan else "",
+            placeholder=stash,
+        )
+        process.report(found + problems)
+        style = self.md.htmlStash.store(f"<style>{_STYLESHEET.read_text(encoding='utf-8')}</style>")
+        return f"{style}\n\n{markdown}"
+
+
+class RefkitExtension(Extension):
+    """Runs ``!refkit`` directives; options are those of :mod:`refkit.engine.settings`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # None means "not set here": the configuration file's plugin entry, then the
+        # environment, then the defaults apply.
+        self.config = {option.name: [None, option.doc] for option in OPTIONS}
+        self.config["config_file"] = ["", "The site's configuration file (found when empty)."]
+        super().__init__(**kwargs)
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        """Register the preprocessor that replaces directives."""
+        options = {k: v for k, v in self.getConfigs().items() if v is not None}
+        md.preprocessors.register(_RefkitPreprocessor(md, options), "refkit", _PRIORITY)
+
+
+def makeExtension(**kwargs: Any) -> RefkitExtension:
+    """What Python-Markdown calls for ``refkit.engine.extension``."""
+    return RefkitExtension(**kwargs)

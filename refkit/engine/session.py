@@ -1,0 +1,473 @@
+"""One build, from settings to outcome, for every front door.
+
+A :class:`BuildSession` is what the MkDocs plugin, the Markdown extension (Zensical) and the
+``refkit`` command drive. It reads the topic catalog, finds the directives of the pages it is
+given, decides what runs, runs it in the worker (through :class:`~refkit.engine.runner.SnippetRunner`),
+compares live outputs with approved ones, and answers with values: results, statistics, drifts,
+the environments outputs came from, and problems that name a file and line. It imports no host;
+how a problem is reported (a MkDocs warning, an exception under Zensical, a line on stderr) is
+the front door's business.
+
+Results are kept per snippet together with the fingerprint of the code that produced them, so a
+session that lives across rebuilds (``mkdocs serve``, ``zensical serve``) re-runs exactly the
+snippets whose code changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key, gpu_visible
+from refkit.engine.directive import Directive, DirectiveError, find_directives
+from refkit.engine.discovery import Catalog, Snippet, load_catalog, package_state
+from refkit.engine.drift import Drift, canonical_text, compare, read_approved
+from refkit.engine.frontmatter import split_front_matter
+from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
+from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
+from refkit.engine.settings import Settings, SettingsError
+
+__all__ = [
+    "BuildMode",
+    "BuildSession",
+    "PagePlan",
+    "PageSource",
+    "Problem",
+    "SessionError",
+    "SnippetStatus",
+]
+
+BuildMode = Literal["build", "serve"]
+SnippetStatus = Literal["approved", "drift", "new", "failed", "not run"]
+
+
+class SessionError(RuntimeError):
+    """The build cannot start (bad settings, no package folder, CUDA asked for without a GPU).
+
+    The message says what to change.
+    """
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the author should fix, and where.
+
+    Attributes:
+        where: ``page.md:12``, ``refkit/topic.py:3``, or ``""`` when nowhere in particular.
+        message: What is wrong, in one sentence (more lines may follow: a diff, frames).
+        fatal: Whether it stops a one-off build (a snippet that raised, with ``on_error: fail``).
+
+    Examples:
+        >>> str(Problem("index.md:3", "unknown snippet id 'x.demo'"))
+        "index.md:3: unknown snippet id 'x.demo'"
+    """
+
+    where: str
+    message: str
+    fatal: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+@dataclass(frozen=True)
+class PageSource:
+    """A page as it is on disk.
+
+    Attributes:
+        path: Relative to the docs folder, with ``/`` (``topics/conv1d_head.md``).
+        text: The whole file, front matter included.
+    """
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What one page embeds, found by reading it.
+
+    Attributes:
+        path: As in :class:`PageSource`.
+        directives: The directives, with line numbers counted from the top of the file.
+        errors: Malformed directive lines.
+        topic: The ``topic`` of its front matter, or ``""``.
+        body: The page without its front matter, as a host hands it to Markdown.
+        body_line: The file line on which ``body`` starts (1 without front matter).
+    """
+
+    path: str
+    directives: tuple[Directive, ...]
+    errors: tuple[DirectiveError, ...]
+    topic: str
+    body: str
+    body_line: int
+
+    @property
+    def snippet_ids(self) -> list[str]:
+        """The snippet ids it embeds, in page order, each once."""
+        return list(dict.fromkeys(d.snippet_id for d in self.directives if d.kind == "snippet"))
+
+
+def plan_page(page: PageSource) -> PagePlan:
+    """Read a page's directives and front matter.
+
+    Examples:
+        >>> plan = plan_page(PageSource("a.md", "---\\ntopic: t\\n---\\nHi\\n!refkit t.demo_x\\n"))
+        >>> plan.topic, plan.snippet_ids, plan.directives[0].line, plan.body_line
+        ('t', ['t.demo_x'], 5, 4)
+    """
+    meta, body, body_line = split_front_matter(page.text)
+    directives, errors = find_directives(body)
+    shift = body_line - 1
+    return PagePlan(
+        path=page.path,
+        directives=tuple(_shifted(d, shift) for d in directives),
+        errors=tuple(DirectiveError(e.line + shift, e.text, e.reason) for e in errors),
+        topic=str(meta.get("topic") or ""),
+        body=body,
+        body_line=body_line,
+    )
+
+
+def _shifted(directive: Directive, lines: int) -> Directive:
+    return replace(directive, line=directive.line + lines)
+
+
+@dataclass
+class _Known:
+    """A result and the fingerprint of the code it came from."""
+
+    fingerprint: str
+    result: SnippetResult | None
+
+
+@dataclass
+class BuildSession:
+    """The state of builds with one set of settings; see the module docstring.
+
+    Args:
+        settings: The resolved options.
+        mode: ``build`` (a one-off build: ``on_error: fail`` stops it) or ``serve``.
+
+    Raises:
+        SessionError: When the settings cannot work on this machine.
+    """
+
+    settings: Settings
+    mode: BuildMode = "build"
+    catalog: Catalog = field(init=False)
+    pages: dict[str, PagePlan] = field(default_factory=dict, init=False)
+    stats: RunStats = field(default_factory=RunStats, init=False)
+    cache_errors: list[str] = field(default_factory=list, init=False)
+    dead_links: dict[str, str] = field(default_factory=dict, init=False)
+    _known: dict[str, _Known] = field(default_factory=dict, init=False)
+    _drifts: dict[str, Drift | None] = field(default_factory=dict, init=False)
+    _pending: PendingRun | None = field(default=None, init=False)
+    _runner: SnippetRunner | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._check_settings(self.settings)
+        self.catalog = load_catalog(self.settings.package_path)
+        self._load_dead_links()
+
+    @staticmethod
+    def _check_settings(settings: Settings) -> None:
+        package = settings.package_path
+        if not package.is_dir():
+            raise SessionError(
+                f"refkit: package_dir {settings.package_dir!r} is not a folder next to the "
+                f"site's configuration ({package}); set `package_dir` to the folder of your "
+                "topic modules."
+            )
+        if settings.device == "cuda" and not gpu_visible():
+            # Said once here, rather than by every snippet that asks torch for the device.
+            raise SessionError(
+                "refkit: device is 'cuda' (REFKIT_DEVICE or the site's configuration) but this "
+                "machine shows no NVIDIA GPU; use device 'auto' (CUDA when there is one) or 'cpu'."
+            )
+
+    @classmethod
+    def open(cls, settings: Settings, mode: BuildMode = "build") -> BuildSession:
+        """A session, with bad settings turned into a :class:`SessionError`."""
+        try:
+            return cls(settings, mode)
+        except SettingsError as exc:
+            raise SessionError(f"refkit: {exc}") from exc
+
+    def _load_dead_links(self) -> None:
+        # What `refkit links` last found; a build never goes online. The link checker (http,
+        # ssl: a noticeable share of import time) loads only when there is a report to read.
+        report = self.settings.cache_path / "links.json"
+        self.dead_links = {}
+        if report.exists():
+            from refkit.engine.links import dead_links
+
+            self.dead_links = dead_links(report)
+
+    # -- settings and catalog ---------------------------------------------------------------
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Use new settings (a ``mkdocs serve`` rebuild re-reads them); keep the worker if it fits."""
+        self._check_settings(settings)
+        worker_settings = ("package_dir", "timeout", "device", "jobs", "max_output", "project_dir")
+        if any(getattr(settings, n) != getattr(self.settings, n) for n in worker_settings):
+            self.close()
+            self._known.clear()
+        self.settings = settings
+        self._load_dead_links()
+
+    def refresh(self) -> set[str]:
+        """Read the catalog again if a file of the package changed.
+
+        Returns:
+            The ids of snippets whose code changed, appeared or went (empty when nothing did).
+        """
+        if package_state(self.settings.package_path) == self.catalog.state:
+            return set()
+        before = {sid: s.fingerprint for sid, s in self.catalog.snippets.items()}
+        self.catalog = load_catalog(self.settings.package_path)
+        after = {sid: s.fingerprint for sid, s in self.catalog.snippets.items()}
+        return {sid for sid in before.keys() | after.keys() if before.get(sid) != after.get(sid)}
+
+    def begin_build(self) -> set[str]:
+        """Start a new build: re-read the catalog, forget drifts and what the last build owed.
+
+        Returns:
+            The ids of snippets whose code changed since the last build (see :meth:`refresh`).
+        """
+        changed = self.refresh()
+        self.pages.clear()
+        self._drifts.clear()
+        self._pending = None
+        self.stats = RunStats()
+        # Failures and missing outputs are tried again on every build, as the cache never
+        # keeps them; with execute "always", everything is.
+        self._known = {
+            sid: known
+            for sid, known in self._known.items()
+            if known.result is not None and known.result.ok and self.settings.execute != "always"
+        }
+        return changed
+
+    def catalog_problems(self) -> list[Problem]:
+        """Topic modules that could not be read, each with its file and line."""
+        return [
+            Problem(f"{error.path}:{error.line}", f"topic module skipped: {error.reason}")
+            for error in self.catalog.errors
+        ]
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def plan(self, pages: Iterable[PageSource]) -> list[PagePlan]:
+        """Read the directives of pages, for :meth:`start` to run ahead of their conversion."""
+        plans = [plan_page(page) for page in pages]
+        self.pages.update((plan.path, plan) for plan in plans)
+        return plans
+
+    def page_for_body(self, body: str) -> PagePlan | None:
+        """The planned page whose body (front matter removed) is ``body``.
+
+        A host that hands only a page's text to Markdown (Zensical) says nothing of which file it
+        came from; the text itself tells, since pages were planned from the files.
+        """
+        wanted = body.strip()
+        for plan in self.pages.values():
+            if plan.body.strip() == wanted:
+                return plan
+        return None
+
+    def snippet_pages(self) -> dict[str, list[str]]:
+        """Snippet id -> the ``page:line`` places that embed it."""
+        places: dict[str, list[str]] = {}
+        for plan in self.pages.values():
+            for directive in plan.directives:
+                if directive.kind == "snippet":
+                    places.setdefault(directive.snippet_id, []).append(
+                        f"{plan.path}:{directive.line}"
+                    )
+        return places
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _current(self, snippet: Snippet) -> bool:
+        known = self._known.get(snippet.id)
+        return known is not None and known.fingerprint == snippet.fingerprint
+
+    def _make_runner(self) -> SnippetRunner:
+        if self._runner is None:
+            s = self.settings
+            self._runner = SnippetRunner(
+                s.package_path,
+                cache=None,
+                execute=s.execute,
+                timeout=s.timeout,
+                device=s.device,
+                jobs=s.jobs,
+                max_output=s.max_output,
+            )
+        self._runner.execute = self.settings.execute
+        self._runner.cache = ResultCache(self.settings.cache_path)
+        return self._runner
+
+    def start(self, snippet_ids: Iterable[str] | None = None) -> None:
+        """Start the snippets that planned pages embed (or ``snippet_ids``), without waiting.
+
+        Snippets with a current result are skipped; unknown ids are left for the pages to report.
+        """
+        ids = snippet_ids if snippet_ids is not None else self.snippet_pages()
+        snippets = self.catalog.snippets
+        wanted = [snippets[i] for i in dict.fromkeys(ids) if i in snippets]
+        owed = self._pending.requests if self._pending is not None else {}
+        in_flight = {snippet.id for snippet, _ in owed.values()}
+        todo = [s for s in wanted if not self._current(s) and s.id not in in_flight]
+        if not todo:
+            return
+        if self._pending is not None:
+            self.wait()  # one run at a time: the worker's answers then all belong to it
+        pending = self._make_runner().start(todo, read_state=self.catalog.state)
+        for snippet in todo:
+            self._known[snippet.id] = _Known(snippet.fingerprint, pending.results.get(snippet.id))
+        self._absorb_stats(pending.stats)
+        self._pending = pending if pending.requests else None
+
+    def wait(
+        self, snippet_ids: Collection[str] | None = None, progress: Progress | None = None
+    ) -> None:
+        """Wait until ``snippet_ids`` (by default, everything started) have results."""
+        pending = self._pending
+        if pending is None or self._runner is None:
+            return
+        before = replace(pending.stats, executed_ids=list(pending.stats.executed_ids))
+        self._runner.finish(pending, progress=progress, until=snippet_ids)
+        self.cache_errors.extend(self._runner.cache_write_errors)
+        self._runner.cache_write_errors.clear()
+        catalog = self.catalog.snippets
+        for snippet_id, result in pending.results.items():
+            snippet = catalog.get(snippet_id)
+            fingerprint = snippet.fingerprint if snippet else ""
+            self._known[snippet_id] = _Known(fingerprint, result)
+            self._drifts.pop(snippet_id, None)
+        self._absorb_stats(pending.stats, before)
+        if not pending.requests:
+            self._pending = None
+
+    def _absorb_stats(self, stats: RunStats, before: RunStats | None = None) -> None:
+        base = before or RunStats()
+        self.stats.from_cache += stats.from_cache - base.from_cache
+        self.stats.executed += stats.executed - base.executed
+        self.stats.failed += stats.failed - base.failed
+        self.stats.not_run += stats.not_run - base.not_run
+        self.stats.executed_ids.extend(stats.executed_ids[len(base.executed_ids) :])
+
+    def run(
+        self, snippet_ids: Iterable[str], progress: Progress | None = None
+    ) -> dict[str, SnippetResult | None]:
+        """Start and wait for ``snippet_ids``; their results."""
+        ids = list(dict.fromkeys(snippet_ids))
+        self.start(ids)
+        self.wait(progress=progress)
+        return {i: self.result(i) for i in ids}
+
+    def result(self, snippet_id: str) -> SnippetResult | None:
+        """The current result of a snippet (``None``: not run, or not started yet)."""
+        snippet = self.catalog.snippets.get(snippet_id)
+        known = self._known.get(snippet_id)
+        if snippet is None or known is None or known.fingerprint != snippet.fingerprint:
+            return None
+        return known.result
+
+    def cached_result(self, snippet: Snippet) -> SnippetResult | None:
+        """The cached result of a snippet's current code, without running anything."""
+        key = cache_key(snippet, EnvironmentKey.current(self.settings.device))
+        return ResultCache(self.settings.cache_path).get(key)
+
+    # -- verdicts -------------------------------------------------------------------------
+
+    def drift(self, snippet_id: str) -> Drift | None:
+        """How a snippet's live output differs from its approved one, or ``None``."""
+        if snippet_id not in self._drifts:
+            result = self.result(snippet_id)
+            self._drifts[snippet_id] = self.drift_of(result) if result is not None else None
+        return self._drifts[snippet_id]
+
+    def drift_of(self, result: SnippetResult) -> Drift | None:
+        """The drift of any result from its approved output (``None``: agrees, or never approved)."""
+        if not result.ok:
+            return None
+        approved = read_approved(self.settings.approved_path, result)
+        if approved is None:
+            return None
+        return compare(result.snippet_id, approved[0], canonical_text(result), approved[1])
+
+    def status(self, result: SnippetResult | None) -> SnippetStatus:
+        """``approved``, ``drift``, ``new`` (never approved), ``failed`` or ``not run``."""
+        if result is None:
+            return "not run"
+        if not result.ok:
+            return "failed"
+        if read_approved(self.settings.approved_path, result) is None:
+            return "new"
+        return "drift" if self.drift_of(result) is not None else "approved"
+
+    def failure_problem(self, snippet: Snippet, result: SnippetResult, where: str) -> Problem:
+        """The problem a failed snippet is: fatal when it raised in a one-off ``fail`` build.
+
+        Only an exception is the snippet's own verdict on its code. A timeout or a killed process
+        says as much about the machine, so its page gets a panel and the build goes on (with a
+        warning, which ``--strict`` still fails on).
+        """
+        error = result.error
+        detail = f"{error.type}: {error.message}" if error else result.status
+        frames = error.last_frames() if error else ""
+        message = (
+            f"snippet {snippet.id} ({snippet.path.name}:{snippet.line}) {result.status}: "
+            f"{detail}" + (f"\n{frames}" if frames else "")
+        )
+        fatal = result.status == ERROR and self.mode == "build" and self.settings.on_error == "fail"
+        return Problem(where, message, fatal=fatal)
+
+    def unknown_snippet_reason(self, snippet_id: str) -> str:
+        """Why an id names no snippet: a topic that failed to parse, or a likely typo."""
+        module = snippet_id.split(".", 1)[0]
+        for error in self.catalog.errors:
+            if Path(error.path).stem == module:
+                return (
+                    f"snippet {snippet_id} is unavailable: its topic module failed to parse "
+                    f"({error})"
+                )
+        close = difflib.get_close_matches(snippet_id, list(self.catalog.snippets), n=3, cutoff=0.5)
+        hint = f"; closest known: {', '.join(close)}" if close else ""
+        return f"unknown snippet id {snippet_id!r}{hint}"
+
+    def environments(self) -> list[tuple[RunEnvironment, int]]:
+        """The environments current outputs came from, most outputs first."""
+        counts = Counter(
+            known.result.environment
+            for known in self._known.values()
+            if known.result is not None and known.result.environment is not None
+        )
+        return sorted(counts.items(), key=lambda item: -item[1])
+
+    def summary(self) -> str:
+        """One line on what the last build did."""
+        s = self.stats
+        return (
+            f"{s.from_cache + s.executed + s.not_run} snippets: {s.from_cache} from the cache, "
+            f"{s.executed} run, {s.failed} failed, {s.not_run} not run"
+        )
+
+    def warm_up(self) -> None:
+        """Start the worker now and import what snippets need, so the next edit runs at once."""
+        self._make_runner().warm_up(self.catalog.preload_imports)
+
+    def close(self) -> None:
+        """Stop the worker and forget what it owed."""
+        self._pending = None
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
