@@ -298,9 +298,11 @@ def test_a_cold_build_reports_progress_in_a_few_log_lines(site):
 
 
 def test_progress_on_a_terminal_rewrites_one_line(capsys):
-    from refkit.engine.plugin import _Progress
+    import sys
 
-    progress = _Progress(tty=True)
+    from refkit.engine.progress import ProgressLine
+
+    progress = ProgressLine(print, stream=sys.stderr, tty=True)
     progress(0, 2, ["a.demo_x", "a.demo_y"])
     progress(1, 2, ["a.demo_y"])
     progress(2, 2, [])
@@ -321,7 +323,8 @@ def test_asking_for_cuda_without_a_gpu_is_one_clear_error(site):
     done = site.build(env={"REFKIT_DEVICE": "cuda"})
     assert done.returncode != 0
     assert (
-        "device is 'cuda' (REFKIT_DEVICE or mkdocs.yml) but this machine shows no NVIDIA GPU"
+        "device is 'cuda' (REFKIT_DEVICE or the site's configuration) but this machine shows no "
+        "NVIDIA GPU"
         in done.stderr
     )
     assert "Traceback" not in done.stderr

@@ -162,7 +162,7 @@ def placeholder_token(page: str, number: int) -> str:
 
     Examples:
         >>> placeholder_token("index.md", 0)
-        'REFKITBLOCK2ca84b9d20N0X'
+        'REFKITBLOCKa48746cae7N0X'
     """
     nonce = hashlib.sha256(page.encode()).hexdigest()[:10]
     return f"REFKITBLOCK{nonce}N{number}X"

@@ -29,6 +29,7 @@ from mkdocs.structure.pages import Page
 from refkit.engine.assemble import Block, assemble_page, fill_placeholders, placeholder_token
 from refkit.engine.mkdocs_config import RefkitConfig
 from refkit.engine.progress import ProgressLine
+from refkit.engine.runner import RunStats
 from refkit.engine.serve_watch import PackageWatcher, mark_stale
 from refkit.engine.session import (
     BuildMode,
@@ -61,11 +62,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self._blocks: dict[str, dict[str, Block]] = {}
         self._collected = False
         self._watcher = PackageWatcher()
-
-    @property
-    def stats(self) -> Any:
-        """What the last build ran and took from the cache (for tests and benchmarks)."""
-        return self.session.stats if self.session else None
+        self.stats = RunStats()
+        """What the last build ran and took from the cache (for logs, tests and benchmarks)."""
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember the command: ``serve`` keeps going on errors and keeps the worker warm."""
@@ -152,6 +150,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             return
         self._collected = True
         self.session.wait(progress=ProgressLine(log.info))
+        self.stats = self.session.stats
         for problem in self.session.cache_errors:
             log.warning(f"cannot write the result cache ({problem}); results are not kept")
         self.session.cache_errors.clear()

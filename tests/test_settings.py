@@ -1,0 +1,107 @@
+"""The settings model: one definition of every option, read the same way by every front door."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from refkit.engine.settings import OPTIONS, Settings, SettingsError, options_table
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_every_option_has_a_doc_a_variable_and_a_default_of_its_type():
+    assert [o.name for o in OPTIONS] == [
+        "enabled",
+        "execute",
+        "timeout",
+        "device",
+        "jobs",
+        "max_output",
+        "on_error",
+        "package_dir",
+        "cache_dir",
+        "approved_dir",
+    ]
+    for option in OPTIONS:
+        assert option.doc.endswith(".")
+        assert option.variable == "REFKIT_" + option.name.upper()
+        assert isinstance(option.default, option.kind)
+        assert not option.choices or option.default in option.choices
+
+
+def test_layers_win_in_order_config_then_environment_then_flags():
+    config = {"jobs": 3, "timeout": 10, "device": "cpu"}
+    environ = {"REFKIT_JOBS": "4", "REFKIT_TIMEOUT": " 20 "}
+    settings = Settings.resolve(config, environ=environ, flags={"jobs": 5, "timeout": None})
+    assert (settings.jobs, settings.timeout, settings.device) == (5, 20.0, "cpu")
+    assert Settings.resolve(environ={}).jobs == 2  # the default, from the model
+
+
+@pytest.mark.parametrize(
+    ("config", "environ", "message"),
+    [
+        ({"jobs": "two"}, {}, "mkdocs.yml: refkit option 'jobs': expected a whole number, got 'two'"),
+        ({"jobs": 1.5}, {}, "expected a whole number, got 1.5"),
+        ({"enabled": "maybe"}, {}, "expected true or false, got 'maybe'"),
+        ({"timeout": True}, {}, "expected a number, got True"),
+        ({"execute": "sometimes"}, {}, "'sometimes' is not one of auto, always, never"),
+        ({"colour": "red"}, {}, "mkdocs.yml: unknown refkit option 'colour' (known: enabled,"),
+        ({}, {"REFKIT_TIMEOUT": "0"}, "REFKIT_TIMEOUT=0: must be at least 0.1"),
+        ({}, {"REFKIT_DEVICE": "tpu"}, "REFKIT_DEVICE=tpu: 'tpu' is not one of auto, cpu, cuda"),
+        ({"package_dir": ""}, {}, "refkit option 'package_dir': expected text, got ''"),
+    ],
+)
+def test_a_bad_value_names_where_it_was_set(config, environ, message):
+    with pytest.raises(SettingsError) as caught:
+        Settings.resolve(config, environ=environ)
+    assert message in str(caught.value)
+
+
+def test_paths_are_relative_to_the_project_folder(tmp_path):
+    settings = Settings.resolve({"package_dir": "notes"}, environ={}, project_dir=tmp_path)
+    assert settings.package_path == tmp_path.resolve() / "notes"
+    assert settings.cache_path == tmp_path.resolve() / ".refkit-cache"
+
+
+def test_the_mkdocs_config_class_is_generated_from_the_model():
+    # mkdocstrings' idiom: load_config on a plugin object returns (errors, warnings).
+    from refkit.engine.plugin import RefkitPlugin
+
+    plugin = RefkitPlugin()
+    assert plugin.load_config({"jobs": 4, "execute": "never"}) == ([], [])
+    assert plugin.config.jobs == 4 and plugin.config.timeout == 120
+    errors, _ = RefkitPlugin().load_config({"execute": "sometimes"})
+    assert [name for name, _ in errors] == ["execute"]
+    _, warnings = RefkitPlugin().load_config({"colour": "red"})
+    assert [name for name, _ in warnings] == ["colour"]
+    assert set(dict(plugin.config)) == {o.name for o in OPTIONS}
+
+
+def test_the_extension_and_the_command_accept_exactly_the_models_options():
+    from refkit.engine.cli import check
+    from refkit.engine.extension import RefkitExtension
+
+    assert set(RefkitExtension().config) == {o.name for o in OPTIONS} | {"config_file"}
+    flags = {p.name for p in check.params} - {"ids", "cached", "config_file", "docs_dir"}
+    assert flags == {o.name for o in OPTIONS} - {"enabled", "on_error", "execute"}
+
+
+def test_the_readme_lists_every_option_as_the_model_defines_it():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert options_table() in readme
+
+
+def test_the_runner_and_worker_take_no_defaults_of_their_own():
+    # Defaults live in the settings model only (jobs used to be 2 there, 1 here).
+    import inspect
+
+    from refkit.engine.runner import SnippetRunner
+
+    parameters = inspect.signature(SnippetRunner).parameters
+    for name in ("timeout", "jobs", "device", "execute", "max_output"):
+        assert parameters[name].default is inspect.Parameter.empty, name
+    worker = (REPO / "refkit" / "engine" / "worker.py").read_text(encoding="utf-8")
+    assert not re.search(r'add_argument\("--jobs"[^)]*default=', worker)
