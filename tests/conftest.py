@@ -136,17 +136,60 @@ def site(tmp_path: Path) -> Site:
     return make_site(tmp_path / "site-project")
 
 
+def zensical(project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
+    """``zensical`` in a subprocess in ``project``, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "zensical", *args],
+        cwd=project,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def real_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The result cache of this repository's real snippets, filled once per test session.
+
+    Every test of the real 51 snippets reads it, so they all run once per session: in the
+    ``--strict`` MkDocs build of :func:`built_site`, which fills it.
+    """
+    return tmp_path_factory.mktemp("real-cache")
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory, real_cache: Path) -> Path:
     """This repository's own site, built once per test session with ``--strict`` and a fresh cache."""
     out = tmp_path_factory.mktemp("real-site")
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out / "site")],
         cwd=REPO,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "REFKIT_CACHE_DIR": str(out / "cache")},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "REFKIT_CACHE_DIR": str(real_cache)},
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-5000:]
+    assert "51 run" in done.stderr or " run, 0 failed" in done.stderr
     return out / "site"
+
+
+@pytest.fixture(scope="session")
+def zensical_site(tmp_path_factory: pytest.TempPathFactory, built_site: Path, real_cache: Path) -> Path:
+    """This repository's site built by ``zensical build --clean`` from a copy of the repository.
+
+    A copy, because Zensical writes its site and page cache inside the project. It reads the
+    results the MkDocs build left, so nothing runs twice.
+    """
+    import shutil
+
+    project = tmp_path_factory.mktemp("zensical-project")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("docs", "refkit", "approved"):
+        shutil.copytree(REPO / folder, project / folder, ignore=ignore)
+    shutil.copy(REPO / "mkdocs.yml", project / "mkdocs.yml")
+    done = zensical(project, "build", "--clean", env={"REFKIT_CACHE_DIR": str(real_cache)})
+    assert done.returncode == 0, done.stderr[-5000:]
+    assert " 0 run, 0 failed" in done.stderr, done.stderr[-3000:]
+    return project / "site"

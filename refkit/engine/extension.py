@@ -79,7 +79,7 @@ class _Process:
         """Warnings to stderr, each once per process; a fatal problem raises."""
         for problem in problems:
             text = printable(str(problem))
-            if problem.fatal:
+            if problem.fatal or _strict():
                 raise RefkitBuildError(f"refkit: {text}")
             if text not in self.reported:
                 self.reported.add(text)
@@ -106,6 +106,11 @@ def _current_process() -> _Process:
 def _mode() -> BuildMode:
     """``serve`` under ``zensical serve`` (or ``mkdocs serve``), where nothing may raise."""
     return "serve" if "serve" in sys.argv[1:3] else "build"
+
+
+def _strict() -> bool:
+    """Whether a one-off build was asked to fail on warnings (``--strict``, ``-s``)."""
+    return _mode() == "build" and bool({"--strict", "-s"} & set(sys.argv[1:]))
 
 
 def _plan_docs(session: BuildSession, docs_dir: Path) -> None:
@@ -182,15 +187,15 @@ class RefkitExtension(Extension):
     """Runs ``!refkit`` directives; options are those of :mod:`refkit.engine.settings`."""
 
     def __init__(self, **kwargs: Any) -> None:
-        # None means "not set here": the configuration file's plugin entry, then the
-        # environment, then the defaults apply.
-        self.config = {option.name: [None, option.doc] for option in OPTIONS}
+        # "" means "not set here": the configuration file's plugin entry, then the environment,
+        # then the defaults apply. (Not None: Python-Markdown parses a None default as a bool.)
+        self.config = {option.name: ["", option.doc] for option in OPTIONS}
         self.config["config_file"] = ["", "The site's configuration file (found when empty)."]
         super().__init__(**kwargs)
 
     def extendMarkdown(self, md: Markdown) -> None:
         """Register the preprocessor that replaces directives."""
-        options = {k: v for k, v in self.getConfigs().items() if v is not None}
+        options = {k: v for k, v in self.getConfigs().items() if v != ""}
         md.preprocessors.register(_RefkitPreprocessor(md, options), "refkit", _PRIORITY)
 
 
