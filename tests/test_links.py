@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -72,6 +74,22 @@ class Handler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(payload)
 
+    def trickle(self, status: int, headers: dict[str, str]) -> None:
+        """Headers at once, then a body of one byte every 50 ms, until the test ends."""
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        for _ in range(1200):  # a minute at most
+            if self.server.origin.stop.wait(0.05):
+                break
+            try:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+            except OSError:  # the client hung up: what it should do
+                break
+
     def answer(self, body: bool) -> None:
         origin = self.server.origin
         parts = urlsplit(self.path)
@@ -94,8 +112,13 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/busy-429-date":
             headers = {"Retry-After": RETRY_AFTER_DATE}
             self.send(429, body, headers) if count == 1 else self.send(200, body)
+        elif path == "/busy-429-garbage":
+            headers = {"Retry-After": "soon"}
+            self.send(429, body, headers) if count == 1 else self.send(200, body)
         elif path == "/always-429":
             self.send(429, body)
+        elif path == "/hostile-429":
+            self.send(429, body, {"Retry-After": "99999"})
         elif path == "/error-500":
             self.send(500, body)
         elif path == "/forbidden":
@@ -114,6 +137,21 @@ class Handler(BaseHTTPRequestHandler):
             )
         elif path == "/head-405":
             self.send(405 if self.command == "HEAD" else 200, body)
+        elif path in ("/trickle-301", "/trickle-503"):
+            if self.command == "HEAD":
+                self.send(405, body)
+            else:
+                self.trickle(int(path[-3:]), {"Location": "/ok"})
+        elif path == "/head-drops":
+            if self.command == "GET":  # a HEAD gets no answer at all: the connection just closes
+                self.send(200, body)
+        elif path == "/cookie-gate":
+            if "seen=1" in self.headers.get("Cookie", ""):
+                self.send(200, body)
+            else:
+                self.send(302, body, {"Location": "/cookie-set"})
+        elif path == "/cookie-set":
+            self.send(302, body, {"Location": "/cookie-gate", "Set-Cookie": "seen=1; Path=/"})
         elif path == "/toggle":
             self.send(200 if origin.alive else 404, body)
         else:
@@ -166,6 +204,16 @@ def fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
 
 
+def bounded(check: Callable[[], LinkStatus], seconds: float = 10) -> LinkStatus:
+    """``check()`` in a thread that may take ``seconds``; a hang fails the test, not the run."""
+    found: list[LinkStatus] = []
+    worker = threading.Thread(target=lambda: found.append(check()), daemon=True)
+    worker.start()
+    worker.join(timeout=seconds)  # if it fails, the thread is left behind, asleep or reading
+    assert not worker.is_alive(), f"still checking after {seconds} s"
+    return found[0]
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -201,6 +249,12 @@ def test_redirect_keeps_the_text_fragment_but_never_sends_it(origin: Origin) -> 
     status = check_url(origin.url("/moved-301#:~:text=Input%20IDs"), timeout=2, sleep=Sleeps())
     assert status.suggested_url == origin.url("/ok#:~:text=Input%20IDs")
     assert [path for _, path in origin.requests] == ["/moved-301", "/ok"]
+
+
+def test_a_non_ascii_url_is_sent_percent_encoded(origin: Origin) -> None:
+    status = check_url(origin.url("/caf\u00e9 x?q=1#:~:text=hello"), timeout=2, sleep=Sleeps())
+    assert status.status == 404 and status.url.endswith("/caf\u00e9 x?q=1#:~:text=hello")
+    assert origin.requests == [("HEAD", "/caf%C3%A9%20x?q=1"), ("GET", "/caf%C3%A9%20x?q=1")]
 
 
 def test_temporary_redirect_is_ok_without_a_suggestion(origin: Origin) -> None:
@@ -259,6 +313,41 @@ def test_429_retry_after_as_an_http_date_is_capped(
     assert sleeps == [expected]
 
 
+def test_429_with_a_retry_after_that_is_not_a_delay_backs_off_instead(origin: Origin) -> None:
+    sleeps = Sleeps()
+    status = check_url(origin.url("/busy-429-garbage"), backoff=0.5, timeout=2, sleep=sleeps)
+    assert status.ok and status.attempts == 2
+    assert sleeps == [0.5]
+
+
+def test_a_hostile_retry_after_cannot_hang_the_run(origin: Origin) -> None:
+    """The real clock and ``time.sleep``: nothing in requests or urllib3 may wait 99999 s."""
+    started = time.monotonic()
+    status = bounded(
+        lambda: check_url(origin.url("/hostile-429"), retries=2, max_wait=0.2, timeout=2)
+    )
+    elapsed = time.monotonic() - started
+    assert status.status == 429 and status.blocked and status.attempts == 3
+    assert origin.requests == [("HEAD", "/hostile-429")] * 3
+    assert 0.4 <= elapsed < 5  # two waits of max_wait, really slept
+
+
+def test_an_endless_body_is_never_read_on_a_redirect(origin: Origin) -> None:
+    status = bounded(lambda: check_url(origin.url("/trickle-301"), timeout=2, sleep=Sleeps()))
+    assert status.ok and status.suggested_url == origin.url("/ok")
+    assert origin.requests == [("HEAD", "/trickle-301"), ("GET", "/trickle-301"), ("HEAD", "/ok")]
+
+
+def test_an_endless_body_is_never_read_on_a_retry(origin: Origin) -> None:
+    sleeps = Sleeps()
+    status = bounded(
+        lambda: check_url(origin.url("/trickle-503"), retries=1, timeout=2, sleep=sleeps)
+    )
+    assert (status.status, status.error, status.attempts) == (503, "HTTP 503", 2)
+    assert sleeps == [1.0]
+    assert origin.requests == [("HEAD", "/trickle-503")] + [("GET", "/trickle-503")] * 2
+
+
 def test_429_every_time_is_blocked_not_dead(origin: Origin) -> None:
     sleeps = Sleeps()
     status = check_url(origin.url("/always-429"), retries=2, backoff=0.5, timeout=2, sleep=sleeps)
@@ -282,8 +371,8 @@ def test_500_is_retried_with_exponential_backoff_then_dead(origin: Origin) -> No
     assert (status.ok, status.status, status.error) == (False, 500, "HTTP 500")
     assert status.attempts == 3 and sleeps == [0.5, 1.0]
     assert status.dead
-    # Each attempt: HEAD answered 500, so GET was tried too.
-    assert origin.requests == [("HEAD", "/error-500"), ("GET", "/error-500")] * 3
+    # HEAD answered 500, so GET was tried at once; the GET carries the retries.
+    assert origin.requests == [("HEAD", "/error-500")] + [("GET", "/error-500")] * 3
 
 
 def test_slow_answer_within_the_timeout_is_ok(origin: Origin) -> None:
@@ -325,6 +414,26 @@ def test_head_405_falls_back_to_get(origin: Origin) -> None:
     assert origin.requests == [("HEAD", "/head-405"), ("GET", "/head-405")]
 
 
+def test_head_without_an_answer_is_retried_then_falls_back_to_get(origin: Origin) -> None:
+    sleeps = Sleeps()
+    status = check_url(origin.url("/head-drops"), retries=1, backoff=0.1, timeout=2, sleep=sleeps)
+    assert status.ok and status.status == 200 and status.error is None
+    assert status.attempts == 2 and sleeps == [0.1]
+    assert origin.requests == [("HEAD", "/head-drops")] * 2 + [("GET", "/head-drops")]
+
+
+def test_a_cookie_set_on_one_hop_is_sent_on_the_next_but_not_to_the_next_check(
+    origin: Origin,
+) -> None:
+    gate = origin.url("/cookie-gate")
+    for _ in range(2):
+        status = check_url(gate, timeout=2, sleep=Sleeps())
+        assert status.ok and status.final_url == gate and not status.permanent_redirect
+    # Each check starts without cookies: it is sent away to get one, then let in.
+    one_check = ["/cookie-gate", "/cookie-set", "/cookie-gate"]
+    assert [path for _, path in origin.requests] == one_check * 2
+
+
 def test_connection_refused_is_retried_then_dead() -> None:
     sleeps = Sleeps()
     status = check_url(
@@ -334,9 +443,43 @@ def test_connection_refused_is_retried_then_dead() -> None:
     assert status.attempts == 2 and sleeps == [0.1]
 
 
+def test_an_untrusted_certificate_is_dead_at_once_without_retries(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a self-signed certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = Server(threading.Event())
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        sleeps = Sleeps()
+        url = server.origin.base.replace("http://", "https://") + "/ok"
+        status = check_url(url, retries=2, timeout=2, sleep=sleeps)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert status.dead and status.status is None
+    assert status.error is not None and status.error.startswith("TLS certificate error: ")
+    assert status.attempts == 1 and sleeps == []
+
+
 def test_a_non_http_url_is_dead_without_a_request() -> None:
     status = check_url("ftp://127.0.0.1/file", sleep=Sleeps())
     assert status.dead and status.error == "not an http(s) URL" and status.attempts == 0
+
+
+def test_a_url_that_cannot_be_parsed_is_dead_without_a_request() -> None:
+    status = check_url("http://[::1/x", sleep=Sleeps())
+    assert status.dead and status.error == "invalid URL: Invalid IPv6 URL" and status.attempts == 0
 
 
 # --- check_links: many URLs, concurrency and the cache -------------------------------------------
@@ -410,6 +553,10 @@ def test_cache_file_round_trips_and_leaves_no_temporary_file(
         b'{"format": 99, "links": {}}',
         b'{"format": 1, "links": []}',
         b'{"format": 1, "links": {"u": {"url": "u", "ok": "yes"}}}',
+        b'{"format": 1, "links": "u"}',
+        b'"links"',
+        b"null",
+        b"[" * 100_000,  # deeper than the JSON decoder's recursion limit
     ],
 )
 def test_an_unreadable_cache_is_ignored(origin: Origin, tmp_path: Path, content: bytes) -> None:
@@ -428,6 +575,38 @@ def test_a_bad_entry_does_not_spoil_the_good_ones(tmp_path: Path) -> None:
     data = {"format": 1, "links": {good.url: good.to_json(), "https://b.example": {"ok": 1}}}
     path.write_text(json.dumps(data), encoding="utf-8")
     assert LinkCache(path).statuses() == {good.url: good}
+
+
+DEAD = LinkStatus(
+    "https://a.example", False, 404, None, False, "HTTP 404", T0.isoformat(), "2024-01-01"
+)
+OTHER = "https://b.example"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not an object",
+        ["a", "list"],
+        None,
+        {**DEAD.to_json(), "url": OTHER, "status": True},  # bool passes isinstance(x, int)
+        {**DEAD.to_json(), "url": OTHER, "attempts": False},
+        {**DEAD.to_json(), "url": OTHER, "status": 404.0},
+        {**DEAD.to_json(), "url": OTHER, "ok": 0},
+        {**DEAD.to_json(), "url": OTHER, "checked_at": "yesterday"},
+        {**DEAD.to_json(), "url": OTHER, "dead_since": "<b>long ago</b>"},
+        {**DEAD.to_json(), "url": OTHER, "dead_since": 20240101},
+        {**DEAD.to_json(), "url": "https://c.example"},  # filed under another URL
+    ],
+)
+def test_an_entry_of_the_wrong_shape_is_treated_as_missing(tmp_path: Path, bad: object) -> None:
+    path = tmp_path / "links.json"
+    data = {"format": 1, "links": {DEAD.url: DEAD.to_json(), OTHER: bad}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    cache = LinkCache(path)
+    assert cache.statuses() == {DEAD.url: DEAD}
+    assert cache.previous(OTHER) is None and cache.get(OTHER, 1e12, T0) is None
+    assert dead_links(path) == {DEAD.url: "2024-01-01"}
 
 
 def test_dead_since_is_kept_while_dead_and_reset_once_alive(origin: Origin, tmp_path: Path) -> None:
@@ -562,3 +741,20 @@ def test_importing_the_checker_imports_neither_torch_nor_transformers() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_reading_the_cache_does_not_load_the_http_stack(tmp_path: Path) -> None:
+    """A build reads ``dead_links()`` on every run; requests and urllib3 load only to check."""
+    cache = LinkCache(tmp_path / "links.json")
+    at = "2024-01-01T00:00:00+00:00"
+    cache.put(LinkStatus("https://x.example", False, 404, None, False, "HTTP 404", at, at[:10]))
+    cache.save()
+    code = (
+        "import sys, refkit.engine.links as links; print(links.dead_links(sys.argv[1])); "
+        "print([m for m in ('requests', 'urllib3', 'http.client') if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(cache.path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["{'https://x.example': '2024-01-01'}", "[]"]

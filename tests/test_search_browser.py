@@ -48,9 +48,8 @@ def test_notes_queries_listed_here_are_exactly_the_notes_gs_lines():
     assert {line.strip().strip("()") for line in lines} == set(NOTES_QUERIES)
 
 
-@pytest.fixture(scope="module")
-def site_url(built_site: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(built_site))
+def _serve(folder: Path) -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -59,6 +58,16 @@ def site_url(built_site: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site: Path) -> Iterator[str]:
+    yield from _serve(built_site)
+
+
+@pytest.fixture(scope="module")
+def zensical_url(zensical_site: Path) -> Iterator[str]:
+    yield from _serve(zensical_site)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -126,6 +135,37 @@ def search(browser, site_url: str, query: str) -> list[str]:
         By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"
     )
     return [link.get_attribute("href") or "" for link in links]
+
+
+def zensical_search(browser, site_url: str, query: str) -> list[str]:
+    """The same as :func:`search`, in Zensical's search dialog (which lives in a shadow root)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(site_url)
+    wait = WebDriverWait(browser, 30)
+    wait.until(
+        expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "button.md-search__button"))
+    ).click()
+
+    def dialog(driver):
+        return driver.execute_script(
+            "const host = [...document.querySelectorAll('*')]"
+            ".find(e => e.shadowRoot && e.shadowRoot.querySelector('input'));"
+            "return host ? host.shadowRoot : null;"
+        )
+
+    root = wait.until(dialog)
+    root.find_element(By.CSS_SELECTOR, "input").send_keys(query)
+    wait.until(lambda driver: root.find_elements(By.CSS_SELECTOR, "a[href]"))
+    return [link.get_attribute("href") or "" for link in root.find_elements(By.CSS_SELECTOR, "a[href]")]
+
+
+def test_zensical_search_box_finds_live_output(browser, zensical_url):
+    # As in test_search_finds_live_output: the word is in no prose or shown source of a page.
+    results = zensical_search(browser, zensical_url, "RobertaTokenizer")
+    assert "/topics/model_inputs/" in [urlsplit(url).path for url in results[:TOP_RESULTS]]
 
 
 @pytest.mark.parametrize(("query", "module"), sorted({**NOTES_QUERIES, **READER_QUERIES}.items()))

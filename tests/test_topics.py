@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from refkit.engine.discovery import load_catalog
-from refkit.engine.runner import SnippetRunner
+from refkit.engine.drift import canonical_text, read_approved
+from refkit.engine.session import BuildSession
+from refkit.engine.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 NOTES = REPO / "tests" / "fixtures" / "seed-notes.md"
@@ -148,42 +150,29 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
 
 
 @pytest.mark.slow
-def test_every_snippet_gives_byte_identical_output_in_three_fresh_runs():
-    runs = []
-    for _ in range(3):
-        # A new worker process each time, and each snippet in its own fresh fork of it.
-        runner = SnippetRunner(
-            REPO / "refkit",
-            cache=None,
-            execute="always",
-            timeout=300,
-        )
-        try:
-            results, _ = runner.results(CATALOG.snippets.values())
-        finally:
-            runner.close()
-        for snippet_id, result in results.items():
-            assert result is not None and result.ok, f"{snippet_id}: {result and result.error}"
-        runs.append(
-            {sid: (r.output_text, r.return_text, r.return_html) for sid, r in results.items()}
-        )
-    assert runs[0] == runs[1] == runs[2]
-    assert sum(1 for text, *_ in runs[0].values() if text) == len(runs[0]), (
-        "a snippet printed nothing"
+def test_every_snippet_gives_byte_identical_output_to_its_approved_run(built_site, real_cache):
+    # The site build ran every snippet afresh (a new worker, each snippet in its own fork); its
+    # outputs equal, byte for byte, those approved from earlier runs in other processes.
+    settings = Settings.resolve({}, environ={}, project_dir=REPO).with_values(
+        cache_dir=str(real_cache)
     )
+    session = BuildSession.open(settings)
+    for snippet in session.catalog.snippets.values():
+        result = session.cached_result(snippet)
+        assert result is not None and result.ok, f"{snippet.id}: {result and result.error}"
+        assert result.output_text, f"{snippet.id} printed nothing"
+        approved = read_approved(settings.approved_path, result)
+        assert approved is not None and canonical_text(result) == approved[0], snippet.id
 
 
 @pytest.mark.slow
-def test_refkit_check_passes_on_this_repository(tmp_path):
-    # Every snippet runs afresh (an empty cache) and matches its approved output in approved/.
+def test_refkit_check_passes_on_this_repository(built_site, real_cache):
+    # Every snippet ran afresh in the site build and matches its approved output in approved/.
     done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "refkit"),
-            "check",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
+        [str(Path(sys.executable).parent / "refkit"), "check", "--cached"],
         cwd=REPO,
+        # The results of the site build: the real snippets run once per test session.
+        env={**os.environ, "REFKIT_CACHE_DIR": str(real_cache)},
         capture_output=True,
         text=True,
         timeout=900,

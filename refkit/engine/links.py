@@ -1,17 +1,19 @@
 """Check every reference link: concurrently, politely, with a cache on disk.
 
 This is what ``refkit links`` runs. It never runs during a build, which works offline: the build
-only reads the cache this module writes (see :func:`dead_links`) to mark links found dead.
+only reads the cache this module writes (see :func:`dead_links`), so the HTTP stack (requests,
+urllib3) is imported only when links are actually checked.
 
-How one URL is checked (:func:`check_url`):
+How one URL is checked (:func:`check_url`), through a ``requests`` session whose adapter retries
+with urllib3's ``Retry``:
 
 - A ``HEAD`` request first; a ``GET`` (whose body is never read) when ``HEAD`` answers an error
-  status or breaks oddly, since many servers handle ``HEAD`` badly.
-- Redirects are followed by hand, one hop at a time, so every hop is seen: a ``301`` or ``308``
-  means the reference should be updated, a loop or too many hops is an error.
-- Timeouts, connection errors, ``429`` and ``5xx`` answers are retried with exponential backoff;
-  a ``Retry-After`` header (seconds or HTTP date) sets the wait instead, up to a maximum.
-  ``404`` and ``410`` are dead at once.
+  status or a broken response, since many servers handle ``HEAD`` badly.
+- Redirects are followed one hop at a time, so every hop is seen: a ``301`` or ``308`` means the
+  reference should be updated, a loop or too many hops is an error.
+- Timeouts, connection errors, ``429``, ``500``, ``502``, ``503`` and ``504`` are retried with
+  exponential backoff; a ``Retry-After`` header (seconds or HTTP date) sets the wait instead, up
+  to a maximum. ``404`` and ``410`` are dead at once.
 
 A link is *OK* when the last answer is ``2xx``; *blocked* when the site refuses automated
 checks (``401``, ``403``, ``429`` after every retry, LinkedIn's ``999``), which says nothing
@@ -26,28 +28,31 @@ run must not mark every page's links dead.
 from __future__ import annotations
 
 import argparse
-import email.utils
-import http.client
-import http.cookiejar
 import json
 import logging
 import os
 import re
-import socket
-import ssl
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from refkit.engine.atomic import write_atomic
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self
+
+    import requests
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
 
 __all__ = [
     "BLOCKED_STATUSES",
@@ -85,6 +90,7 @@ _HEADERS = {
 }
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_STATUSES = frozenset({301, 308})
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CACHE_FORMAT = 1
 _VISITS_BEFORE_LOOP = 2  # one revisit is allowed: A -> B (sets a cookie) -> A is a real pattern
 
@@ -118,7 +124,7 @@ class LinkStatus:
         checked_at: When it was checked: ISO date-time, UTC.
         dead_since: ISO date (``YYYY-MM-DD``) on which it was first found dead, kept while it
             stays dead; ``None`` unless dead.
-        attempts: How many tries it took (retries included).
+        attempts: How many tries it took: one, plus every retry of every request made for it.
     """
 
     url: str
@@ -152,30 +158,49 @@ class LinkStatus:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LinkStatus:
-        """Rebuild from :meth:`to_json` output.
+        """Rebuild from :meth:`to_json` output, checking what it is given (it comes from disk).
 
         Raises:
             KeyError: A field is missing.
-            TypeError: A field has the wrong type.
+            TypeError: ``data`` is not a mapping, or a field has the wrong type.
+            ValueError: ``checked_at`` or ``dead_since`` is not an ISO date-time or date.
+
+        Examples:
+            >>> LinkStatus.from_json({"url": "u", "ok": False, "status": True, "final_url": None,
+            ...     "permanent_redirect": False, "error": None, "checked_at": "2024-05-01"})
+            Traceback (most recent call last):
+            ...
+            TypeError: status: True
         """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"not an object: {data!r}")
         values = {
             f.name: data[f.name] for f in fields(cls) if f.name in data or f.default is MISSING
         }
-        expected: dict[str, tuple[type, ...]] = {
-            "url": (str,),
-            "ok": (bool,),
-            "status": (int, type(None)),
-            "final_url": (str, type(None)),
-            "permanent_redirect": (bool,),
-            "error": (str, type(None)),
-            "checked_at": (str,),
-            "dead_since": (str, type(None)),
-            "attempts": (int,),
-        }
         for name, value in values.items():
-            if not isinstance(value, expected[name]):
+            expected = _FIELD_TYPES[name]
+            # isinstance(True, int) holds, but a JSON true is neither a status nor a count.
+            is_bool_for_int = isinstance(value, bool) and bool not in expected
+            if not isinstance(value, expected) or is_bool_for_int:
                 raise TypeError(f"{name}: {value!r}")
-        return cls(**values)
+        status = cls(**values)
+        datetime.fromisoformat(status.checked_at)
+        if status.dead_since is not None:
+            date.fromisoformat(status.dead_since)  # the build prints it on pages
+        return status
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "url": (str,),
+    "ok": (bool,),
+    "status": (int, type(None)),
+    "final_url": (str, type(None)),
+    "permanent_redirect": (bool,),
+    "error": (str, type(None)),
+    "checked_at": (str,),
+    "dead_since": (str, type(None)),
+    "attempts": (int,),
+}
 
 
 class LinkCache:
@@ -210,16 +235,18 @@ class LinkCache:
     def _load(self) -> dict[str, LinkStatus]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            links = data["links"] if data.get("format") == _CACHE_FORMAT else {}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             return {}
+        if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
+            return {}
+        links = data.get("links")
         if not isinstance(links, dict):
             return {}
         entries: dict[str, LinkStatus] = {}
         for url, entry in links.items():
             try:
                 status = LinkStatus.from_json(entry)
-            except (KeyError, TypeError, AttributeError):
+            except (KeyError, TypeError, ValueError):
                 continue
             if status.url == url:
                 entries[url] = status
@@ -271,62 +298,11 @@ class LinkCache:
         payload = json.dumps(
             {"format": _CACHE_FORMAT, "links": links}, ensure_ascii=False, indent=1
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into place below
-            "w",
-            encoding="utf-8",
-            dir=self.path.parent,
-            prefix=".tmp-",
-            suffix=".json",
-            delete=False,
-        )
-        temp = Path(handle.name)
-        try:
-            with handle:
-                handle.write(payload)
-            temp.replace(self.path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-
-
-class _ReturnEveryResponse(urllib.request.HTTPErrorProcessor):
-    """Hand every response back as is: no exception for 4xx/5xx, no automatic redirect."""
-
-    def http_response(
-        self, request: urllib.request.Request, response: http.client.HTTPResponse
-    ) -> http.client.HTTPResponse:
-        return response
-
-    https_response = http_response
-
-
-def _opener() -> urllib.request.OpenerDirector:
-    # A fresh cookie jar per URL: some sites set a cookie on one hop and need it on the next.
-    jar = http.cookiejar.CookieJar()
-    return urllib.request.build_opener(
-        _ReturnEveryResponse(), urllib.request.HTTPCookieProcessor(jar)
-    )
+        write_atomic(self.path, payload)
 
 
 def _strip_fragment(url: str) -> str:
     return urllib.parse.urldefrag(url).url
-
-
-def _request_url(url: str) -> str:
-    """What to send for ``url``: no fragment, nothing but ASCII (as ``http.client`` needs).
-
-    A non-ASCII host is IDNA-encoded, other non-ASCII characters and spaces percent-encoded.
-
-    Examples:
-        >>> _request_url("https://example.org/caf\u00e9 x?q=1#:~:text=hello")
-        'https://example.org/caf%C3%A9%20x?q=1'
-    """
-    parts = urllib.parse.urlsplit(_strip_fragment(url))
-    netloc = parts.netloc if parts.netloc.isascii() else parts.netloc.encode("idna").decode()
-    rest = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
-    rest = re.sub(r"[^\x21-\x7e]", lambda m: urllib.parse.quote(m.group()), rest)
-    return f"{parts.scheme}://{netloc}{rest}"
 
 
 def _parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -339,6 +315,8 @@ def _parse_retry_after(value: str | None, now: datetime) -> float | None:
         >>> _parse_retry_after("soon", now) is None, _parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now)
         (True, 0.0)
     """
+    import email.utils
+
     if value is None:
         return None
     value = value.strip()
@@ -353,73 +331,167 @@ def _parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    location: str | None
-    retry_after: str | None
+def _session(
+    *,
+    retries: int,
+    backoff: float,
+    max_wait: float,
+    sleep: Callable[[float], object],
+    now: Callable[[], datetime],
+    waits: list[float],
+) -> requests.Session:
+    """A session for one URL, whose adapter retries as :func:`check_url` documents.
+
+    The ``Retry`` class is made here rather than at module level for two reasons: urllib3 is
+    imported only when links are checked, and each URL's class carries that URL's ``sleep``,
+    clock and tally of ``waits`` (``Retry.new()``, called on every retry, copies its
+    constructor arguments and nothing else).
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util import Retry
+
+    class PacedRetry(Retry):
+        def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+            # A HEAD answering an error is asked again as a GET at once, and the GET carries the
+            # retries; only a 429, which the GET would get too, is worth waiting for on HEAD.
+            if method.upper() == "HEAD" and status_code != 429:
+                return False
+            return super().is_retry(method, status_code, has_retry_after)
+
+        def get_backoff_time(self) -> float:
+            # urllib3 makes the first retry at once; here the first wait is the backoff factor.
+            return min(self.backoff_max, self.backoff_factor * 2.0 ** max(0, len(self.history) - 1))
+
+        def increment(
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: BaseHTTPResponse | None = None,
+            error: Exception | None = None,
+            _pool: ConnectionPool | None = None,
+            _stacktrace: TracebackType | None = None,
+        ) -> Self:
+            # Before retrying an answer urllib3 reads its body, to reuse the connection; an
+            # endless body would keep it reading, and only the status and headers matter.
+            if response is not None:
+                response.close()
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+        def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+            # Our own Retry-After reading: with the injected clock, and garbage means "back off"
+            # (urllib3 raises InvalidHeader). And our own cap: urllib3 caps Retry-After only at
+            # retry_after_max, six hours by default, so `Retry-After: 99999` would hang the run.
+            header = response.headers.get("Retry-After") if response is not None else None
+            asked = _parse_retry_after(header, now())
+            wait = min(self.backoff_max, self.get_backoff_time() if asked is None else asked)
+            waits.append(wait)
+            sleep(wait)
+
+    retry = PacedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,  # e.g. a TLS certificate error: asking again will not change the answer
+        allowed_methods=frozenset({"HEAD", "GET"}),
+        status_forcelist=_RETRY_STATUSES,
+        backoff_factor=backoff,
+        backoff_max=max_wait,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last answer after the retries is the result, not an error
+    )
+    session = requests.Session()
+    session.headers.update(_HEADERS)
+    # Closed as soon as it arrives, body unread: otherwise, with allow_redirects=False, requests
+    # reads a redirect's whole body (to reuse the connection), however long a hostile site makes it.
+    session.hooks["response"].append(lambda response, *args, **kwargs: response.close())
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
-class _Failure(Exception):
-    """A request that got no HTTP answer."""
+class _NoAnswer(Exception):
+    """A request that got no HTTP answer, even after the retries."""
 
-    def __init__(self, message: str, *, retryable: bool, odd: bool) -> None:
+    def __init__(self, message: str, *, broken: bool = False) -> None:
         super().__init__(message)
         self.message = message
-        self.retryable = retryable
-        self.odd = odd  # worth trying GET after a HEAD that failed this way
+        self.broken = broken  # something came back, unreadable: worth a GET after a HEAD
 
 
-def _failure(exc: BaseException, timeout: float) -> _Failure:
-    reason: BaseException | str = exc
-    if isinstance(exc, urllib.error.URLError):
-        reason = exc.reason
-    retryable, odd = True, False
-    if isinstance(reason, str):
-        message = f"connection error: {reason}"
-    elif isinstance(reason, TimeoutError):  # socket.timeout is TimeoutError
-        message = f"timeout after {timeout:g} s"
-    elif isinstance(reason, ssl.SSLCertVerificationError):
-        message, retryable = f"TLS certificate error: {reason.verify_message}", False
-    elif isinstance(reason, socket.gaierror):
-        message = f"host not found ({reason.strerror})"
-    elif isinstance(reason, ConnectionRefusedError):
-        message = "connection refused"
-    elif isinstance(reason, http.client.InvalidURL | ValueError):
-        message, retryable = f"invalid URL: {reason}", False
-    elif isinstance(reason, http.client.HTTPException | ConnectionError):
-        message, odd = f"broken response ({type(reason).__name__}: {reason})", True
-    else:
-        message = f"connection error: {reason}"
-    return _Failure(message, retryable=retryable, odd=odd)
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it wraps, outermost first.
+
+    requests wraps urllib3's ``MaxRetryError`` (in its ``args``), whose ``reason`` is urllib3's
+    error, which wraps the socket's (as its ``__cause__`` or in its ``args``).
+    """
+    seen: set[int] = set()
+    queue = [exc]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = (getattr(current, "reason", None), *current.args, current.__cause__)
+        queue.extend(inner for inner in wrapped if isinstance(inner, BaseException))
 
 
-def _request(
-    opener: urllib.request.OpenerDirector, url: str, method: str, timeout: float
-) -> _Answer:
-    request = urllib.request.Request(_request_url(url), headers=_HEADERS, method=method)
+def _no_answer(exc: BaseException, timeout: float) -> _NoAnswer:  # noqa: PLR0911 - one per kind
+    """Name a failure after its deepest recognisable cause."""
+    import http.client
+    import socket
+    import ssl
+
+    import urllib3.exceptions
+
+    causes = list(_causes(exc))
+    for cause in reversed(causes):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _NoAnswer(f"TLS certificate error: {cause.verify_message}")
+        if isinstance(cause, socket.gaierror):
+            return _NoAnswer(f"host not found ({cause.strerror})")
+        if isinstance(cause, ConnectionRefusedError):
+            return _NoAnswer("connection refused")
+        # urllib3's NewConnectionError is a ConnectTimeoutError, whatever stopped the connection.
+        if isinstance(cause, TimeoutError | urllib3.exceptions.ReadTimeoutError) or (
+            isinstance(cause, urllib3.exceptions.ConnectTimeoutError)
+            and not isinstance(cause, urllib3.exceptions.NewConnectionError)
+        ):
+            return _NoAnswer(f"timeout after {timeout:g} s")
+        if isinstance(cause, http.client.HTTPException | ConnectionError):
+            return _NoAnswer(f"broken response ({type(cause).__name__}: {cause})", broken=True)
+        if isinstance(cause, ValueError):
+            return _NoAnswer(f"invalid URL: {cause}")
+    return _NoAnswer(f"connection error: {causes[-1]}")
+
+
+def _send(session: requests.Session, method: str, url: str, timeout: float) -> requests.Response:
+    """One request, retried by the session's adapter; closed with its body unread."""
+    import urllib3.exceptions
+
     try:
-        with opener.open(request, timeout=timeout) as response:  # the body is never read
-            return _Answer(
-                response.status,
-                response.headers.get("Location"),
-                response.headers.get("Retry-After"),
-            )
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise _failure(exc, timeout) from exc
+        with session.request(
+            method, url, timeout=timeout, allow_redirects=False, stream=True
+        ) as response:
+            return response
+    except (OSError, ValueError, urllib3.exceptions.HTTPError) as exc:  # requests' are OSErrors
+        raise _no_answer(exc, timeout) from exc
 
 
-def _head_then_get(opener: urllib.request.OpenerDirector, url: str, timeout: float) -> _Answer:
-    """HEAD; GET instead when HEAD answers an error (429 aside) or breaks oddly."""
+def _head_then_get(session: requests.Session, url: str, timeout: float) -> requests.Response:
+    """HEAD; GET instead when HEAD answers an error (429 aside) or a broken response."""
     try:
-        answer = _request(opener, url, "HEAD", timeout)
-    except _Failure as failure:
-        if not failure.odd:
+        response = _send(session, "HEAD", url, timeout)
+    except _NoAnswer as failure:
+        if not failure.broken:
             raise
     else:
-        if answer.status < 400 or answer.status == 429:
-            return answer
-    return _request(opener, url, "GET", timeout)
+        if response.status_code < 400 or response.status_code == 429:
+            return response
+    return _send(session, "GET", url, timeout)
 
 
 @dataclass(frozen=True)
@@ -428,37 +500,38 @@ class _Outcome:
     final_url: str | None
     permanent: bool
     error: str | None
-    retryable: bool = False
-    retry_after: str | None = None
 
 
-def _attempt(  # noqa: PLR0911 - one return per way a redirect chain can end
-    opener: urllib.request.OpenerDirector, url: str, timeout: float, max_redirects: int
+def _follow(  # noqa: PLR0911 - one return per way a redirect chain can end
+    session: requests.Session, url: str, timeout: float, max_redirects: int
 ) -> _Outcome:
-    """One try: requests along the redirect chain until a final answer or an error."""
+    """Requests along the redirect chain, one hop at a time, until a final answer or an error.
+
+    By hand rather than by requests, to stop at the first loop and to try GET on every hop.
+    """
     current = url
     fragment = urllib.parse.urldefrag(url).fragment
-    visits = {_strip_fragment(url): 1}
+    visits = Counter({_strip_fragment(url): 1})
     permanent = False
     hops = 0
     while True:
         final_url = current if hops else None
         try:
-            answer = _head_then_get(opener, current, timeout)
-        except _Failure as failure:
-            return _Outcome(None, final_url, permanent, failure.message, failure.retryable)
-        status = answer.status
-        if status in _REDIRECT_STATUSES and answer.location:
-            target = urllib.parse.urljoin(current, answer.location.strip())
+            response = _head_then_get(session, current, timeout)
+        except _NoAnswer as failure:
+            return _Outcome(None, final_url, permanent, failure.message)
+        status = response.status_code
+        location = session.get_redirect_target(response)  # decodes a UTF-8 Location too
+        if status in _REDIRECT_STATUSES and location:
+            target = urllib.parse.urljoin(current, location.strip())
             if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
                 return _Outcome(status, target, permanent, f"redirect to a non-HTTP URL: {target}")
             if fragment and not urllib.parse.urldefrag(target).fragment:
                 target = f"{target}#{fragment}"
             permanent = permanent or status in _PERMANENT_STATUSES
             hops += 1
-            key = _strip_fragment(target)
-            visits[key] = visits.get(key, 0) + 1
-            if visits[key] > _VISITS_BEFORE_LOOP:
+            visits[_strip_fragment(target)] += 1
+            if visits[_strip_fragment(target)] > _VISITS_BEFORE_LOOP:
                 return _Outcome(status, target, permanent, "redirect loop")
             if hops > max_redirects:
                 return _Outcome(status, target, permanent, f"more than {max_redirects} redirects")
@@ -468,10 +541,7 @@ def _attempt(  # noqa: PLR0911 - one return per way a redirect chain can end
             return _Outcome(status, final_url, permanent, None)
         if status in _REDIRECT_STATUSES:
             return _Outcome(status, final_url, permanent, f"HTTP {status} without a Location")
-        retryable = status == 429 or (500 <= status < 600 and status != 501)
-        return _Outcome(
-            status, final_url, permanent, f"HTTP {status}", retryable, answer.retry_after
-        )
+        return _Outcome(status, final_url, permanent, f"HTTP {status}")
 
 
 def check_url(
@@ -491,8 +561,8 @@ def check_url(
     Args:
         url: The URL; its fragment is kept in the result but never sent.
         timeout: Seconds to wait for a connection or an answer, per request.
-        retries: How many times to try again after a retryable failure (timeout, connection
-            error, ``429``, ``5xx``).
+        retries: How many times each request is tried again after a retryable failure
+            (timeout, connection error, ``429``, ``500``, ``502``, ``503``, ``504``).
         backoff: The wait before the first retry, doubled for each later one.
         max_redirects: How many redirect hops to follow.
         max_wait: The longest wait between tries, whatever ``Retry-After`` asks for.
@@ -503,34 +573,37 @@ def check_url(
     Returns:
         What was found. Never raises for network problems: they are the result.
     """
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme
+    except ValueError as exc:  # e.g. "http://[::1/": urllib.parse refuses it outright
+        refused: str | None = f"invalid URL: {exc}"
+    else:
+        refused = None if scheme in ("http", "https") else "not an http(s) URL"
+    if refused:
         return LinkStatus(
-            url, False, None, None, False, "not an http(s) URL",
+            url, False, None, None, False, refused,
             now().isoformat(timespec="seconds"), _dead_since(previous, now()), 0,
         )  # fmt: skip
-    opener = _opener()
-    attempts = 0
-    while True:
-        attempts += 1
-        outcome = _attempt(opener, url, timeout, max_redirects)
-        if not outcome.retryable or attempts > retries:
-            break
-        wait = backoff * 2 ** (attempts - 1)
-        asked = _parse_retry_after(outcome.retry_after, now())
-        if asked is not None:
-            wait = asked
-        sleep(max(0.0, min(wait, max_wait)))
+    waits: list[float] = []
+    # A session per URL, not one per run shared by the worker threads: requests does not promise
+    # that a Session is thread-safe; each URL gets a fresh cookie jar (a site may set a cookie on
+    # one hop and need it on the next, but one check must not change another's); and the Retry
+    # mounted on it carries this URL's sleep, clock and tally. The cost, a new connection per
+    # URL, is small next to the sites' own latency in a run made once a day.
+    with _session(
+        retries=retries, backoff=backoff, max_wait=max_wait, sleep=sleep, now=now, waits=waits
+    ) as session:
+        outcome = _follow(session, url, timeout, max_redirects)
     moment = now()
-    ok = outcome.error is None
     status = LinkStatus(
         url=url,
-        ok=ok,
+        ok=outcome.error is None,
         status=outcome.status,
         final_url=outcome.final_url,
         permanent_redirect=outcome.permanent,
         error=outcome.error,
         checked_at=moment.isoformat(timespec="seconds"),
-        attempts=attempts,
+        attempts=1 + len(waits),
     )
     if status.dead:
         status = replace(status, dead_since=_dead_since(previous, moment))

@@ -5,34 +5,26 @@ answers each from the cache when it can (``execute="auto"``), and sends the rest
 :mod:`refkit.engine.worker` process, started only when something must run and kept alive across
 ``mkdocs serve`` rebuilds so the heavy imports are paid once. If the worker dies, the snippets it
 was running are reported as crashed and the next request starts a new one.
+
+:meth:`SnippetRunner.finish` can wait for part of a run only (``until``): a host that converts
+pages one at a time waits for the snippets of the page at hand while the rest keep running.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import selectors
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
 from refkit.engine.discovery import PackageState, Snippet, load_catalog, package_state
+from refkit.engine.messages import Finished, PreloadRequest, RunRequest, Started
 from refkit.engine.results import CRASHED, ErrorInfo, SnippetResult
+from refkit.engine.settings import EXECUTE_MODES
+from refkit.engine.worker_process import WORKER_START_SECONDS, WorkerError, WorkerProcess
 
-__all__ = ["EXECUTE_MODES", "PendingRun", "RunStats", "SnippetRunner", "WorkerError"]
-
-EXECUTE_MODES = ("auto", "always", "never")
-# On top of the snippets' own timeouts: how long the worker may take to start and import.
-_WORKER_START_SECONDS = 300.0
-
-
-class WorkerError(RuntimeError):
-    """The worker process could not be started or stopped answering."""
+__all__ = ["PendingRun", "RunStats", "SnippetRunner", "WorkerError"]
 
 
 @dataclass
@@ -48,105 +40,22 @@ class RunStats:
 
 @dataclass
 class PendingRun:
-    """Results known so far, and what the worker still owes, between ``start`` and ``finish``."""
+    """Results known so far, and what the worker still owes, between ``start`` and ``finish``.
+
+    A :meth:`SnippetRunner.finish` that waited only ``until`` some snippets were done leaves the
+    others here, for a later call to collect.
+    """
 
     results: dict[str, SnippetResult | None] = field(default_factory=dict)
     stats: RunStats = field(default_factory=RunStats)
     requests: dict[str, tuple[Snippet, str]] = field(default_factory=dict)
+    """What the worker still owes: request id -> (snippet, cache key)."""
+    running: dict[str, str] = field(default_factory=dict)
+    """Request id -> snippet id of the snippets running now, in the order they started."""
     package_state: PackageState = ()
     """Files of the package with their modification times and sizes, when the run started."""
     current: dict[str, Snippet] | None = None
     """The snippets as the package reads now, once a file changed during the run."""
-
-
-class _WorkerProcess:
-    def __init__(self, package_dir: Path, jobs: int, device: str) -> None:
-        env = dict(os.environ)
-        # The worker imports the topics from the package folder being documented, not from
-        # whatever copy of refkit happens to be installed.
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(package_dir.parent), *filter(None, [env.get("PYTHONPATH")])]
-        )
-        env["REFKIT_DEVICE"] = device
-        env.setdefault("HF_HUB_OFFLINE", "1")  # snippets never download
-        env.setdefault("TOKENIZERS_PARALLELISM", "false")  # its threads do not survive a fork
-        # No __pycache__ writes into the package folder that `mkdocs serve` watches: each one
-        # would trigger a second, useless rebuild.
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        command = [
-            sys.executable,
-            "-m",
-            "refkit.engine.worker",
-            "--package",
-            package_dir.name,
-            "--jobs",
-            str(jobs),
-        ]
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=package_dir.parent,
-            env=env,
-        )
-        self._pending = b""
-        self._selector = selectors.DefaultSelector()
-        assert self.process.stdout is not None
-        self._selector.register(self.process.stdout, selectors.EVENT_READ)
-        ready = self.read_message(time.monotonic() + _WORKER_START_SECONDS)
-        if ready is None or ready.get("op") != "ready":
-            self.close()
-            raise WorkerError(
-                "the refkit worker did not start; run `python -m refkit.engine.worker` "
-                "to see why (is torch installed in this environment?)"
-            )
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def send(self, message: dict[str, object]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
-        self.process.stdin.flush()
-
-    def read_message(self, deadline: float) -> dict[str, object] | None:
-        """The next message, or ``None`` if the worker died or the deadline passed."""
-        assert self.process.stdout is not None
-        # Raw reads into our own buffer: a buffered readline() could swallow two messages while
-        # select() then reports nothing left to read, and the build would wait forever.
-        fd = self.process.stdout.fileno()
-        while b"\n" not in self._pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            if self._selector.select(timeout=min(1.0, remaining)):
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    return None
-                self._pending += chunk
-            elif not self.alive:
-                return None
-        line, _, self._pending = self._pending.partition(b"\n")
-        message: dict[str, object] = json.loads(line)
-        return message
-
-    def close(self) -> None:
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            with contextlib.suppress(OSError):  # the worker may already be gone
-                self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.terminate()  # the worker kills its running snippets on SIGTERM
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._selector.close()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 Progress = Callable[[int, int, list[str]], None]
@@ -163,6 +72,11 @@ class SnippetRunner:
         timeout: Seconds one snippet may run before it is killed.
         device: ``auto``, ``cpu`` or ``cuda``, passed on as ``REFKIT_DEVICE``.
         jobs: Snippets run at the same time.
+        max_output: Characters of output kept per snippet; the rest is cut (``truncated``).
+
+    There are no defaults here: they are the settings' (:mod:`refkit.engine.settings`).
+    ``execute``, ``timeout`` and ``max_output`` may be changed between runs; ``device`` and
+    ``jobs`` are the worker's, fixed once it started.
     """
 
     def __init__(
@@ -170,10 +84,11 @@ class SnippetRunner:
         package_dir: Path,
         *,
         cache: ResultCache | None,
-        execute: str = "auto",
-        timeout: float = 120.0,
-        device: str = "auto",
-        jobs: int = 1,
+        execute: str,
+        timeout: float,
+        device: str,
+        jobs: int,
+        max_output: int,
     ) -> None:
         if execute not in EXECUTE_MODES:
             raise ValueError(f"execute={execute!r} is not one of {', '.join(EXECUTE_MODES)}")
@@ -183,8 +98,9 @@ class SnippetRunner:
         self.timeout = timeout
         self.device = device
         self.jobs = jobs
+        self.max_output = max_output
         self.cache_write_errors: list[str] = []
-        self._worker: _WorkerProcess | None = None
+        self._worker: WorkerProcess | None = None
         self._next_request = 0
 
     def environment_key(self) -> EnvironmentKey:
@@ -229,63 +145,83 @@ class SnippetRunner:
                 request_id = str(self._next_request)
                 pending.requests[request_id] = (snippet, key)
                 worker.send(
-                    {
-                        "request_id": request_id,
-                        "snippet_id": snippet.id,
-                        "module": snippet.module,
-                        "function": snippet.function,
-                        "timeout": self.timeout,
-                        "preload": list(snippet.preload_imports),
-                    }
+                    RunRequest(
+                        request_id=request_id,
+                        snippet_id=snippet.id,
+                        module=snippet.module,
+                        function=snippet.function,
+                        timeout=self.timeout,
+                        max_output=self.max_output,
+                        preload=snippet.preload_imports,
+                    )
                 )
         return pending
 
     def finish(
-        self, pending: PendingRun, progress: Progress | None = None
+        self,
+        pending: PendingRun,
+        progress: Progress | None = None,
+        until: Collection[str] | None = None,
     ) -> tuple[dict[str, SnippetResult | None], RunStats]:
         """Wait for what :meth:`start` sent to the worker; store successes in the cache.
 
         Args:
             pending: What :meth:`start` returned.
             progress: Called as ``progress(done, total, running)`` whenever a snippet starts
-                or finishes; ``running`` holds the ids of the snippets running now.
+                or finishes; ``running`` holds the ids of the snippets running now. ``done``
+                and ``total`` count the whole run, across calls.
+            until: Snippet ids: return as soon as each of them has a result (at once for ids
+                not owed by the worker), leaving the rest owed in ``pending`` for a later call.
+                Results of other snippets that arrive meanwhile are recorded all the same.
+                ``None``: wait for everything.
 
         Returns:
-            Results by snippet id (``None``: not run and not cached, with ``execute="never"``)
-            and what was done.
+            Results by snippet id so far (``None``: not run and not cached, with
+            ``execute="never"``), which is ``pending.results``, and what was done.
+            If the worker dies or stops answering, every snippet it still owed (not only
+            those in ``until``) gets a crashed result.
         """
-        total, done = len(pending.requests), 0
-        running: dict[str, str] = {}  # request id -> snippet id, in the order they started
+        if isinstance(until, str):
+            raise TypeError("until must be a collection of snippet ids, not one id")
+        wanted = set(pending.requests)
+        if until is not None:
+            ids = frozenset(until)
+            wanted = {rid for rid, (snippet, _) in pending.requests.items() if snippet.id in ids}
         # Every child has its own timeout inside the worker; this bound only guards against a
         # worker that stops answering altogether.
-        deadline = time.monotonic() + _WORKER_START_SECONDS + self.timeout * total
-        while pending.requests:
-            message = self._worker.read_message(deadline) if self._worker else None
+        deadline = time.monotonic() + WORKER_START_SECONDS + self.timeout * len(pending.requests)
+        worker = self._worker
+        while wanted:
+            message = worker.read_message(deadline) if worker else None
             if message is None:
+                self._worker_failed(pending, worker.failure if worker else "")
                 break
-            request_id = str(message.get("request_id"))
-            if request_id not in pending.requests:
-                continue  # e.g. an answer owed to an earlier, abandoned build
-            if message.get("op") == "started":
-                running[request_id] = pending.requests[request_id][0].id
-                if progress is not None:
-                    progress(done, total, list(running.values()))
-                continue
-            if message.get("op") != "result":
-                continue
-            snippet, key = pending.requests.pop(request_id)
-            running.pop(request_id, None)
-            done += 1
-            if progress is not None:
-                progress(done, total, list(running.values()))
-            self._record(pending, snippet, key, SnippetResult.from_json(message["result"]))  # type: ignore[arg-type]
-        if pending.requests:  # the worker died or hung: what it still owed counts as crashed
-            self.close()
-            error = ErrorInfo("WorkerDied", "the refkit worker process ended unexpectedly")
-            for snippet, key in pending.requests.values():
-                self._record(pending, snippet, key, SnippetResult(snippet.id, CRASHED, error=error))
-            pending.requests.clear()
+            if isinstance(message, Started) and message.request_id in pending.requests:
+                pending.running[message.request_id] = pending.requests[message.request_id][0].id
+                self._report(pending, progress)
+            elif isinstance(message, Finished) and message.request_id in pending.requests:
+                # Anything else is owed to an earlier, abandoned run.
+                snippet, key = pending.requests.pop(message.request_id)
+                pending.running.pop(message.request_id, None)
+                wanted.discard(message.request_id)
+                self._record(pending, snippet, key, message.result)
+                self._report(pending, progress)
         return pending.results, pending.stats
+
+    @staticmethod
+    def _report(pending: PendingRun, progress: Progress | None) -> None:
+        if progress is not None:
+            done = pending.stats.executed
+            progress(done, done + len(pending.requests), list(pending.running.values()))
+
+    def _worker_failed(self, pending: PendingRun, how: str) -> None:
+        """The worker died or hung: what it still owed counts as crashed."""
+        self.close()
+        error = ErrorInfo("WorkerDied", f"the refkit worker process {how or 'ended unexpectedly'}")
+        for snippet, key in pending.requests.values():
+            self._record(pending, snippet, key, SnippetResult(snippet.id, CRASHED, error=error))
+        pending.requests.clear()
+        pending.running.clear()
 
     def results(
         self,
@@ -333,13 +269,13 @@ class SnippetRunner:
 
     def warm_up(self, preload: Iterable[str]) -> None:
         """Start the worker now and have it import ``preload``, so a later run starts at once."""
-        self._ensure_worker().send({"op": "preload", "preload": sorted(preload)})
+        self._ensure_worker().send(PreloadRequest(tuple(sorted(preload))))
 
-    def _ensure_worker(self) -> _WorkerProcess:
+    def _ensure_worker(self) -> WorkerProcess:
         if self._worker is None or not self._worker.alive:
             if self._worker is not None:
                 self._worker.close()
-            self._worker = _WorkerProcess(self.package_dir, self.jobs, self.device)
+            self._worker = WorkerProcess(self.package_dir, self.jobs, self.device)
         return self._worker
 
     def close(self) -> None:

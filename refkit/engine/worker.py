@@ -1,7 +1,11 @@
 """The worker process: pay for the heavy imports once, run every snippet in a fresh fork.
 
-Started by :mod:`refkit.engine.runner` as ``python -m refkit.engine.worker``. It serves requests,
-one JSON line each on stdin, answering one JSON line each on stdout. Each request names the
+Started by :mod:`refkit.engine.worker_process` as ``python -m refkit.engine.worker``. It reads
+:class:`~refkit.engine.messages.RunRequest` and :class:`~refkit.engine.messages.PreloadRequest`
+frames on stdin and answers on stdout with :class:`~refkit.engine.messages.Ready` once, then a
+:class:`~refkit.engine.messages.Started` and a :class:`~refkit.engine.messages.Finished` per run,
+in the framing of :mod:`refkit.engine.messages`, which its children use for their results too.
+Each request says how long the snippet may run and how much output to keep, and names the
 third-party import statements its topic module needs (torch, transformers, ...); the worker runs
 each statement once, the first time a request needs it, so a build that runs only a
 torch-only snippet never pays for importing transformers. Each request runs in
@@ -25,7 +29,6 @@ import datetime as dt
 import gc
 import importlib
 import io
-import json
 import logging
 import os
 import platform
@@ -36,15 +39,36 @@ import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, Any, BinaryIO, TextIO
+
+from refkit.engine.messages import (
+    Finished,
+    MessageDecoder,
+    PreloadRequest,
+    ProtocolError,
+    Ready,
+    RunRequest,
+    Started,
+    encode,
+)
+from refkit.engine.results import (
+    CRASHED,
+    ERROR,
+    OK,
+    TIMEOUT,
+    ErrorInfo,
+    OutputEvent,
+    RunEnvironment,
+    SnippetResult,
+    Status,
+)
 
 __all__ = ["main"]
 
-_FRAME_HEADER = 8
 _POLL_SECONDS = 0.05
 # A child that has exited but whose pipe stays open (a grandchild inherited it) is given this long
 # to deliver the rest of its result before it counts as crashed.
@@ -88,8 +112,9 @@ class _Capture:
         else:
             self.events.append((stream, [text]))
 
-    def as_json(self) -> list[dict[str, str]]:
-        return [{"stream": stream, "text": "".join(parts)} for stream, parts in self.events]
+    def output(self) -> tuple[OutputEvent, ...]:
+        """The events recorded, each run of one stream joined into one event."""
+        return tuple(OutputEvent(stream, "".join(parts)) for stream, parts in self.events)
 
 
 @dataclass
@@ -252,7 +277,7 @@ def _describe_value(value: Any) -> tuple[str | None, str | None, list[str]]:
         return f"<{type(value).__name__} object; repr failed>", None, problems
 
 
-def _environment() -> dict[str, str]:
+def _environment() -> RunEnvironment:
     from importlib import metadata
 
     def version(module: str) -> str:
@@ -267,13 +292,13 @@ def _environment() -> dict[str, str]:
     # A snippet that never imported torch put nothing on a device; importing torch here just to
     # ask would cost seconds.
     label = _torch_device_label() if "torch" in sys.modules else "cpu"
-    return {
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "transformers": version("transformers"),
-        "tokenizers": version("tokenizers"),
-        "device": label,
-    }
+    return RunEnvironment(
+        python=platform.python_version(),
+        torch=version("torch"),
+        transformers=version("transformers"),
+        tokenizers=version("tokenizers"),
+        device=label,
+    )
 
 
 def _torch_device_label() -> str:
@@ -291,9 +316,9 @@ def _torch_device_label() -> str:
     return label
 
 
-def _run_snippet(request: dict[str, Any], package: str) -> dict[str, Any]:
+def _run_snippet(request: RunRequest, package: str) -> SnippetResult:
     """Run one snippet in this (child) process and describe everything that happened."""
-    capture = _Capture(int(request.get("max_output", 200_000)))
+    capture = _Capture(request.max_output)
     original_streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
     native = _NativeOutput(capture)
     sys.stdout = _TextSink(capture, "stdout")
@@ -312,55 +337,75 @@ def _run_snippet(request: dict[str, Any], package: str) -> dict[str, Any]:
 
     warnings.showwarning = show_warning
 
-    result: dict[str, Any] = {"snippet_id": request["snippet_id"], "status": "ok", "error": None}
+    status: Status = OK
+    error: ErrorInfo | None = None
     started = time.perf_counter()
     value: Any = None
     try:
-        module = importlib.import_module(f"{package}.{request['module']}")
-        value = getattr(module, request["function"])()
+        module = importlib.import_module(f"{package}.{request.module}")
+        value = getattr(module, request.function)()
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are snippet failures too
-        result["status"] = "error"
-        result["error"] = {
-            "type": type(exc).__name__,
-            "message": str(exc),
+        status = ERROR
+        error = ErrorInfo(
+            type=type(exc).__name__,
+            message=str(exc),
             # Start below this function: the reader wants the snippet's frames, not ours.
-            "traceback": "".join(
+            traceback="".join(
                 traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next)
                 if exc.__traceback__ is not None
                 else traceback.format_exception_only(type(exc), exc)
             ),
-        }
-    result["duration"] = time.perf_counter() - started
+        )
+    duration = time.perf_counter() - started
+    text: str | None = None
+    html: str | None = None
     if value is not None:
         text, html, problems = _describe_value(value)
-        result["return_text"], result["return_html"] = text, html
         for problem in problems:
             capture.add("stderr", f"refkit: {problem}\n")
     native.finish()
-    result["events"] = capture.as_json()
-    result["truncated"] = capture.truncated
-    result["environment"] = _environment()
-    result["finished_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return result
+    return SnippetResult(
+        snippet_id=request.snippet_id,
+        status=status,
+        events=capture.output(),
+        return_text=text,
+        return_html=html,
+        error=error,
+        duration=duration,
+        environment=_environment(),
+        finished_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        truncated=capture.truncated,
+    )
 
 
 @dataclass
 class _Child:
+    """A forked child running one request, and what came back from it so far."""
+
     pid: int
     fd: int
-    request: dict[str, Any]
+    request: RunRequest
     deadline: float
-    buffer: bytearray = field(default_factory=bytearray)
+    decoder: MessageDecoder = field(default_factory=lambda: MessageDecoder(accept=[Finished]))
+    result: SnippetResult | None = None
     exited_at: float | None = None
     exit_status: int | None = None
 
-    def frame(self) -> dict[str, Any] | None:
-        if len(self.buffer) < _FRAME_HEADER:
-            return None
-        size = int.from_bytes(self.buffer[:_FRAME_HEADER], "little")
-        if len(self.buffer) < _FRAME_HEADER + size:
-            return None
-        return json.loads(bytes(self.buffer[_FRAME_HEADER : _FRAME_HEADER + size]))
+    def take(self, data: bytes) -> None:
+        """Add bytes read from the child's pipe; its result once the frame is complete."""
+        if self.result is not None:
+            return  # one result per child; anything after it is ignored
+        try:
+            for message in self.decoder.feed(data):
+                assert isinstance(message, Finished)
+                if message.request_id != self.request.request_id:
+                    raise ProtocolError(f"a result for request {message.request_id!r}")
+                self.result = message.result
+                return
+        except ProtocolError:
+            self.result = _failure(
+                self.request, CRASHED, "ProcessDied", "its result could not be decoded"
+            )
 
 
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
@@ -430,14 +475,14 @@ def _kill_leftover_children(keep: AbstractSet[int] = frozenset()) -> None:
                 os.waitpid(pid, 0)
 
 
-def _failure(request: dict[str, Any], status: str, error_type: str, message: str) -> dict[str, Any]:
-    return {
-        "snippet_id": request["snippet_id"],
-        "status": status,
-        "events": [],
-        "error": {"type": error_type, "message": message, "traceback": ""},
-        "duration": float(request.get("timeout", 0)) if status == "timeout" else 0.0,
-    }
+def _failure(request: RunRequest, status: Status, error_type: str, message: str) -> SnippetResult:
+    """The result of a child that gave none (it timed out, crashed, or sent garbage)."""
+    return SnippetResult(
+        snippet_id=request.snippet_id,
+        status=status,
+        error=ErrorInfo(error_type, message),
+        duration=request.timeout if status == TIMEOUT else 0.0,
+    )
 
 
 def _describe_exit(status: int | None) -> str:
@@ -450,22 +495,23 @@ def _describe_exit(status: int | None) -> str:
 
 
 class _Worker:
-    def __init__(self, package: str, jobs: int, protocol: TextIO) -> None:
+    def __init__(self, package: str, jobs: int, protocol: BinaryIO) -> None:
         self.package = package
         self.jobs = max(1, jobs)
         self.protocol = protocol
         self.selector = selectors.DefaultSelector()
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[RunRequest] = []
         self.children: dict[int, _Child] = {}
         self.stdin_open = True
-        self.stdin_buffer = b""
+        self.requests = MessageDecoder(accept=[RunRequest, PreloadRequest])
         self.preloaded: set[str] = set()
+        self.failed = False  # stopped on a malformed request
 
-    def send(self, message: dict[str, Any]) -> None:
-        self.protocol.write(json.dumps(message) + "\n")
+    def send(self, message: Ready | Started | Finished) -> None:
+        self.protocol.write(encode(message))
         self.protocol.flush()
 
-    def preload(self, statements: list[str]) -> None:
+    def preload(self, statements: Iterable[str]) -> None:
         """Run import statements not run yet; failures are left for the snippet to report."""
         for statement in statements:
             if statement not in self.preloaded:
@@ -473,8 +519,8 @@ class _Worker:
                 with contextlib.suppress(Exception):
                     exec(statement, {})
 
-    def spawn(self, request: dict[str, Any]) -> None:
-        self.preload(list(request.get("preload", ())))
+    def spawn(self, request: RunRequest) -> None:
+        self.preload(request.preload)
         # Move every object to the permanent generation: the child's garbage collector then
         # leaves them alone instead of touching (and so copying) most of the parent's memory.
         gc.freeze()
@@ -493,9 +539,7 @@ class _Worker:
                 result = _run_snippet(request, self.package)
                 # The snippet is over: whatever it started and left running goes with it.
                 _kill_leftover_children()
-                payload = json.dumps(result).encode("utf-8")
-                frame = len(payload).to_bytes(_FRAME_HEADER, "little") + payload
-                view = memoryview(frame)
+                view = memoryview(encode(Finished(request.request_id, result)))
                 while view:
                     view = view[os.write(write_fd, view) :]
             except BaseException:
@@ -504,10 +548,10 @@ class _Worker:
                 os._exit(code)
         os.close(write_fd)
         os.set_blocking(read_fd, False)
-        child = _Child(pid, read_fd, request, time.monotonic() + float(request.get("timeout", 60)))
+        child = _Child(pid, read_fd, request, time.monotonic() + request.timeout)
         self.children[read_fd] = child
         self.selector.register(read_fd, selectors.EVENT_READ)
-        self.send({"op": "started", "request_id": request["request_id"]})  # for progress
+        self.send(Started(request.request_id))  # for progress
 
     def reap(self, child: _Child) -> None:
         """Kill what is left of a snippet's process group, reap the child, forget its pipe."""
@@ -523,9 +567,9 @@ class _Worker:
         # this process; every child that is not a running snippet is one of them.
         _kill_leftover_children(keep={running.pid for running in self.children.values()})
 
-    def finish(self, child: _Child, result: dict[str, Any]) -> None:
+    def finish(self, child: _Child, result: SnippetResult) -> None:
         self.reap(child)
-        self.send({"op": "result", "request_id": child.request["request_id"], "result": result})
+        self.send(Finished(child.request.request_id, result))
 
     def abandon(self) -> None:
         """Kill every running snippet (and its process group) and drop what is queued."""
@@ -533,37 +577,35 @@ class _Worker:
         for child in list(self.children.values()):
             self.reap(child)
 
+    def stop_reading(self) -> None:
+        """Stop at once: nobody waits for answers, and no one would enforce the timeouts."""
+        self.stdin_open = False
+        self.selector.unregister(0)
+        self.abandon()
+
     def read_stdin(self) -> None:
         data = os.read(0, 1 << 16)
-        if not data:
-            # The runner closed the pipe: nobody waits for answers any more, so stop at once
-            # rather than leave snippets running with no one to enforce their timeouts.
-            self.stdin_open = False
-            self.selector.unregister(0)
-            self.abandon()
+        if not data:  # the runner closed the pipe
+            self.stop_reading()
             return
-        self.stdin_buffer += data
-        *lines, self.stdin_buffer = self.stdin_buffer.split(b"\n")
-        for line in lines:
-            if not line.strip():
-                continue
-            request = json.loads(line)
-            if request.get("op") == "preload":  # warm up ahead of the next run
-                self.preload(list(request.get("preload", ())))
-            else:
-                self.pending.append(request)
+        try:
+            for request in self.requests.feed(data):
+                if isinstance(request, PreloadRequest):  # warm up ahead of the next run
+                    self.preload(request.preload)
+                else:
+                    assert isinstance(request, RunRequest)
+                    self.pending.append(request)
+        except ProtocolError as exc:
+            # The runner's stream cannot be followed past a bad frame: it is broken.
+            print(f"refkit worker: stopping on a malformed request: {exc}", file=sys.stderr)
+            self.failed = True
+            self.stop_reading()
 
     def check_children(self) -> None:
         now = time.monotonic()
         for child in list(self.children.values()):
-            try:
-                frame = child.frame()
-            except ValueError:
-                frame = {"snippet_id": child.request["snippet_id"]} | _failure(
-                    child.request, "crashed", "ProcessDied", "its result could not be decoded"
-                )
-            if frame is not None:
-                self.finish(child, frame)
+            if child.result is not None:
+                self.finish(child, child.result)
                 continue
             if child.exit_status is None:
                 pid, status = os.waitpid(child.pid, os.WNOHANG)
@@ -571,11 +613,10 @@ class _Worker:
                     child.exit_status, child.exited_at = status, now
             if child.exited_at is not None and now - child.exited_at > _EXITED_GRACE_SECONDS:
                 message = _describe_exit(child.exit_status)
-                self.finish(child, _failure(child.request, "crashed", "ProcessDied", message))
+                self.finish(child, _failure(child.request, CRASHED, "ProcessDied", message))
             elif now > child.deadline:
-                timeout = child.request.get("timeout")
-                message = f"killed after running for more than {timeout} s"
-                self.finish(child, _failure(child.request, "timeout", "TimeoutError", message))
+                message = f"killed after running for more than {child.request.timeout} s"
+                self.finish(child, _failure(child.request, TIMEOUT, "TimeoutError", message))
 
     def serve(self) -> None:
         self.selector.register(0, selectors.EVENT_READ)
@@ -591,7 +632,7 @@ class _Worker:
                     data = os.read(child.fd, 1 << 20)
                 except BlockingIOError:
                     continue
-                child.buffer.extend(data)
+                child.take(data)
                 if not data and child.exit_status is None:
                     # EOF: the child closed its end; reap it (it is exiting) to learn how.
                     _, child.exit_status = os.waitpid(child.pid, 0)
@@ -599,16 +640,25 @@ class _Worker:
             self.check_children()
 
 
+def _jobs(text: str) -> int:
+    jobs = int(text)
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {jobs}")
+    return jobs
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m refkit.engine.worker``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--package", default="refkit", help="the package holding the topics")
-    parser.add_argument("--jobs", type=int, default=1, help="snippets run at the same time")
+    parser.add_argument(
+        "--jobs", type=_jobs, required=True, help="snippets run at the same time (at least 1)"
+    )
     args = parser.parse_args(argv)
 
     # The protocol gets a private copy of stdout; fd 1 then points at stderr, so anything a
     # library prints while importing cannot corrupt the protocol.
-    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     worker = _Worker(args.package, args.jobs, protocol)
 
@@ -618,13 +668,13 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, stop)
     _become_subreaper()
     try:
-        worker.send({"op": "ready"})
+        worker.send(Ready())
         worker.serve()
         protocol.flush()
     finally:
         worker.abandon()
     # Tearing down an interpreter with torch loaded takes a second; there is nothing to save.
-    os._exit(0)
+    os._exit(1 if worker.failed else 0)
 
 
 if __name__ == "__main__":
