@@ -114,6 +114,7 @@ def search(browser, site_url: str, query: str) -> list[str]:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.set_window_size(800, 600)  # Material's search: the icon of narrow layouts
     browser.get(site_url)
     wait = WebDriverWait(browser, 30)
     wait.until(
@@ -126,15 +127,29 @@ def search(browser, site_url: str, query: str) -> list[str]:
         expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input"))
     )
     box.send_keys(query)
-    wait.until(
-        lambda driver: driver.find_elements(
+    return _settled(
+        lambda: browser.find_elements(
             By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"
         )
     )
-    links = browser.find_elements(
-        By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"
-    )
-    return [link.get_attribute("href") or "" for link in links]
+
+
+def _settled(find, timeout: float = 30.0) -> list[str]:
+    """The result links once they stop changing: results render while the reader types."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    previous: list[str] = []
+    while time.monotonic() < deadline:
+        try:
+            current = [link.get_attribute("href") or "" for link in find()]
+        except Exception:  # a link replaced while it was read: read again
+            current = []
+        if current and current == previous:
+            return current
+        previous = current
+        time.sleep(0.4)
+    raise AssertionError(f"search results never settled (last: {previous})")
 
 
 def zensical_search(browser, site_url: str, query: str) -> list[str]:
@@ -143,13 +158,16 @@ def zensical_search(browser, site_url: str, query: str) -> list[str]:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.set_window_size(1280, 900)  # Zensical's search button shows on desktop widths
     browser.get(site_url)
-    wait = WebDriverWait(browser, 30)
-    wait.until(
+    wait = WebDriverWait(browser, 30, poll_frequency=0.5)
+    button = wait.until(
         expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "button.md-search__button"))
-    ).click()
+    )
 
     def dialog(driver):
+        # A click before the page's script is ready does nothing: click again until it opens.
+        button.click()
         return driver.execute_script(
             "const host = [...document.querySelectorAll('*')]"
             ".find(e => e.shadowRoot && e.shadowRoot.querySelector('input'));"
@@ -158,8 +176,7 @@ def zensical_search(browser, site_url: str, query: str) -> list[str]:
 
     root = wait.until(dialog)
     root.find_element(By.CSS_SELECTOR, "input").send_keys(query)
-    wait.until(lambda driver: root.find_elements(By.CSS_SELECTOR, "a[href]"))
-    return [link.get_attribute("href") or "" for link in root.find_elements(By.CSS_SELECTOR, "a[href]")]
+    return _settled(lambda: root.find_elements(By.CSS_SELECTOR, "a[href]"))
 
 
 def test_zensical_search_box_finds_live_output(browser, zensical_url):
