@@ -176,7 +176,9 @@ def built_site(tmp_path_factory: pytest.TempPathFactory, real_cache: Path) -> Pa
 
 
 @pytest.fixture(scope="session")
-def zensical_site(tmp_path_factory: pytest.TempPathFactory, built_site: Path, real_cache: Path) -> Path:
+def zensical_site(
+    tmp_path_factory: pytest.TempPathFactory, built_site: Path, real_cache: Path
+) -> Path:
     """This repository's site built by ``zensical build --clean`` from a copy of the repository.
 
     A copy, because Zensical writes its site and page cache inside the project. It reads the

@@ -149,6 +149,5 @@ def test_the_command_takes_its_defaults_from_the_plugins_environment_variables(s
         text=True,
     )
     assert (
-        bad.returncode != 0
-        and "REFKIT_JOBS=two: expected a whole number, got 'two'" in bad.stderr
+        bad.returncode != 0 and "REFKIT_JOBS=two: expected a whole number, got 'two'" in bad.stderr
     )

@@ -324,7 +324,6 @@ def test_asking_for_cuda_without_a_gpu_is_one_clear_error(site):
     assert done.returncode != 0
     assert (
         "device is 'cuda' (REFKIT_DEVICE or the site's configuration) but this machine shows no "
-        "NVIDIA GPU"
-        in done.stderr
+        "NVIDIA GPU" in done.stderr
     )
     assert "Traceback" not in done.stderr

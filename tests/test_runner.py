@@ -17,6 +17,9 @@ from refkit.engine.messages import MessageDecoder, Ready, encode
 from refkit.engine.results import CRASHED, ERROR, OK, TIMEOUT
 from refkit.engine.runner import PendingRun, SnippetRunner
 
+# Real worker processes, real forks: the real-process tier.
+pytestmark = pytest.mark.slow
+
 # Not the settings' default (200 000): the worker's capture limit must come from the runner.
 MAX_OUTPUT = 150_000
 

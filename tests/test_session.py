@@ -85,7 +85,12 @@ def test_assembled_page_names_problems_with_file_lines_and_appends_references(pr
         return f"BLOCK{len(blocks) - 1}"
 
     markdown, problems = assemble_page(
-        session, "p.md", plan.body, first_line=plan.body_line, topic="session", placeholder=placeholder
+        session,
+        "p.md",
+        plan.body,
+        first_line=plan.body_line,
+        topic="session",
+        placeholder=placeholder,
     )
     assert [str(p) for p in problems] == [
         "p.md:10: unknown snippet id 'session.demo_nope'; closest known: session.demo_slow, "
@@ -94,7 +99,7 @@ def test_assembled_page_names_problems_with_file_lines_and_appends_references(pr
     ]
     assert "```python\ndef demo_fast():" in markdown
     assert markdown.rstrip().endswith("## References\n\nBLOCK3")
-    assert 'A &lt;b&gt;</a>' in blocks[-1].html
+    assert "A &lt;b&gt;</a>" in blocks[-1].html
     assert "    BLOCK" in markdown  # the indented directive keeps its indent
     _, unknown_topic = assemble_page(
         session, "q.md", "# Q\n", first_line=1, topic="nope", placeholder=placeholder

@@ -43,7 +43,11 @@ def test_layers_win_in_order_config_then_environment_then_flags():
 @pytest.mark.parametrize(
     ("config", "environ", "message"),
     [
-        ({"jobs": "two"}, {}, "mkdocs.yml: refkit option 'jobs': expected a whole number, got 'two'"),
+        (
+            {"jobs": "two"},
+            {},
+            "mkdocs.yml: refkit option 'jobs': expected a whole number, got 'two'",
+        ),
         ({"jobs": 1.5}, {}, "expected a whole number, got 1.5"),
         ({"enabled": "maybe"}, {}, "expected true or false, got 'maybe'"),
         ({"timeout": True}, {}, "expected a number, got True"),

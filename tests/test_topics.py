@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from refkit.engine.cache import gpu_visible
 from refkit.engine.discovery import load_catalog
 from refkit.engine.drift import canonical_text, read_approved
 from refkit.engine.session import BuildSession
@@ -37,6 +38,7 @@ def test_the_seven_topics_are_found_without_errors():
         assert topic.snippets, f"{topic.module} has no demo_ snippets"
 
 
+@pytest.mark.slow
 def test_stdlib_doctest_runner_runs_examples_of_every_snippet():
     # Exactly the documented command, glob expanded by the shell, from the repository root.
     done = subprocess.run(
@@ -126,12 +128,8 @@ def test_every_search_query_of_the_notes_is_kept_with_its_link():
     assert sum(1 for ref in references if ref.search_query) == len(QUERY_OF_LINK)
 
 
-@pytest.mark.skipif(
-    subprocess.run(
-        [sys.executable, "-c", "import torch,sys; sys.exit(torch.cuda.is_available())"]
-    ).returncode,
-    reason="this machine has a GPU",
-)
+@pytest.mark.slow
+@pytest.mark.skipif(gpu_visible(), reason="this machine has a GPU")
 def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
     code = "from refkit.engine.device import get_device; get_device()"
     done = subprocess.run(

@@ -81,7 +81,10 @@ def test_a_zensical_build_embeds_source_output_stamp_and_references(tmp_path):
     assert "hello from &lt;zensical&gt; v1" in page
     assert '<p class="refkit-title">Greeting</p>' in page
     assert '<p class="refkit-stamp">Ran on ' in page
-    assert 'href="https://example.org/hello" target="_blank" rel="noopener noreferrer">Hello &lt;docs&gt;' in page
+    assert (
+        'href="https://example.org/hello" target="_blank" rel="noopener noreferrer">Hello &lt;docs&gt;'
+        in page
+    )
     assert "<style>" in page and ".refkit-output" in page  # the stylesheet, inlined
     assert "!refkit" not in page
     index = (project / "site" / "search.json").read_text(encoding="utf-8")
@@ -111,8 +114,13 @@ def test_options_can_live_in_zensical_toml_alone(tmp_path):
 
 
 def test_a_raising_snippet_fails_the_build_naming_page_and_line(tmp_path):
-    topic = TOPIC + '\n\ndef demo_raises():\n    """Raise."""\n    raise ValueError("no \\x1b[31mred")\n'
-    project = make_project(tmp_path / "p", PAGE + "\nThen:\n\n!refkit greetings.demo_raises\n", topic)
+    topic = (
+        TOPIC
+        + '\n\ndef demo_raises():\n    """Raise."""\n    raise ValueError("no \\x1b[31mred")\n'
+    )
+    project = make_project(
+        tmp_path / "p", PAGE + "\nThen:\n\n!refkit greetings.demo_raises\n", topic
+    )
     done = zensical(project, "build", "--clean")
     assert done.returncode != 0
     assert "index.md:10: snippet greetings.demo_raises (greetings.py:14) error: ValueError: no" in (
@@ -192,7 +200,9 @@ def _topic_parts(page: str) -> dict[str, list[str]]:
     return {
         "outputs": [text(o) for o in outputs],
         # "run in this build" or "from the cache (run ...)": the same result, read twice.
-        "stamps": [text(s).split(" · from the cache")[0].split(" · run in this build")[0] for s in stamps],
+        "stamps": [
+            text(s).split(" · from the cache")[0].split(" · run in this build")[0] for s in stamps
+        ],
         "references": [text(r) for r in references],
     }
 
@@ -207,7 +217,9 @@ def test_this_site_under_zensical_matches_the_mkdocs_build(built_site, zensical_
     assert len(directives) >= len(CATALOG.snippets)
     for module in CATALOG.topics:
         mkdocs_page = (built_site / "topics" / module / "index.html").read_text(encoding="utf-8")
-        zensical_page = (zensical_site / "topics" / module / "index.html").read_text(encoding="utf-8")
+        zensical_page = (zensical_site / "topics" / module / "index.html").read_text(
+            encoding="utf-8"
+        )
         expected = _topic_parts(mkdocs_page)
         assert len(expected["outputs"]) == len(CATALOG.topics[module].snippets)
         assert _topic_parts(zensical_page) == expected, module
@@ -221,6 +233,9 @@ def test_this_site_under_zensical_matches_the_mkdocs_build(built_site, zensical_
             assert not [d for d in directives if html.escape(d, quote=False) in text], page
             assert "<p>!refkit" not in text, page
     for host, index in indexes.items():
-        texts = " ".join(item["text"] for item in json.loads(index).get("items", json.loads(index).get("docs", [])))
+        texts = " ".join(
+            item["text"]
+            for item in json.loads(index).get("items", json.loads(index).get("docs", []))
+        )
         assert not [d for d in directives if d in html.unescape(texts)], host
         assert "Ran on " in texts, f"{host}: stamps are searchable"
