@@ -140,10 +140,8 @@ expected input[4, 10, 128] to have 128 channels, but got 10 channels instead
     except RuntimeError as err:
         print("without the permute -> RuntimeError:", err)
     wrong = nn.Conv1d(in_channels=10, out_channels=1, kernel_size=1).to(device)(tokens)
-    print(
-        f"Conv1d(10, 1, 1) on (N, T, C) runs, but gives {tuple(wrong.shape)}: "
-        "time and channels swapped"
-    )
+    print(f"Conv1d(10, 1, 1) on (N, T, C) runs, but gives {tuple(wrong.shape)}: "
+          "time and channels swapped")
 
 
 def demo_kernel_size_one_is_a_linear_layer() -> None:
@@ -278,14 +276,10 @@ def demo_dropout1d_structure() -> None:
         return bool((masked.amin(dim=dim) == masked.amax(dim=dim)).all())
 
     for name, masked in (("recipe", recipe), ("direct", direct)):
-        print(
-            f"{name}: each channel is all kept or all dropped over time:",
-            constant_along(masked, dim=1),
-        )
-        print(
-            f"{name}: each timestep is all kept or all dropped over channels:",
-            constant_along(masked, dim=2),
-        )
+        print(f"{name}: each channel is all kept or all dropped over time:",
+              constant_along(masked, dim=1))
+        print(f"{name}: each timestep is all kept or all dropped over channels:",
+              constant_along(masked, dim=2))
     kept = torch.cat([recipe[recipe != 0], direct[direct != 0]])
     print("kept entries scaled to 2.0:", bool((kept == 2.0).all()))
     try:

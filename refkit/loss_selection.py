@@ -161,10 +161,8 @@ but got Float
     logits = torch.randn(3, 4).to(device)  # drawn on the CPU: same numbers on every device
     labels = torch.tensor([2, 0, 3], device=device)
     print("logits (N, C):", tuple(logits.shape))
-    print(
-        f"index target (N,) long: {labels.cpu().tolist()} -> loss "
-        f"{loss_fn(logits, labels).item():.4f}"
-    )
+    print(f"index target (N,) long: {labels.cpu().tolist()} -> loss "
+          f"{loss_fn(logits, labels).item():.4f}")
     one_hot = F.one_hot(labels, num_classes=4).float()
     print(f"probability target (N, C) float (one-hot): loss {loss_fn(logits, one_hot).item():.4f}")
     soft = 0.9 * one_hot + 0.1 / 4  # label smoothing, written out as a target
@@ -194,10 +192,8 @@ def demo_class_index_range() -> None:
     labels = torch.arange(4)
     print("C = 4 classes, valid targets:", labels.tolist())
     picked = -F.log_softmax(logits, dim=1)[torch.arange(4), labels]
-    print(
-        "loss = mean of -log_softmax at the target column:",
-        torch.allclose(F.cross_entropy(logits, labels), picked.mean(), atol=1e-6),
-    )
+    print("loss = mean of -log_softmax at the target column:",
+          torch.allclose(F.cross_entropy(logits, labels), picked.mean(), atol=1e-6))
     try:
         F.cross_entropy(logits, torch.tensor([0, 1, 2, 4]))
     except IndexError as err:
@@ -230,10 +226,8 @@ the same as input size (torch.Size([3, 1]))
     print(f"binary (N, 1) logits, (N, 1) float targets: loss {column:.4f}")
     label_logits = torch.randn(3, 4).to(device)
     multi_hot = torch.tensor([[1.0, 0, 1, 0], [0, 0, 0, 1], [1, 1, 1, 0]], device=device)
-    print(
-        f"multi-label (N, C) logits, (N, C) multi-hot: loss "
-        f"{loss_fn(label_logits, multi_hot).item():.4f}"
-    )
+    print(f"multi-label (N, C) logits, (N, C) multi-hot: loss "
+          f"{loss_fn(label_logits, multi_hot).item():.4f}")
     try:
         loss_fn(logits, targets.long())
     except RuntimeError as err:
@@ -288,25 +282,18 @@ def demo_notes_numbers() -> None:
     """
     logits = torch.tensor([-2.34, 3.45], device=get_device())
     sigmoids = torch.sigmoid(logits)
-    print(
-        f"sigmoid([-2.34, 3.45]) = {percentages(sigmoids)}, sum {100 * sigmoids.sum().item():.2f}%"
-    )
+    print(f"sigmoid([-2.34, 3.45]) = {percentages(sigmoids)}, "
+          f"sum {100 * sigmoids.sum().item():.2f}%")
     print("softmax([-2.34, 3.45]) =", percentages(torch.softmax(logits, dim=0)))
     print("sigmoid(3.45 - (-2.34)) =", percentages(torch.sigmoid(logits[1:] - logits[:1])))
     literal = torch.tensor([-2.0, 34.0, 3.0, 45.0])
-    print(
-        "softmax([-2, 34, 3, 45]) (commas read literally) =",
-        percentages(torch.softmax(literal, dim=0)),
-    )
+    print("softmax([-2, 34, 3, 45]) (commas read literally) =",
+          percentages(torch.softmax(literal, dim=0)))
     # Softmax ignores a constant added to every logit: only the differences matter.
-    print(
-        "softmax([97.66, 103.45]) (both shifted by 100) =",
-        percentages(torch.softmax(logits + 100, dim=0)),
-    )
-    print(
-        "softmax([-0.1, 0.1]) (small gap) =",
-        percentages(torch.softmax(torch.tensor([-0.1, 0.1]), dim=0)),
-    )
+    print("softmax([97.66, 103.45]) (both shifted by 100) =",
+          percentages(torch.softmax(logits + 100, dim=0)))
+    print("softmax([-0.1, 0.1]) (small gap) =",
+          percentages(torch.softmax(torch.tensor([-0.1, 0.1]), dim=0)))
 
 
 def demo_cross_entropy_wants_logits() -> None:
@@ -323,18 +310,12 @@ def demo_cross_entropy_wants_logits() -> None:
     """
     logits = torch.tensor([[-20.0, 20.0]], device=get_device())  # certain of class 1
     target = torch.tensor([1], device=logits.device)
-    print(
-        f"raw logits [-20, 20], target 1:           loss "
-        f"{F.cross_entropy(logits, target).item():.4f}"
-    )
-    print(
-        f"sigmoid of the logits fed to CE instead:  loss "
-        f"{F.cross_entropy(torch.sigmoid(logits), target).item():.4f}"
-    )
-    print(
-        f"softmax of the logits fed to CE instead:  loss "
-        f"{F.cross_entropy(torch.softmax(logits, dim=1), target).item():.4f}"
-    )
+    print(f"raw logits [-20, 20], target 1:           loss "
+          f"{F.cross_entropy(logits, target).item():.4f}")
+    print(f"sigmoid of the logits fed to CE instead:  loss "
+          f"{F.cross_entropy(torch.sigmoid(logits), target).item():.4f}")
+    print(f"softmax of the logits fed to CE instead:  loss "
+          f"{F.cross_entropy(torch.softmax(logits, dim=1), target).item():.4f}")
 
 
 def demo_multilabel_needs_independent_sigmoids() -> None:
@@ -352,10 +333,8 @@ def demo_multilabel_needs_independent_sigmoids() -> None:
     """
     logits = torch.tensor([[4.0, -4.0, 4.0]], device=get_device())
     multi_hot = torch.tensor([[1.0, 0.0, 1.0]], device=logits.device)
-    print(
-        f"logits for labels 0, 1, 2: {logits[0].cpu().tolist()}; "
-        f"true labels: {multi_hot[0].cpu().tolist()}"
-    )
+    print(f"logits for labels 0, 1, 2: {logits[0].cpu().tolist()}; "
+          f"true labels: {multi_hot[0].cpu().tolist()}")
     print("sigmoid per label:", percentages(torch.sigmoid(logits[0])))
     print("softmax over labels:", percentages(torch.softmax(logits[0], dim=0)))
     print(f"BCEWithLogitsLoss: {F.binary_cross_entropy_with_logits(logits, multi_hot).item():.4f}")
@@ -380,18 +359,11 @@ def demo_both_losses_train_binary() -> None:
     two_logits = nn.Linear(2, 2).to(device)
     one_logit = nn.Linear(2, 1).to(device)
     setups = (
-        (
-            "CrossEntropyLoss, Linear(2, 2)",
-            two_logits,
-            lambda out: F.cross_entropy(out, labels),
-            lambda out: out.argmax(dim=1),
-        ),
-        (
-            "BCEWithLogitsLoss, Linear(2, 1)",
-            one_logit,
-            lambda out: F.binary_cross_entropy_with_logits(out.squeeze(1), labels.float()),
-            lambda out: (out.squeeze(1) > 0).long(),
-        ),
+        ("CrossEntropyLoss, Linear(2, 2)", two_logits,
+         lambda out: F.cross_entropy(out, labels), lambda out: out.argmax(dim=1)),
+        ("BCEWithLogitsLoss, Linear(2, 1)", one_logit,
+         lambda out: F.binary_cross_entropy_with_logits(out.squeeze(1), labels.float()),
+         lambda out: (out.squeeze(1) > 0).long()),
     )
     for name, model, loss_of, predict in setups:
         optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
@@ -410,10 +382,8 @@ def demo_both_losses_train_binary() -> None:
     with torch.no_grad():
         p_softmax = torch.softmax(two_logits(probe), dim=1)[0, 1].item()
         p_sigmoid = torch.sigmoid(one_logit(probe))[0, 0].item()
-    print(
-        f"P(class 1 | (0.3, -0.1)): softmax of 2 logits {p_softmax:.2f}, "
-        f"sigmoid of 1 logit {p_sigmoid:.2f}"
-    )
+    print(f"P(class 1 | (0.3, -0.1)): softmax of 2 logits {p_softmax:.2f}, "
+          f"sigmoid of 1 logit {p_sigmoid:.2f}")
 
 
 def demo_bce_vs_bce_with_logits_stability() -> None:
@@ -431,10 +401,8 @@ def demo_bce_vs_bce_with_logits_stability() -> None:
     """
     device = get_device()
     target = torch.tensor([0.0], device=device)
-    print(
-        "sigmoid(200.0) in float32 == 1.0:",
-        torch.sigmoid(torch.tensor(200.0, device=device)).item() == 1.0,
-    )
+    print("sigmoid(200.0) in float32 == 1.0:",
+          torch.sigmoid(torch.tensor(200.0, device=device)).item() == 1.0)
     losses = (
         ("BCELoss(sigmoid(z), 0):", lambda z: F.binary_cross_entropy(torch.sigmoid(z), target)),
         ("BCEWithLogitsLoss(z, 0):", lambda z: F.binary_cross_entropy_with_logits(z, target)),
