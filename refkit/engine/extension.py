@@ -159,11 +159,8 @@ class _RefkitPreprocessor(Preprocessor):
         directives, _ = find_directives(text)
         ids = [d.snippet_id for d in directives if d.kind == "snippet"]
         session.start(ids)
-        if any(d.kind == "environment" for d in directives):
-            session.wait()  # the table counts every output of the build
-        else:
-            session.wait(ids)
-        problems: list[Problem] = []
+        everything = any(d.kind == "environment" for d in directives)  # the table counts all
+        problems = session.wait(None if everything else ids)
 
         def stash(block: Block) -> str:
             html, found = block_html(session, block)

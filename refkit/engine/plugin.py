@@ -149,11 +149,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if self.session is None or self._collected:
             return
         self._collected = True
-        self.session.wait(progress=ProgressLine(log.info))
+        _report(self.session.wait(progress=ProgressLine(log.info)))
         self.stats = self.session.stats
-        for problem in self.session.cache_errors:
-            log.warning(f"cannot write the result cache ({problem}); results are not kept")
-        self.session.cache_errors.clear()
         log.info(self.session.summary())
 
     @event_priority(50)  # before the search plugin indexes the page: outputs are searchable

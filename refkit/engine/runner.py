@@ -56,6 +56,8 @@ class PendingRun:
     """Files of the package with their modification times and sizes, when the run started."""
     current: dict[str, Snippet] | None = None
     """The snippets as the package reads now, once a file changed during the run."""
+    cache_errors: list[str] = field(default_factory=list)
+    """Why results could not be stored (a full disk, a read-only folder): one line each."""
 
 
 Progress = Callable[[int, int, list[str]], None]
@@ -99,7 +101,6 @@ class SnippetRunner:
         self.device = device
         self.jobs = jobs
         self.max_output = max_output
-        self.cache_write_errors: list[str] = []
         self._worker: WorkerProcess | None = None
         self._next_request = 0
 
@@ -265,7 +266,7 @@ class SnippetRunner:
         try:
             self.cache.put(key, result)
         except OSError as exc:
-            self.cache_write_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
+            pending.cache_errors.append(f"{self.cache.folder}: {exc.strerror or exc}")
 
     def warm_up(self, preload: Iterable[str]) -> None:
         """Start the worker now and have it import ``preload``, so a later run starts at once."""

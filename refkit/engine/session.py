@@ -163,7 +163,6 @@ class BuildSession:
     catalog: Catalog = field(init=False)
     pages: dict[str, PagePlan] = field(default_factory=dict, init=False)
     stats: RunStats = field(default_factory=RunStats, init=False)
-    cache_errors: list[str] = field(default_factory=list, init=False)
     dead_links: dict[str, str] = field(default_factory=dict, init=False)
     _known: dict[str, _Known] = field(default_factory=dict, init=False)
     _drifts: dict[str, Drift | None] = field(default_factory=dict, init=False)
@@ -337,24 +336,32 @@ class BuildSession:
 
     def wait(
         self, snippet_ids: Collection[str] | None = None, progress: Progress | None = None
-    ) -> None:
-        """Wait until ``snippet_ids`` (by default, everything started) have results."""
+    ) -> list[Problem]:
+        """Wait until ``snippet_ids`` (by default, everything started) have results.
+
+        Returns:
+            What went wrong keeping results (the cache could not be written), once each.
+        """
         pending = self._pending
         if pending is None or self._runner is None:
-            return
+            return []
         before = replace(pending.stats, executed_ids=list(pending.stats.executed_ids))
+        errors_before = len(pending.cache_errors)
         self._runner.finish(pending, progress=progress, until=snippet_ids)
-        self.cache_errors.extend(self._runner.cache_write_errors)
-        self._runner.cache_write_errors.clear()
-        catalog = self.catalog.snippets
         for snippet_id, result in pending.results.items():
-            snippet = catalog.get(snippet_id)
-            fingerprint = snippet.fingerprint if snippet else ""
-            self._known[snippet_id] = _Known(fingerprint, result)
-            self._drifts.pop(snippet_id, None)
+            known = self._known.get(snippet_id)
+            # The fingerprint stays the one the snippet was started with: a result of code that
+            # changed since is not current.
+            if known is not None and known.result is not result:
+                known.result = result
+                self._drifts.pop(snippet_id, None)
         self._absorb_stats(pending.stats, before)
         if not pending.requests:
             self._pending = None
+        return [
+            Problem("", f"cannot write the result cache ({error}); results are not kept")
+            for error in pending.cache_errors[errors_before:]
+        ]
 
     def _absorb_stats(self, stats: RunStats, before: RunStats | None = None) -> None:
         base = before or RunStats()
@@ -370,7 +377,7 @@ class BuildSession:
         """Start and wait for ``snippet_ids``; their results."""
         ids = list(dict.fromkeys(snippet_ids))
         self.start(ids)
-        self.wait(progress=progress)
+        self.wait(progress=progress)  # a command reports no cache problem: nothing to keep
         return {i: self.result(i) for i in ids}
 
     def result(self, snippet_id: str) -> SnippetResult | None:
