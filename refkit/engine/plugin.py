@@ -110,11 +110,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         except WorkerError as exc:
             raise PluginError(f"refkit: {exc}") from exc
         if self.dirty and changed:
-            stale = {
-                place.rsplit(":", 1)[0]
-                for sid in changed
-                for place in session.snippet_pages().get(sid, [])
-            }
+            places = session.snippet_pages()
+            stale = {place.rsplit(":", 1)[0] for sid in changed for place in places.get(sid, [])}
             mark_stale([pages[uri].abs_dest_path for uri in stale if uri in pages])
         return None
 
