@@ -5,32 +5,52 @@ Usage (from the repository, with the virtual environment active)::
 
     python scripts/benchmark.py --rounds 5 --write-docs
 
-It needs the ``bench`` extra (``pip install -e ".[bench]"``: markdown-exec, the peer) and takes a
-few minutes. Everything runs in throwaway copies of the repository in a temporary folder, so the
-real files, the real site and the real cache are never touched (``--write-docs`` is the one
-exception: it rewrites the results section of ``docs/performance.md``).
+It needs the ``bench`` extra (``pip install -e ".[bench]"``: markdown-exec, the peer) and
+Zensical (the ``zensical`` extra), and takes several minutes. Everything runs in throwaway copies
+of the repository in a temporary folder, so the real files, the real site and the real cache are
+never touched (``--write-docs`` is the one exception: it rewrites the results section of
+``docs/performance.md``).
 
 Scenarios, measured round-robin (each round runs one of each, in this order):
 
 1. ``floor``: the same pages with the refkit plugin disabled (``REFKIT_ENABLED=false``);
 2. ``cold``: an empty cache (``REFKIT_CACHE_DIR`` = a fresh empty folder), every snippet runs;
 3. ``warm``: nothing changed since the cache was primed, a new ``mkdocs build`` process;
-4. ``edit``: one snippet's body edited so its output changes (a distinct line appended each
+4. ``big``: ``warm`` in a copy of the repository with one more page, ``docs/big.md``: a
+   paragraph and then 20,000 lines of indented code (the directive scan must be linear), with
+   its own copy of the primed cache; ``big floor``, the same copy with the plugin disabled, shows
+   what MkDocs itself spends on that page;
+5. ``edit``: one snippet's body edited so its output changes (a distinct line appended each
    round, reverted after the build): exactly one snippet runs, checked from the plugin's log;
-5. ``serve``: one ``mkdocs serve --dirty`` (as ``scripts/dev serve`` runs it; ``--serve-full`` for
+6. ``serve``: one ``mkdocs serve --dirty`` (as ``scripts/dev serve`` runs it; ``--serve-full`` for
    full rebuilds) started before the rounds; per round, the time
    from saving the edited topic module to the page, fetched over HTTP every 20 ms, showing the
    new output;
-6. ``peer``: the same snippets run by markdown-exec in a generated copy of the docs (cold: it has
+7. ``peer``: the same snippets run by markdown-exec in a generated copy of the docs (cold: it has
    no cache);
+8. ``zensical floor``, ``zensical cold``, ``zensical warm``: one ``zensical build --clean`` each
+   (``--clean``, so Zensical's own page cache never hides work), each in its own copy of the
+   repository, as Zensical writes ``site/`` and ``.cache/`` inside the project. The ``refkit``
+   Markdown extension listed in ``mkdocs.yml`` does the work there, with the same options:
+   disabled, an empty cache (all snippets run), and a primed cache (none runs);
 
-plus, each round, the snippet's own run time in a fresh process and ``python -m doctest
-refkit/*.py``.
+plus, each round, the snippet's own run time in a fresh process, ``python -m doctest
+refkit/*.py``, and the worker's import time: a fresh ``python`` process that runs every
+statement of the catalog's ``preload_imports`` (what the worker imports before it forks
+snippets), and a bare ``python -c pass`` to subtract.
 
-Each build is the wall time of one ``mkdocs build -q -d <tmp>`` process, run through a small
-wrapper that calls MkDocs' command line in-process and reports the peak RSS of that process
+The cold build's critical path is reported from these: the worker's import time, the sum of the
+run times (``duration``) of every snippet in each cold build's cache entries, and the longest
+snippet. The cold build is held to ``floor + imports + sum / jobs``: MkDocs' own work, then the
+worker's imports, then the snippets spread over ``jobs`` (one after another, as if nothing
+overlapped; the plugin overlaps MkDocs' work with the worker's, so a build can beat it).
+
+Each MkDocs build is the wall time of one ``mkdocs build -q -d <tmp>`` process, run through a
+small wrapper that calls MkDocs' command line in-process and reports the peak RSS of that process
 (``RUSAGE_SELF``) and, separately, of its largest reaped child (``RUSAGE_CHILDREN``: the refkit
-worker or one of its snippet forks).
+worker or one of its snippet forks). Each Zensical build is the same for ``python -m zensical
+build --clean``. Both wrappers also time, inside the process, when refkit's build session first
+started snippets and how long the host waited for their results.
 
 Exit status: 0 when every target passes (or with ``--no-fail``), 1 when a target fails, 2 when
 the benchmark itself could not measure what it should (a build failed, or the plugin's log shows
@@ -74,6 +94,7 @@ COPY_IGNORE = shutil.ignore_patterns(
     "venv",
     "site",
     ".cache",
+    ".refkit-cache",  # the default result cache: every build here names its own
     ".git",
     "__pycache__",
     ".mypy_cache",
@@ -83,6 +104,9 @@ COPY_IGNORE = shutil.ignore_patterns(
     "build",
     "dist",
 )
+# Copies of the copy, once its priming build has compiled the bytecode: keep `__pycache__`, so
+# no copy's first measured build pays for compiling refkit.
+RECOPY_IGNORE = shutil.ignore_patterns("site", ".cache")
 
 STATS = re.compile(
     r"(?P<total>\d+) snippets: (?P<cached>\d+) from the cache, (?P<run>\d+) run, "
@@ -90,21 +114,78 @@ STATS = re.compile(
 )
 
 # Targets (ratios are of medians measured in the same run).
-WARM_TIME_LIMIT = 1.3  # x floor
+WARM_TIME_LIMIT = 1.1  # x floor
 WARM_RSS_LIMIT = 1.5  # x floor's MkDocs peak RSS
 COLD_VS_PEER_LIMIT = 1.0  # x markdown-exec's cold build
+COLD_CRITICAL_LIMIT = 1.2  # x (floor + the worker's imports + sum of snippet run times / jobs)
 EDIT_FLOOR_FACTOR = 1.3  # edit <= 1.3 x floor + the snippet's own run time
-SERVE_LIMIT_SECONDS = 1.0
+SERVE_LIMIT_SECONDS = 0.3
 SERVE_COMPUTE_CONDITION = 0.1  # the serve target applies when the snippet computes for less
 DOCTEST_LIMIT_SECONDS = 20.0
+ZENSICAL_COLD_LIMIT = 1.0  # x MkDocs cold
+ZENSICAL_WARM_LIMIT = 1.3  # x Zensical floor
+BIG_PAGE_LINES = 20_000
+BIG_PAGE_LIMIT_SECONDS = 0.5  # what the big page may add to a warm build
 POLL_SECONDS = 0.02
+# Every scenario's samples, in the order the rounds run them.
+SCENARIOS = (
+    "floor",
+    "cold",
+    "warm",
+    "big",
+    "big_floor",
+    "edit",
+    "serve",
+    "peer",
+    "zensical_floor",
+    "zensical_cold",
+    "zensical_warm",
+    "alone",
+    "doctest",
+    "imports",
+    "bare",
+)
+ZENSICAL = {"zensical_floor", "zensical_cold", "zensical_warm"}
 TIMES, DASH = "\u00d7", "\u2013"  # for the Markdown tables
+
+# Prepended to both build wrappers: times, inside the measured process, refkit's first
+# `BuildSession.start` (when the host handed it the snippets) and every `BuildSession.wait` (how
+# long the host stood still for results). Both hosts import `refkit.engine.session` anyway (the
+# plugin and the extension import it at the top), so importing it here only moves that import.
+_PROBE = r"""
+import time as _time
+_t0 = _time.perf_counter()
+_probe = {"first_start": None, "waited": 0.0, "waits": 0, "long_waits": 0}
+try:
+    from refkit.engine.session import BuildSession as _Session
+except Exception:
+    _Session = None
+_inner_start = getattr(_Session, "start", None)
+_inner_wait = getattr(_Session, "wait", None)
+if _inner_start is not None and _inner_wait is not None:  # else: no probe figures, no failure
+    def _start(self, *args, **kwargs):
+        if _probe["first_start"] is None:
+            _probe["first_start"] = _time.perf_counter() - _t0
+        return _inner_start(self, *args, **kwargs)
+    def _wait(self, *args, **kwargs):
+        began = _time.perf_counter()
+        try:
+            return _inner_wait(self, *args, **kwargs)
+        finally:
+            spent = _time.perf_counter() - began
+            _probe["waited"] += spent
+            _probe["waits"] += 1
+            _probe["long_waits"] += spent > 0.01
+    _Session.start, _Session.wait = _start, _wait
+"""
 
 # Runs `mkdocs build -q -d <site>` in this very process (as `python -m mkdocs` would) and, at
 # exit, writes its peak RSS, the peak RSS of its largest reaped child (the refkit worker or one of
 # its forks) and the log records of interest to a JSON file. `-q` hides INFO records, so the
 # refkit logger is set to INFO (and markdown-exec's to WARNING) explicitly to keep its summary.
-_BUILD_WRAPPER = r"""
+_BUILD_WRAPPER = (
+    _PROBE
+    + r"""
 import json, logging, resource, sys
 report, site_dir = sys.argv[1], sys.argv[2]
 records = []
@@ -127,8 +208,33 @@ finally:
             "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
             "cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
             "records": records,
+            "probe": _probe,
         }, _out)
 """
+)
+
+# Runs `zensical build --clean` in this very process (as `python -m zensical` would). The report
+# is written by the first exit handler registered, so it runs last: after the refkit extension's
+# own handler has printed its summary to stderr and stopped (and reaped) its worker.
+_ZENSICAL_WRAPPER = (
+    _PROBE
+    + r"""
+import atexit, json, resource, sys
+report = sys.argv[1]
+def _write_report():
+    with open(report, "w", encoding="utf-8") as _out:
+        json.dump({
+            "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            "cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+            "probe": _probe,
+        }, _out)
+atexit.register(_write_report)
+sys.argv = ["zensical", "build", "--clean"]
+from zensical.main import cli
+cli()
+"""
+)
 
 
 class BenchmarkError(RuntimeError):
@@ -137,13 +243,16 @@ class BenchmarkError(RuntimeError):
 
 @dataclass
 class Build:
-    """One measured ``mkdocs build``."""
+    """One measured ``mkdocs build`` or ``zensical build``."""
 
     seconds: float
     rss_kb: int
     worker_kb: int
-    cpu: float  # user + system CPU seconds of the MkDocs process itself
-    records: list[list[str]]
+    cpu: float  # user + system CPU seconds of the MkDocs (or Zensical) process itself
+    records: list[list[str]]  # [logger, level, message]; Zensical's: its stderr lines
+    host: str = "mkdocs"
+    probe: dict[str, float | None] = field(default_factory=dict)
+    reported: float | None = None  # Zensical's own "Build finished in" seconds
 
     def stats(self) -> dict[str, int] | None:
         """The refkit plugin's ``N snippets: X from the cache, Y run, ...`` summary, if logged."""
@@ -168,13 +277,27 @@ class Samples:
     rss_kb: list[int] = field(default_factory=list)
     worker_kb: list[int] = field(default_factory=list)
     extra: dict[str, list[float]] = field(default_factory=dict)
+    # Snippet id -> its run time in each round's cache entries (cold builds only).
+    durations: dict[str, list[float]] = field(default_factory=dict)
     command: str = ""  # how the scenario ran, where the table should say so
 
     def add_build(self, build: Build) -> None:
         self.seconds.append(build.seconds)
         self.rss_kb.append(build.rss_kb)
         self.worker_kb.append(build.worker_kb)
-        self.extra.setdefault("mkdocs_cpu", []).append(build.cpu)
+        self.add_extra(f"{build.host}_cpu", build.cpu)
+        if build.reported is not None:
+            self.add_extra("zensical_reported", build.reported)
+        if build.probe.get("first_start") is not None:
+            for name in ("first_start", "waited", "long_waits"):
+                self.add_extra(name, float(build.probe.get(name) or 0.0))
+
+    def add_extra(self, name: str, value: float) -> None:
+        self.extra.setdefault(name, []).append(value)
+
+    def extra_median(self, name: str) -> float | None:
+        values = self.extra.get(name)
+        return statistics.median(values) if values else None
 
     @property
     def median(self) -> float:
@@ -215,7 +338,40 @@ def run_build(cwd: Path, site_dir: Path, env: dict[str, str], report: Path) -> B
         raise BenchmarkError(f"mkdocs build in {cwd} failed ({done.returncode}):\n{tail}")
     data = json.loads(report.read_text(encoding="utf-8"))
     return Build(
-        seconds, int(data["self_kb"]), int(data["children_kb"]), float(data["cpu"]), data["records"]
+        seconds,
+        int(data["self_kb"]),
+        int(data["children_kb"]),
+        float(data["cpu"]),
+        data["records"],
+        probe=data.get("probe") or {},
+    )
+
+
+def run_zensical(cwd: Path, env: dict[str, str], report: Path) -> Build:
+    """Time one ``zensical build --clean`` process in ``cwd`` and read its report."""
+    command = [sys.executable, "-c", _ZENSICAL_WRAPPER, str(report)]
+    report.unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0 or not report.exists():
+        tail = (done.stdout + done.stderr)[-3000:]
+        raise BenchmarkError(f"zensical build in {cwd} failed ({done.returncode}):\n{tail}")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    finished = re.search(r"Build finished in ([\d.]+)\s*s", done.stdout + done.stderr)
+    records = [
+        ["zensical", "WARNING" if line.startswith(("WARNING", "ERROR")) else "INFO", line]
+        for line in done.stderr.splitlines()
+    ]
+    return Build(
+        seconds,
+        int(data["self_kb"]),
+        int(data["children_kb"]),
+        float(data["cpu"]),
+        records,
+        host="zensical",
+        probe=data.get("probe") or {},
+        reported=float(finished[1]) if finished else None,
     )
 
 
@@ -313,6 +469,37 @@ def snippet_duration(cache_dir: Path, snippet_id: str, marker: str) -> float | N
         ):
             return float(data["duration"])
     return None
+
+
+def cache_durations(cache_dir: Path) -> dict[str, float]:
+    """Snippet id -> the run time the worker measured, from every entry of a result cache."""
+    durations: dict[str, float] = {}
+    for entry in cache_dir.glob("*/*.json"):
+        try:
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            durations[str(data["snippet_id"])] = float(data["duration"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BenchmarkError(f"unreadable cache entry {entry}: {exc}") from exc
+    return durations
+
+
+def imports_script(statements: tuple[str, ...]) -> str:
+    """A program that runs each import statement as the worker does: one by one, failures ignored."""
+    return "\n".join(
+        f"try:\n    exec({statement!r}, {{}})\nexcept Exception:\n    pass"
+        for statement in statements
+    )
+
+
+def big_page() -> str:
+    """``docs/big.md``: a paragraph, then ``BIG_PAGE_LINES`` lines of indented code."""
+    code = "\n".join(["    x = 1"] * BIG_PAGE_LINES)
+    return (
+        "# A big page\n\n"
+        f"A paragraph, then an indented code block of {BIG_PAGE_LINES:,} lines.\n\n"
+        f"{code}\n\n"
+        "A paragraph after it.\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,6 +702,7 @@ def machine(load_at_start: float) -> dict[str, str]:
         "mkdocs": version("mkdocs"),
         "mkdocs-material": version("mkdocs-material"),
         "markdown-exec": version("markdown-exec"),
+        "zensical": version("zensical"),
         "load average (1 min) at start / end": f"{load_at_start:.2f} / {os.getloadavg()[0]:.2f}",
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -541,10 +729,51 @@ class Target:
         return "N/A" if self.passed is None else ("PASS" if self.passed else "FAIL")
 
 
-def evaluate(results: dict[str, Samples]) -> list[Target]:
+@dataclass
+class CriticalPath:
+    """What a cold build cannot go below, from figures measured in the same run (medians)."""
+
+    floor: float  # the MkDocs floor build
+    imports: float  # the worker's import statements, bare interpreter start subtracted
+    bare: float  # `python -c pass`
+    compute_sum: float  # the run times of every snippet of a cold build, added up
+    longest_id: str
+    longest: float  # the longest snippet's run time
+    jobs: int  # snippets the worker runs at the same time (the settings' default)
+    statements: int  # how many import statements the worker runs
+
+    @property
+    def limit(self) -> float:
+        return self.floor + self.imports + self.compute_sum / self.jobs
+
+
+def critical_path(results: dict[str, Samples]) -> CriticalPath:
+    from refkit.engine.settings import Settings
+
+    cold = results["cold"]
+    longest = {sid: statistics.median(values) for sid, values in cold.durations.items()}
+    longest_id = max(longest, key=lambda sid: longest[sid], default="")
+    bare = results["bare"].median
+    return CriticalPath(
+        floor=results["floor"].median,
+        imports=results["imports"].median - bare,
+        bare=bare,
+        compute_sum=cold.extra_median("compute_sum") or 0.0,
+        longest_id=longest_id,
+        longest=longest.get(longest_id, 0.0),
+        jobs=Settings().jobs,
+        statements=int(results["imports"].extra_median("statements") or 0),
+    )
+
+
+def evaluate(results: dict[str, Samples], path: CriticalPath) -> list[Target]:
     floor, cold, warm = results["floor"], results["cold"], results["warm"]
     edit, serve, peer = results["edit"], results["serve"], results["peer"]
     alone, doctest = results["alone"], results["doctest"]
+    big = results["big"]
+    z_floor, z_cold, z_warm = (
+        results[k] for k in ("zensical_floor", "zensical_cold", "zensical_warm")
+    )
     targets: list[Target] = []
 
     ratio = warm.median / floor.median
@@ -565,6 +794,16 @@ def evaluate(results: dict[str, Samples]) -> list[Target]:
             rss_ratio <= WARM_RSS_LIMIT,
         )
     )
+    added = big.median - warm.median
+    targets.append(
+        Target(
+            f"a {BIG_PAGE_LINES:,}-line page adds < {BIG_PAGE_LIMIT_SECONDS:g} s to a warm build "
+            "(median)",
+            f"{added:+.2f} s ({big.median:.2f} s vs {warm.median:.2f} s)",
+            f"{BIG_PAGE_LIMIT_SECONDS:.2f} s",
+            added < BIG_PAGE_LIMIT_SECONDS,
+        )
+    )
     cold_ratio = cold.median / peer.median
     targets.append(
         Target(
@@ -572,6 +811,16 @@ def evaluate(results: dict[str, Samples]) -> list[Target]:
             f"{cold_ratio:.2f} {TIMES} ({cold.median:.2f} s vs {peer.median:.2f} s)",
             f"{COLD_VS_PEER_LIMIT:.2f} {TIMES}",
             cold_ratio <= COLD_VS_PEER_LIMIT,
+        )
+    )
+    path_ratio = cold.median / path.limit
+    targets.append(
+        Target(
+            f"cold build ≤ {COLD_CRITICAL_LIMIT} {TIMES} its critical path "
+            f"(floor + the worker's imports + Σ compute / {path.jobs} jobs)",
+            f"{path_ratio:.2f} {TIMES} ({cold.median:.2f} s vs {path.limit:.2f} s)",
+            f"{COLD_CRITICAL_LIMIT:.2f} {TIMES}",
+            path_ratio <= COLD_CRITICAL_LIMIT,
         )
     )
     bound = EDIT_FLOOR_FACTOR * floor.median + alone.median
@@ -604,6 +853,24 @@ def evaluate(results: dict[str, Samples]) -> list[Target]:
             doctest.median < DOCTEST_LIMIT_SECONDS and not failures,
         )
     )
+    z_cold_ratio = z_cold.median / cold.median
+    targets.append(
+        Target(
+            f"Zensical cold build ≤ {ZENSICAL_COLD_LIMIT} {TIMES} MkDocs cold build",
+            f"{z_cold_ratio:.2f} {TIMES} ({z_cold.median:.2f} s vs {cold.median:.2f} s)",
+            f"{ZENSICAL_COLD_LIMIT:.2f} {TIMES}",
+            z_cold_ratio <= ZENSICAL_COLD_LIMIT,
+        )
+    )
+    z_warm_ratio = z_warm.median / z_floor.median
+    targets.append(
+        Target(
+            f"Zensical warm build ≤ {ZENSICAL_WARM_LIMIT} {TIMES} Zensical floor",
+            f"{z_warm_ratio:.2f} {TIMES} ({z_warm.median:.2f} s vs {z_floor.median:.2f} s)",
+            f"{ZENSICAL_WARM_LIMIT:.2f} {TIMES}",
+            z_warm_ratio <= ZENSICAL_WARM_LIMIT,
+        )
+    )
     return targets
 
 
@@ -615,46 +882,76 @@ def report_markdown(
     snippet_id: str,
     total_snippets: int,
     serve_rss: tuple[int, int],
+    path: CriticalPath,
 ) -> str:
     module, _, function = snippet_id.partition(".")
     floor = results["floor"].median
+    zensical_floor = results["zensical_floor"].median
+    big = f"`docs/big.md`, {BIG_PAGE_LINES:,} lines of indented code"
     rows = [
         ("floor", "1. floor: refkit disabled, same pages"),
         ("cold", f"2. cold: empty cache, all {total_snippets} snippets run"),
         ("warm", "3. warm: nothing changed, new process"),
-        ("edit", f"4. one snippet edited (`{snippet_id}`)"),
+        ("big", f"4. warm + one more page ({big})"),
+        ("big_floor", f"floor + the same page ({big})"),
+        ("edit", f"5. one snippet edited (`{snippet_id}`)"),
         (
             "serve",
-            f"5. `{results['serve'].command or 'mkdocs serve'}`: save → page shows new output",
+            f"6. `{results['serve'].command or 'mkdocs serve'}`: save → page shows new output",
         ),
-        ("peer", f"6. markdown-exec, same {total_snippets} snippets (always cold)"),
+        ("peer", f"7. markdown-exec, same {total_snippets} snippets (always cold)"),
+        ("zensical_floor", "8. Zensical floor: `zensical build --clean`, refkit disabled"),
+        ("zensical_cold", f"9. Zensical cold: empty cache, all {total_snippets} snippets run"),
+        ("zensical_warm", "10. Zensical warm: nothing changed, new process"),
         ("alone", "the edited snippet alone, fresh process"),
         ("doctest", f"`python -m doctest {PACKAGE}/*.py`"),
+        ("imports", "the worker's imports, fresh process (interpreter start included)"),
+        ("bare", "`python -c pass`"),
     ]
+    no_ratio = {"alone", "doctest", "imports", "bare"}
+    with_worker = {"cold", "edit", "serve", "zensical_cold"}
     out = [
         f"Measured with `python scripts/benchmark.py --rounds {rounds}` on {info['date']}: "
-        f"{rounds} rounds, one build of each scenario per round, round-robin.",
+        f"{rounds} round{'' if rounds == 1 else 's'}, one build of each scenario per round, "
+        "round-robin.",
         "",
-        f"| scenario | median | min{DASH}max | {TIMES} floor | MkDocs process peak RSS "
+        f"| scenario | median | min{DASH}max | {TIMES} floor (same host) | build process peak RSS "
         "| worker peak RSS |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for key, label in rows:
         samples = results[key]
-        ratio = f"{samples.median / floor:.2f}" if key not in {"alone", "doctest"} else "—"
+        base = zensical_floor if key in ZENSICAL else floor
+        ratio = "—" if key in no_ratio else f"{samples.median / base:.2f}"
         rss, worker = mib(samples.rss_kb), mib(samples.worker_kb)
         if key == "serve":
             rss = f"{serve_rss[0] / 1024:.0f} MiB (whole session)" if serve_rss[0] else "—"
             worker = f"{serve_rss[1] / 1024:.0f} MiB (whole session)" if serve_rss[1] else "—"
-        if key in {"alone", "doctest"}:
+        if key in no_ratio:
             rss = "—"
-        if key not in {"cold", "edit", "serve"}:
+        if key not in with_worker:
             worker = "—"  # no refkit worker runs in these
         out.append(
             f"| {label} | {samples.median:.2f} s | {seconds_range(samples.seconds)} | {ratio} "
             f"| {rss} | {worker} |"
         )
+    cold, z_cold = results["cold"], results["zensical_cold"]
     out += [
+        "",
+        "The cold build's critical path (medians over the rounds):",
+        "",
+        "| | seconds |",
+        "| --- | ---: |",
+        f"| floor (MkDocs, refkit disabled) | {path.floor:.2f} s |",
+        f"| the worker's imports ({path.statements} statements; `python -c pass`, "
+        f"{path.bare:.2f} s, subtracted) | {path.imports:.2f} s |",
+        f"| Σ compute: the run times of the {total_snippets} snippets, added up "
+        f"| {path.compute_sum:.2f} s |",
+        f"| the longest snippet (`{path.longest_id}`) | {path.longest:.2f} s |",
+        f"| **limit** = floor + imports + Σ compute / {path.jobs} jobs | **{path.limit:.2f} s** |",
+        f"| MkDocs cold build | {cold.median:.2f} s ({cold.median / path.limit:.2f} {TIMES} limit) |",
+        f"| Zensical cold build | {z_cold.median:.2f} s "
+        f"({z_cold.median / path.limit:.2f} {TIMES} limit) |",
         "",
         "| target | measured | limit | result |",
         "| --- | --- | --- | --- |",
@@ -670,13 +967,55 @@ def report_markdown(
         "Python process (interpreter start, imports and the computation), median over the "
         "rounds of this run. *The snippet computes* is the time the worker measured for the "
         "snippet itself (importing its topic module in the fork and calling it).",
-        "- *Peak RSS* is `ru_maxrss` of the `mkdocs build` process itself (`RUSAGE_SELF`); "
-        "the worker column is `RUSAGE_CHILDREN` of that process, which on a build that runs "
-        "snippets is the refkit worker or the largest of its snippet forks (shown only where a "
-        "worker runs; the other builds' only children are short forks such as Material's "
-        "`git` call). For `mkdocs serve`, `VmHWM` of the server and of its worker over the "
-        "whole session.",
+        "- *Peak RSS* is `ru_maxrss` of the `mkdocs build` (or `zensical build`) process itself "
+        "(`RUSAGE_SELF`); the worker column is `RUSAGE_CHILDREN` of that process, which on a "
+        "build that runs snippets is the refkit worker or the largest of its snippet forks "
+        "(shown only where a worker runs; the other builds' only children are short forks such "
+        "as Material's `git` call). For `mkdocs serve`, `VmHWM` of the server and of its worker "
+        "over the whole session.",
+        "- *Zensical* rows are `python -m zensical build --clean` (Zensical "
+        f"{info.get('zensical', '?')}), each scenario in its own copy of the repository, as "
+        "Zensical writes `site/` and `.cache/` into the project; `--clean`, so its page cache "
+        "never hides work. The `refkit` Markdown extension of `mkdocs.yml` does the work, with "
+        "the same options as the plugin. Their "
+        f"{TIMES} floor is relative to the Zensical floor; every other row's, to the MkDocs one.",
+        f"- *One more page*: a copy of the repository with `docs/big.md` added (a paragraph, "
+        f"then {BIG_PAGE_LINES:,} lines `    x = 1`), built warm with its own copy of the primed "
+        "cache. The floor build of the same copy shows what MkDocs itself spends on that page.",
+        "- *The critical path* adds up, as if one waited for the other, what a cold build "
+        "needs: MkDocs' own work (the floor), the worker's imports (it runs every third-party "
+        "import statement of the topic modules, the catalog's `preload_imports`, before it "
+        "forks snippets: timed here in a fresh `python` process, minus a bare interpreter "
+        f"start) and the snippets' run times spread over {path.jobs} jobs (`jobs`, the "
+        "default). The plugin overlaps MkDocs' work with the worker's, so a cold build can come "
+        "in under it. *Σ compute* adds up the `duration` of every entry the cold build wrote to "
+        "its result cache (each snippet's fork importing its topic module and calling it).",
     ]
+    waits = []
+    for key, host in (("cold", "MkDocs"), ("zensical_cold", "Zensical")):
+        first, waited = (
+            results[key].extra_median("first_start"),
+            results[key].extra_median("waited"),
+        )
+        if first is None or waited is None:
+            continue
+        long_waits = results[key].extra_median("long_waits") or 0.0
+        waits.append(
+            f"{host}: the snippets went to the worker {first:.2f} s after the process started; "
+            f"the build then waited {waited:.2f} s for outputs "
+            f"({long_waits:.0f} wait{'' if long_waits == 1 else 's'} of more than 10 ms)"
+        )
+    if waits:
+        out.append(
+            "- *Where the cold builds wait* (timed inside the build process, medians): "
+            + "; ".join(waits)
+            + "."
+        )
+    z_sum = z_cold.extra_median("compute_sum")
+    if z_sum is not None:
+        out.append(
+            f"- Σ compute of the Zensical cold build, from its own cache entries: {z_sum:.2f} s."
+        )
     rebuilds = serve.extra.get("rebuilds", [])
     if any(count > 1 for count in rebuilds):
         out.append(
@@ -708,10 +1047,23 @@ def write_docs(markdown: str) -> None:
 # The run
 
 
+def record_durations(samples: Samples, cache_dir: Path, scenario: str, total: int) -> None:
+    """Keep the run time of every snippet of a cold build, from its cache entries."""
+    durations = cache_durations(cache_dir)
+    if len(durations) != total:
+        raise BenchmarkError(
+            f"{scenario}: {len(durations)} cache entries after the build, expected {total}"
+        )
+    for snippet_id, seconds in durations.items():
+        samples.durations.setdefault(snippet_id, []).append(seconds)
+    samples.add_extra("compute_sum", sum(durations.values()))
+    samples.add_extra("compute_max", max(durations.values(), default=0.0))
+
+
 def check_stats(build: Build, scenario: str, expect_run: int | None, total: int) -> None:
     stats = build.stats()
     if stats is None:
-        raise BenchmarkError(f"{scenario}: the refkit plugin logged no snippet summary")
+        raise BenchmarkError(f"{scenario}: refkit logged no snippet summary")
     if stats["total"] != total or stats["failed"] or stats["not_run"]:
         raise BenchmarkError(f"{scenario}: unexpected refkit summary {stats}")
     if expect_run is not None and stats["run"] != expect_run:
@@ -755,19 +1107,35 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
     check_stats(build, "priming build", total, total)
     if total != peer_blocks:
         log(f"note: {total} snippets on the refkit site, {peer_blocks} markdown-exec blocks")
-    for name in ("warm", "edit", "serve"):
+    for name in ("warm", "edit", "serve", "big", "zensical-warm"):
         shutil.copytree(primed, caches / name)
     log("warming up the markdown-exec copy (one build, not timed)")
     run_build(peer_repo, sites / "peer-warmup", floor_env, reports / "peer-warmup.json")
+
+    # Copies of `repo` with the bytecode its priming build compiled, so that no first measured
+    # build compiles refkit. The big page gets its own copy (and cache); each Zensical scenario
+    # too, as Zensical writes `site/` and `.cache/` into the project.
+    big_repo = work / "big-repo"
+    shutil.copytree(repo, big_repo, ignore=RECOPY_IGNORE)
+    (big_repo / "docs" / "big.md").write_text(big_page(), encoding="utf-8")
+    zensical_repos = {name: work / f"zensical-{name}-repo" for name in ("floor", "cold", "warm")}
+    for zensical_repo in zensical_repos.values():
+        shutil.copytree(repo, zensical_repo, ignore=RECOPY_IGNORE)
+    log("warming up Zensical (a floor and a warm build, not timed)")
+    run_zensical(zensical_repos["floor"], floor_env, reports / "zensical-warmup.json")
+    build = run_zensical(
+        zensical_repos["warm"],
+        refkit_env(caches / "zensical-warm"),
+        reports / "zensical-warmup.json",
+    )
+    check_stats(build, "Zensical warm-up build (cache primed by MkDocs)", 0, total)
+    imports = imports_script(catalog.preload_imports)
 
     log("starting mkdocs serve")
     # As `scripts/dev serve` runs it (--dirty), unless --serve-full asks for full rebuilds.
     serve_options = () if args.serve_full else ("--dirty",)
     server = Server(serve_repo, refkit_env(caches / "serve"), serve_options)
-    results = {
-        name: Samples()
-        for name in ("floor", "cold", "warm", "edit", "serve", "peer", "alone", "doctest")
-    }
+    results = {name: Samples() for name in SCENARIOS}
     results["serve"].command = " ".join(("mkdocs serve", *serve_options))
     try:
         server.wait_ready(600)
@@ -782,11 +1150,22 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
             build = run_build(repo, sites / "cold", refkit_env(cold_cache), reports / "cold.json")
             check_stats(build, "cold", total, total)
             results["cold"].add_build(build)
+            record_durations(results["cold"], cold_cache, "cold", total)
             shutil.rmtree(cold_cache)
 
             build = run_build(repo, sites / "warm", refkit_env(caches / "warm"), reports / "w.json")
             check_stats(build, "warm", 0, total)
             results["warm"].add_build(build)
+
+            build = run_build(
+                big_repo, sites / "big", refkit_env(caches / "big"), reports / "b.json"
+            )
+            check_stats(build, "warm + big page", 0, total)
+            if not (sites / "big" / "big" / "index.html").is_file():
+                raise BenchmarkError("warm + big page: docs/big.md was not built")
+            results["big"].add_build(build)
+            build = run_build(big_repo, sites / "big-floor", floor_env, reports / "bf.json")
+            results["big_floor"].add_build(build)
 
             text, marker = editor.edited("edit", number)
             editor.write(text)
@@ -845,6 +1224,24 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
             results["peer"].add_build(build)
             results["peer"].extra.setdefault("failed_blocks", []).append(len(problems))
 
+            build = run_zensical(zensical_repos["floor"], floor_env, reports / "zf.json")
+            results["zensical_floor"].add_build(build)
+
+            zensical_cache = Path(tempfile.mkdtemp(prefix="zensical-cold-", dir=caches))
+            build = run_zensical(
+                zensical_repos["cold"], refkit_env(zensical_cache), reports / "zc.json"
+            )
+            check_stats(build, "Zensical cold", total, total)
+            results["zensical_cold"].add_build(build)
+            record_durations(results["zensical_cold"], zensical_cache, "Zensical cold", total)
+            shutil.rmtree(zensical_cache)
+
+            build = run_zensical(
+                zensical_repos["warm"], refkit_env(caches / "zensical-warm"), reports / "zw.json"
+            )
+            check_stats(build, "Zensical warm", 0, total)
+            results["zensical_warm"].add_build(build)
+
             seconds, code, output = run_timed(
                 [sys.executable, "-c", f"from {PACKAGE}.{module} import {function}; {function}()"],
                 repo,
@@ -861,6 +1258,17 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
             results["doctest"].extra.setdefault("failed", []).append(float(code != 0))
             if code != 0:
                 log(f"doctest failed (exit {code}):\n{output[-2000:]}")
+
+            # The worker's imports, as it runs them before forking the first snippets.
+            seconds, code, output = run_timed([sys.executable, "-c", imports], repo, env)
+            if code != 0:
+                raise BenchmarkError(f"the worker's imports failed:\n{output[-2000:]}")
+            results["imports"].seconds.append(seconds)
+            results["imports"].add_extra("statements", len(catalog.preload_imports))
+            seconds, code, output = run_timed([sys.executable, "-c", "pass"], repo, env)
+            if code != 0:
+                raise BenchmarkError(f"`python -c pass` failed:\n{output[-2000:]}")
+            results["bare"].seconds.append(seconds)
 
             log(
                 "  "
@@ -910,6 +1318,10 @@ def main(argv: list[str] | None = None) -> int:
         metadata.version("markdown-exec")
     except metadata.PackageNotFoundError:
         parser.error('markdown-exec is missing: pip install -e ".[bench]"')
+    try:
+        metadata.version("zensical")
+    except metadata.PackageNotFoundError:
+        parser.error('zensical is missing: pip install -e ".[zensical]"')
 
     work = Path(tempfile.mkdtemp(prefix="refkit-bench-"))
     started = time.perf_counter()
@@ -925,14 +1337,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    targets = evaluate(results)
+    path = critical_path(results)
+    targets = evaluate(results, path)
     serve_rss = (results["serve"].rss_kb[0], results["serve"].worker_kb[0])
     info = machine(load_at_start)
-    markdown = report_markdown(results, targets, info, args.rounds, snippet_id, total, serve_rss)
+    markdown = report_markdown(
+        results, targets, info, args.rounds, snippet_id, total, serve_rss, path
+    )
     print(markdown)
     print("Samples per round, in seconds:")
     for name, samples in results.items():
-        print(f"  {name:8} " + " ".join(f"{value:6.2f}" for value in samples.seconds))
+        print(f"  {name:14} " + " ".join(f"{value:6.2f}" for value in samples.seconds))
     for name, samples in results.items():
         for extra, values in samples.extra.items():
             print(f"  {name} {extra}: " + " ".join(f"{value:.3f}" for value in values))
@@ -956,6 +1371,8 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for name, s in results.items()
             },
+            "critical_path": vars(path) | {"limit": path.limit},
+            "snippet_durations": {name: s.durations for name, s in results.items() if s.durations},
             "targets": [vars(t) | {"verdict": t.verdict} for t in targets],
         }
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")

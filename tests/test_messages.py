@@ -142,19 +142,19 @@ RUN = {
         ({"type": "finished", "request_id": "1", "result": []}, "'result' must be dict"),
         (
             {"type": "finished", "request_id": "1", "result": {**RESULT.to_json(), "status": "?"}},
-            "not a snippet result (ValueError: unknown status '?')",
+            "not a snippet result (unknown status '?'",
         ),
         (
             {"type": "finished", "request_id": "1", "result": {"status": OK}},
-            "not a snippet result (KeyError",
+            "not a snippet result (a result without 'snippet_id')",
         ),
         (
             {"type": "finished", "request_id": "1", "result": {**RESULT.to_json(), "events": [1]}},
-            "not a snippet result (TypeError",
+            "not a snippet result (event 0 must be an object, not int)",
         ),
         (
             {"type": "finished", "request_id": "1", "result": {**RESULT.to_json(), "error": [1]}},
-            "not a snippet result (TypeError",
+            "not a snippet result (a result: 'error' must be an object or null, not list)",
         ),
     ],
 )

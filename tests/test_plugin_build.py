@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from conftest import make_site
 
 pytestmark = pytest.mark.slow
 
@@ -103,6 +104,27 @@ def test_hangs_and_crashes_become_panels_and_the_rest_still_builds(site):
     # --strict turns those warnings into a failed build (failures are never cached: they re-run).
     strict = site.build("--strict", env={"REFKIT_TIMEOUT": "2"})
     assert strict.returncode != 0
+
+
+def test_under_mkdocs_the_plugin_takes_the_extension_out_so_only_one_session_runs(tmp_path):
+    # One mkdocs.yml for both hosts: the plugin (MkDocs) and the extension (Zensical). Under
+    # MkDocs the extension would start a second session and worker at the first page.
+    from mkdocs.config import load_config
+
+    site = make_site(tmp_path / "both")
+    config_file = site.root / "mkdocs.yml"
+    options = json.loads(config_file.read_text())
+    options["markdown_extensions"] += ["refkit", {"refkit.engine.extension": {"jobs": 1}}]
+    config_file.write_text(json.dumps(options))
+    config = load_config(str(config_file))
+    assert {"refkit", "refkit.engine.extension"} <= set(config.markdown_extensions)
+    config = config.plugins.on_config(config)
+    try:
+        extensions = set(config.markdown_extensions)
+        assert not extensions & {"refkit", "refkit.engine.extension"}
+        assert {"pymdownx.superfences", "admonition"} <= extensions
+    finally:
+        config.plugins.on_shutdown()
 
 
 def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):

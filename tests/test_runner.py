@@ -33,6 +33,7 @@ def make_runner(
     execute: str = "auto",
     device: str = "auto",
     max_output: int = MAX_OUTPUT,
+    memory_limit: int = 0,
 ) -> SnippetRunner:
     """A runner with every setting given, as the settings model gives them."""
     return SnippetRunner(
@@ -43,6 +44,7 @@ def make_runner(
         device=device,
         jobs=jobs,
         max_output=max_output,
+        memory_limit=memory_limit,
     )
 
 
@@ -475,10 +477,19 @@ def test_a_save_between_reading_and_running_keeps_the_result_out_of_the_cache(tm
     assert cache.get(key) is None, "v2's output was cached under v1's key"
 
 
-@pytest.mark.parametrize("missing", ["execute", "timeout", "device", "jobs", "max_output"])
+@pytest.mark.parametrize(
+    "missing", ["execute", "timeout", "device", "jobs", "max_output", "memory_limit"]
+)
 def test_every_runner_setting_must_be_given(tmp_path, missing):
     # The defaults belong to the settings model; a runner made without one is a bug.
-    settings = {"execute": "auto", "timeout": 1.0, "device": "cpu", "jobs": 1, "max_output": 10}
+    settings = {
+        "execute": "auto",
+        "timeout": 1.0,
+        "device": "cpu",
+        "jobs": 1,
+        "max_output": 10,
+        "memory_limit": 0,
+    }
     del settings[missing]
     with pytest.raises(TypeError, match=missing):
         SnippetRunner(tmp_path, cache=None, **settings)

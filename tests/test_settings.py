@@ -20,6 +20,7 @@ def test_every_option_has_a_doc_a_variable_and_a_default_of_its_type():
         "device",
         "jobs",
         "max_output",
+        "memory_limit",
         "on_error",
         "package_dir",
         "cache_dir",
@@ -105,7 +106,7 @@ def test_the_runner_and_worker_take_no_defaults_of_their_own():
     from refkit.engine.runner import SnippetRunner
 
     parameters = inspect.signature(SnippetRunner).parameters
-    for name in ("timeout", "jobs", "device", "execute", "max_output"):
+    for name in ("timeout", "jobs", "device", "execute", "max_output", "memory_limit"):
         assert parameters[name].default is inspect.Parameter.empty, name
     worker = (REPO / "refkit" / "engine" / "worker.py").read_text(encoding="utf-8")
     assert not re.search(r'add_argument\("--jobs"[^)]*default=', worker)

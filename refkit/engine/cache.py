@@ -5,17 +5,47 @@ depends on, the package's data files), the refkit version and the source of the 
 captures output, the Python / torch / transformers / tokenizers versions and the device asked
 for. Versions come from package metadata, so computing a key never imports torch.
 
+A key starts with a digest of the environment part (:meth:`EnvironmentKey.digest`), so the
+entries of one environment can be told from the others' by their file names alone.
+
 Only successful results are stored; failures are always run again. Writes go to a temporary
 file in the same folder and are renamed into place, so a reader (or a build killed half-way)
-never sees half an entry; an entry that cannot be read is treated as missing.
+never sees half an entry. An entry is input from disk, not trusted: one that cannot be read,
+is not a result of the right shape (:meth:`SnippetResult.from_json` checks every field), holds a
+failure, or holds another snippet's result is treated as missing, deleted, and reported, so the
+snippet runs again and its new result takes the entry's place.
+
+Pruning (:meth:`ResultCache.prune`, which the front doors call after a complete build) keeps the
+cache to what builds still read. An entry's modification time is when a build last used it:
+:meth:`ResultCache.get` refreshes it on every hit, :meth:`ResultCache.put` sets it. Then:
+
+- an entry of a snippet of the catalog, in the current environment, is always kept;
+- an entry of the current environment that no snippet of the catalog has (its code changed, or
+  it was removed) goes once it has not been used for :data:`SUPERSEDED_AFTER` (a day: another
+  checkout of the project, say a branch switched to and back, still finds its entries);
+- an entry of another environment (another device, another version of Python, torch,
+  transformers, tokenizers, refkit or the worker) goes once it has not been used for
+  :data:`UNUSED_AFTER` (30 days): a machine that builds for CPU and CUDA keeps both;
+- a temporary file older than an hour is what a writer killed mid-write left behind, and goes;
+- any other file in the folder (the link report ``links.json``, entries of unknown names) is
+  never touched.
+
+Deciding needs the catalog only, not the pages, so pruning after a build that converted only some
+pages (``mkdocs serve``) is as correct as after a full one. A session whose catalog has a topic
+module that failed to parse does not prune (that module's snippets are not in the catalog, yet
+their entries are still wanted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
+import re
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -23,12 +53,34 @@ from pathlib import Path
 import refkit
 from refkit.engine.atomic import write_atomic
 from refkit.engine.discovery import Snippet
-from refkit.engine.results import SnippetResult
+from refkit.engine.results import ResultFormatError, SnippetResult
 
-__all__ = ["CACHE_FORMAT", "EnvironmentKey", "ResultCache", "cache_key", "gpu_visible"]
+__all__ = [
+    "CACHE_FORMAT",
+    "SUPERSEDED_AFTER",
+    "UNUSED_AFTER",
+    "CacheWarning",
+    "EnvironmentKey",
+    "ResultCache",
+    "cache_key",
+    "gpu_visible",
+]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+"""2: keys start with the environment's digest, so pruning can tell environments apart."""
+SUPERSEDED_AFTER = 24 * 3600.0
+"""Seconds an entry of the current environment that no catalog snippet has is kept unused."""
+UNUSED_AFTER = 30 * 24 * 3600.0
+"""Seconds an entry of another environment is kept unused."""
+_ABANDONED_AFTER = 3600.0  # a write takes milliseconds; a temporary file this old is left over
 _WORKER_SOURCE = Path(__file__).with_name("worker.py")
+_DIGEST_LENGTH = 16  # hex digits of the environment's digest that start a key
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json")
+_TEMP_NAME = re.compile(r"\.tmp-.*\.json")
+_REASON_LENGTH = 200  # a reason quotes the entry; a hostile one must not flood the build log
+
+CacheWarning = tuple[Path, str]
+"""An entry that was ignored, and why: reported by :meth:`ResultCache.get`."""
 
 
 def _installed_version(distribution: str) -> str:
@@ -83,16 +135,31 @@ class EnvironmentKey:
             device=device,
         )
 
+    def digest(self) -> str:
+        """16 hex digits that name this environment: every key of it starts with them.
+
+        Examples:
+            >>> env = EnvironmentKey("0.1", "w", "3.11", "2.13", "5.24", "0.23", "cpu")
+            >>> from dataclasses import replace
+            >>> len(env.digest()), env.digest() == replace(env, device="cuda").digest()
+            (16, False)
+        """
+        payload = json.dumps({"format": CACHE_FORMAT, **vars(self)}, sort_keys=True)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:_DIGEST_LENGTH]
+
 
 def cache_key(snippet: Snippet, environment: EnvironmentKey) -> str:
-    """The cache key of one snippet in one environment.
+    """The cache key of one snippet in one environment: 64 hex digits.
+
+    The first 16 are the environment's :meth:`~EnvironmentKey.digest`; the rest hash the
+    snippet's id and fingerprint with the environment.
 
     Examples:
         >>> from pathlib import Path
         >>> s = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, "src", "", "fp1")
         >>> env = EnvironmentKey("0.1", "w", "3.11", "2.13", "5.24", "0.23", "cpu")
-        >>> cache_key(s, env) == cache_key(s, env)
-        True
+        >>> cache_key(s, env) == cache_key(s, env), cache_key(s, env).startswith(env.digest())
+        (True, True)
         >>> from dataclasses import replace
         >>> cache_key(s, env) == cache_key(s, replace(env, torch="2.14"))
         False
@@ -106,7 +173,8 @@ def cache_key(snippet: Snippet, environment: EnvironmentKey) -> str:
         },
         sort_keys=True,
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    rest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return environment.digest() + rest[: 64 - _DIGEST_LENGTH]
 
 
 class ResultCache:
@@ -122,8 +190,24 @@ class ResultCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> SnippetResult | None:
-        """The stored result for ``key``, or ``None`` when missing or unreadable.
+    def get(
+        self,
+        key: str,
+        *,
+        snippet_id: str | None = None,
+        warnings: list[CacheWarning] | None = None,
+    ) -> SnippetResult | None:
+        """The stored result for ``key``, or ``None`` when there is none to use.
+
+        A hit marks the entry as used now (for :meth:`prune`). An entry that is there but cannot
+        be used (unreadable, not a result, a failure, or, when ``snippet_id`` is given, another
+        snippet's result) is deleted, so the snippet runs again and its result replaces it,
+        and is reported in ``warnings``.
+
+        Args:
+            key: From :func:`cache_key`.
+            snippet_id: The snippet the key is of; a result of another one is not used.
+            warnings: Where to add ``(path, reason)`` for each entry ignored.
 
         Examples:
             >>> import tempfile
@@ -133,12 +217,62 @@ class ResultCache:
             True
             >>> cache.get("ab12").from_cache, cache.get("cd34")
             (True, None)
+            >>> entry = cache.folder / "ab" / "ab12.json"  # damaged by hand
+            >>> _ = entry.write_text('{"snippet_id": "m.f", "status": "ok", "events": "x"}')
+            >>> found: list[CacheWarning] = []
+            >>> cache.get("ab12", warnings=found), [reason for _, reason in found]
+            (None, ["not a snippet result: a result: 'events' must be a list, not str"])
+            >>> entry.exists()
+            False
         """
+        path = self._path(key)
         try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
-            return SnippetResult.from_json(data).cached()
-        except (OSError, ValueError, KeyError, TypeError):
+            result = self._read(path, snippet_id)
+        except FileNotFoundError:
             return None
+        except _Unusable as unusable:
+            reason = str(unusable)
+            if len(reason) > _REASON_LENGTH:
+                reason = reason[:_REASON_LENGTH] + "…"
+            if warnings is not None:
+                warnings.append((path, reason))
+            if unusable.delete:
+                # A concurrent build may have just renamed a good entry into place: deleting it
+                # costs that build one rerun, never a wrong result.
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            return None
+        with contextlib.suppress(OSError):  # a read-only cache still serves
+            os.utime(path)
+        return result.cached()
+
+    @staticmethod
+    def _read(path: Path, snippet_id: str | None) -> SnippetResult:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise _Unusable(f"cannot be read ({exc.strerror or exc})", delete=False) from exc
+        except UnicodeDecodeError as exc:
+            raise _Unusable(f"not UTF-8 ({exc.reason})") from exc
+        try:
+            data = json.loads(text)
+        except ValueError as exc:  # JSONDecodeError, or an integer too long to read
+            raise _Unusable(f"not JSON ({exc})") from exc
+        except RecursionError as exc:
+            raise _Unusable("nested too deep to be a snippet result") from exc
+        try:
+            result = SnippetResult.from_json(data)
+        except ResultFormatError as exc:
+            raise _Unusable(f"not a snippet result: {exc}") from exc
+        if not result.ok:
+            raise _Unusable(
+                f"holds a result with status {result.status!r}; only successes are kept"
+            )
+        if snippet_id is not None and result.snippet_id != snippet_id:
+            raise _Unusable(f"holds a result of {result.snippet_id!r}, not of {snippet_id!r}")
+        return result
 
     def put(self, key: str, result: SnippetResult) -> bool:
         """Store a successful result atomically.
@@ -152,5 +286,81 @@ class ResultCache:
         if not result.ok:
             return False
         payload = json.dumps(result.to_json(), ensure_ascii=False, indent=1)
+        try:
+            payload.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: UTF-8 cannot hold it, an escape can
+            payload = json.dumps(result.to_json(), indent=1)
         write_atomic(self._path(key), payload, durable=True)
         return True
+
+    def prune(
+        self,
+        keep: Collection[str],
+        environment: EnvironmentKey,
+        *,
+        now: float | None = None,
+        superseded_after: float = SUPERSEDED_AFTER,
+        unused_after: float = UNUSED_AFTER,
+    ) -> list[Path]:
+        """Delete the entries no build is expected to read again (see the module docstring).
+
+        Args:
+            keep: The keys of every snippet of the catalog in ``environment``: never deleted.
+            environment: The environment of this build.
+            now: The time to measure ages from (``time.time()`` by default).
+            superseded_after: Seconds an entry of ``environment`` not in ``keep`` may go unused.
+            unused_after: Seconds an entry of another environment may go unused.
+
+        Returns:
+            The files deleted.
+
+        Raises:
+            OSError: When the folder cannot be listed (a file that cannot be deleted is skipped).
+
+        Examples:
+            >>> import tempfile
+            >>> from refkit.engine.results import OK
+            >>> env = EnvironmentKey("0.1", "w", "3.11", "2.13", "5.24", "0.23", "cpu")
+            >>> cache = ResultCache(Path(tempfile.mkdtemp()))
+            >>> live, old = env.digest() + "1" * 48, env.digest() + "2" * 48
+            >>> for key in (live, old):
+            ...     _ = cache.put(key, SnippetResult("m.f", OK))
+            >>> [p.stem == old for p in cache.prune([live], env, now=time.time() + 2 * 24 * 3600)]
+            [True]
+        """
+        keep = set(keep)
+        digest = environment.digest()
+        moment = time.time() if now is None else now
+        removed: list[Path] = []
+        if not self.folder.is_dir():
+            return removed
+        for shard in self.folder.iterdir():
+            # Only the two-hex-digit folders entries live in; links.json and the rest are not ours.
+            if not (len(shard.name) == 2 and re.fullmatch(r"[0-9a-f]{2}", shard.name)):
+                continue
+            with contextlib.suppress(NotADirectoryError):
+                for path in shard.iterdir():
+                    if _TEMP_NAME.fullmatch(path.name):
+                        limit = _ABANDONED_AFTER
+                    elif not _ENTRY_NAME.fullmatch(path.name) or path.stem in keep:
+                        continue
+                    elif path.name.startswith(digest):
+                        limit = superseded_after
+                    else:
+                        limit = unused_after
+                    try:
+                        if moment - path.stat().st_mtime < limit:
+                            continue
+                        path.unlink()
+                    except OSError:
+                        continue  # gone meanwhile, or not ours to delete
+                    removed.append(path)
+        return removed
+
+
+class _Unusable(Exception):
+    """Why an entry that exists cannot be used; ``delete``: whether to remove it."""
+
+    def __init__(self, reason: str, *, delete: bool = True) -> None:
+        super().__init__(reason)
+        self.delete = delete

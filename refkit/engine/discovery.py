@@ -7,6 +7,14 @@ references, and what each snippet depends on) is read from the syntax tree.
 A *topic module* is a ``.py`` file directly inside the package folder that defines ``TITLE``.
 A *snippet* is a top-level function of a topic module whose name starts with ``demo_``; its id is
 ``<module>.<function>``.
+
+A topic module whose module-level data discovery cannot use is one error naming its file and
+line, in :attr:`Catalog.errors`, and the rest of the site builds: ``TITLE`` must be a non-empty
+string literal, ``REFERENCES`` a tuple or list of ``Reference(...)`` calls made of literals whose
+fields have the right types and whose address is ``http(s)`` (see
+:class:`~refkit.engine.references.Reference`). Whatever a literal is (an unhashable set, a
+nesting too deep to evaluate, a file Python itself cannot parse), reading it never raises past
+that one file.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refkit.engine.references import Reference
+from refkit.engine.references import InvalidReference, Reference
 
 __all__ = [
     "SNIPPET_PREFIX",
@@ -32,13 +40,36 @@ SNIPPET_PREFIX = "demo_"
 
 
 class TopicSyntaxError(Exception):
-    """A topic module could not be parsed; carries the file and line for the message."""
+    """A topic module could not be parsed; carries the file and line for the message.
 
-    def __init__(self, path: Path, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}")
+    Attributes:
+        path: The file.
+        line: 1-based.
+        reason: What is wrong.
+        shown: How the message names the file: relative to the package's parent folder once
+            :func:`load_catalog` has it, since the message reaches pages (a snippet of the topic
+            is unavailable) and a page must not show paths of the build machine.
+    """
+
+    def __init__(self, path: Path, line: int, message: str, shown: str | None = None) -> None:
         self.path = path
         self.line = line
         self.reason = message
+        self.shown = str(path) if shown is None else shown
+        super().__init__(f"{self.shown}:{line}: {message}")
+
+    def named_from(self, folder: Path) -> TopicSyntaxError:
+        """The same error, its message naming the file relative to ``folder`` when inside it.
+
+        Examples:
+            >>> error = TopicSyntaxError(Path("/ci/x1/topics/a.py"), 3, "syntax error")
+            >>> str(error.named_from(Path("/ci/x1")))
+            'topics/a.py:3: syntax error'
+        """
+        if not self.path.is_relative_to(folder):
+            return self
+        shown = self.path.relative_to(folder).as_posix()
+        return TopicSyntaxError(self.path, self.line, self.reason, shown)
 
 
 @dataclass(frozen=True)
@@ -131,21 +162,59 @@ def _digest(*parts: str | bytes) -> str:
     return hasher.hexdigest()
 
 
+# What evaluating a literal can raise besides ValueError (not a literal): TypeError (an unhashable
+# set member or dict key), RecursionError and MemoryError (nesting too deep), SyntaxError.
+_LITERAL_ERRORS = (ValueError, TypeError, SyntaxError, RecursionError, MemoryError)
+# What parsing a file can raise besides SyntaxError: ValueError (a NUL byte, Python < 3.12),
+# RecursionError and MemoryError (an expression nested too deep).
+_PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
+_REFERENCE_FIELDS = ("url", "title", "good_for", "search_query")
+
+
+def _literal(node: ast.expr, path: Path, message: str) -> object:
+    """The value of a literal expression, or a :class:`TopicSyntaxError` with ``message``."""
+    try:
+        return ast.literal_eval(node)
+    except _LITERAL_ERRORS as exc:
+        if isinstance(exc, ValueError):
+            detail = ""  # not a literal: the message says it all
+        elif isinstance(exc, RecursionError | MemoryError):
+            detail = " (nested too deeply to read)"
+        else:
+            detail = f" ({type(exc).__name__}: {exc})"
+        raise TopicSyntaxError(path, node.lineno, message + detail) from None
+
+
 def _literal_reference(node: ast.expr, path: Path) -> Reference:
     """Build a Reference from a ``Reference(...)`` call made of literals."""
     if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Reference"):
         raise TopicSyntaxError(path, node.lineno, "REFERENCES must hold Reference(...) calls")
+    if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
+        kw.arg is None for kw in node.keywords
+    ):
+        raise TopicSyntaxError(path, node.lineno, "Reference(...) arguments must be literals")
+    literals = "Reference(...) arguments must be literals"
+    args = [_literal(arg, path, literals) for arg in node.args]
+    kwargs = {kw.arg: _literal(kw.value, path, literals) for kw in node.keywords if kw.arg}
     try:
-        args = [ast.literal_eval(arg) for arg in node.args]
-        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
-    except ValueError as exc:
-        raise TopicSyntaxError(
-            path, node.lineno, "Reference(...) arguments must be literals"
-        ) from exc
-    try:
-        return Reference(*args, **kwargs)
+        return Reference(*args, **kwargs)  # type: ignore[arg-type]  # Reference checks the types
+    except InvalidReference as exc:
+        # Point at the argument that holds the bad field: a Reference(...) call spans lines.
+        where = dict(zip(_REFERENCE_FIELDS, node.args, strict=False))
+        where.update((kw.arg, kw.value) for kw in node.keywords if kw.arg)
+        line = where[exc.field].lineno if exc.field in where else node.lineno
+        raise TopicSyntaxError(path, line, f"malformed Reference(...): {exc}") from None
     except TypeError as exc:
-        raise TopicSyntaxError(path, node.lineno, f"malformed Reference(...): {exc}") from exc
+        raise TopicSyntaxError(path, node.lineno, f"malformed Reference(...): {exc}") from None
+
+
+def _title(node: ast.expr, path: Path) -> str:
+    """The value of ``TITLE = ...``: a non-empty string literal."""
+    value = _literal(node, path, "TITLE must be a string literal")
+    if not isinstance(value, str) or not value.strip():
+        shown = "an empty string" if isinstance(value, str) else type(value).__name__
+        raise TopicSyntaxError(path, node.lineno, f"TITLE must be a non-empty string, not {shown}")
+    return value
 
 
 def _names_used(node: ast.AST) -> set[str]:
@@ -245,14 +314,14 @@ class _PackageReader:
     def parsed(self, path: Path) -> tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]:
         """A module's source, its imports and its tree (none when it does not parse), read once."""
         if path not in self._parsed:
-            source = path.read_text(encoding="utf-8")
+            source = path.read_text(encoding="utf-8-sig")  # as Python reads a file with a BOM
             folder = path.parent.relative_to(self.package_dir).parts
             package = ".".join([self.package_name, *folder])
             tree: ast.Module | None
             try:
                 tree = ast.parse(source)
                 imports = sorted(_imported_modules(tree, package), key=lambda item: item[0])
-            except SyntaxError:
+            except _PARSE_ERRORS:
                 tree, imports = None, []
             self._parsed[path] = (source, imports, tree)
         return self._parsed[path]
@@ -323,16 +392,12 @@ class _PackageReader:
         return _digest(*(f"{p.relative_to(data_dir)}\0".encode() + p.read_bytes() for p in files))
 
 
-def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic | None:
-    source, _, parsed_tree = reader.parsed(path)
-    try:
-        tree = parsed_tree or ast.parse(source, filename=str(path))  # parsed again only to fail
-    except SyntaxError as exc:
-        raise TopicSyntaxError(path, exc.lineno or 1, f"syntax error: {exc.msg}") from exc
-    lines = source.splitlines(keepends=True)
-
+def _module_data(
+    tree: ast.Module, path: Path
+) -> tuple[str, tuple[Reference, ...], dict[str, ast.FunctionDef]] | None:
+    """A topic module's title, references and snippet functions; ``None`` if it has no TITLE."""
     title: str | None = None
-    references: tuple[Reference, ...] = ()
+    references_node: ast.expr | None = None
     functions: dict[str, ast.FunctionDef] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(SNIPPET_PREFIX):
@@ -342,16 +407,36 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = {t.id for t in targets if isinstance(t, ast.Name)}
             if "TITLE" in names and node.value is not None:
-                try:
-                    title = str(ast.literal_eval(node.value))
-                except ValueError as exc:
-                    raise TopicSyntaxError(
-                        path, node.lineno, "TITLE must be a string literal"
-                    ) from exc
-            if "REFERENCES" in names and isinstance(node.value, ast.Tuple | ast.List):
-                references = tuple(_literal_reference(el, path) for el in node.value.elts)
+                title = _title(node.value, path)
+            if "REFERENCES" in names and node.value is not None:
+                references_node = node.value
     if title is None:
+        return None  # not a topic module: what else it defines is none of discovery's business
+    references: tuple[Reference, ...] = ()
+    if references_node is not None:
+        if not isinstance(references_node, ast.Tuple | ast.List):
+            raise TopicSyntaxError(
+                path, references_node.lineno, "REFERENCES must be a tuple of Reference(...) calls"
+            )
+        references = tuple(_literal_reference(el, path) for el in references_node.elts)
+    return title, references, functions
+
+
+def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic | None:
+    source, _, parsed_tree = reader.parsed(path)
+    try:
+        tree = parsed_tree or ast.parse(source, filename=str(path))  # parsed again only to fail
+    except SyntaxError as exc:
+        raise TopicSyntaxError(path, exc.lineno or 1, f"syntax error: {exc.msg}") from exc
+    except _PARSE_ERRORS as exc:
+        detail = "nested too deeply to parse" if not isinstance(exc, ValueError) else str(exc)
+        raise TopicSyntaxError(path, 1, f"syntax error: {detail}") from None
+    lines = source.splitlines(keepends=True)
+
+    found = _module_data(tree, path)
+    if found is None:
         return None
+    title, references, functions = found
 
     module = path.stem
     # Imported in-package modules change every snippet of the topic; other top-level code
@@ -449,10 +534,13 @@ def load_catalog(package_dir: Path) -> Catalog:
         try:
             found = _read_topic(path, reader, data_digest)
         except TopicSyntaxError as exc:
-            catalog.errors.append(exc)
+            catalog.errors.append(exc.named_from(package_dir.parent))
             continue
         except (OSError, UnicodeDecodeError) as exc:
-            catalog.errors.append(TopicSyntaxError(path, 1, f"cannot read the file: {exc}"))
+            # An OSError's own text repeats the file's absolute path.
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            error = TopicSyntaxError(path, 1, f"cannot read the file: {detail}")
+            catalog.errors.append(error.named_from(package_dir.parent))
             continue
         if found is not None:
             catalog.topics[found.module] = found

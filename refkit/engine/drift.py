@@ -36,6 +36,7 @@ __all__ = [
     "device_class",
     "normalise",
     "read_approved",
+    "shown_path",
     "write_approved",
 ]
 
@@ -118,17 +119,68 @@ def _lines_match(approved: str, live: str) -> bool:
     )
 
 
+def shown_path(path: Path, project_dir: Path | None = None) -> str:
+    """How pages and messages name an approved file: never by a path of the build machine.
+
+    Relative to the project when the file is inside it; otherwise (or when the project is not
+    known) its last three parts, ``<approved folder>/<module>/<file>``, which is what the
+    repository holds whatever machine built it.
+
+    Examples:
+        >>> shown_path(Path("/home/ci/clone-x1/approved/m/f.txt"), Path("/home/ci/clone-x1"))
+        'approved/m/f.txt'
+        >>> shown_path(Path("/home/ci/clone-x1/approved/m/f.txt"))
+        'approved/m/f.txt'
+        >>> shown_path(Path("approved/m/f.txt"))
+        'approved/m/f.txt'
+    """
+    if not path.is_absolute():
+        return path.as_posix()
+    if project_dir is not None and path.is_relative_to(project_dir):
+        return path.relative_to(project_dir).as_posix()
+    return Path(*path.parts[-3:]).as_posix()
+
+
 @dataclass(frozen=True)
 class Drift:
-    """A live output that no longer matches its approved output."""
+    """A live output that no longer matches its approved output.
+
+    Attributes:
+        snippet_id: The snippet.
+        approved_file: The approved file, as read.
+        diff: Unified diff from the approved output to the live one; its header names the
+            approved file as :attr:`shown_file` does.
+        shown_file: How a page names the approved file (see :func:`shown_path`); derived from
+            ``approved_file`` when not given.
+    """
 
     snippet_id: str
     approved_file: Path
     diff: str
+    shown_file: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.shown_file:
+            object.__setattr__(self, "shown_file", shown_path(self.approved_file))
 
 
-def compare(snippet_id: str, approved: str, live: str, approved_file: Path) -> Drift | None:
+def compare(
+    snippet_id: str,
+    approved: str,
+    live: str,
+    approved_file: Path,
+    *,
+    project_dir: Path | None = None,
+) -> Drift | None:
     """Compare a live output with the approved one; ``None`` when they agree.
+
+    Args:
+        snippet_id: The snippet.
+        approved: The approved text.
+        live: The live text (see :func:`canonical_text`).
+        approved_file: The file ``approved`` came from.
+        project_dir: The project's folder, so the diff and the page name ``approved_file``
+            relative to it (see :func:`shown_path`).
 
     Examples:
         >>> compare("m.f", "loss 0.5645\\n", "loss 0.5646\\n", Path("a.txt")) is None
@@ -147,14 +199,15 @@ def compare(snippet_id: str, approved: str, live: str, approved_file: Path) -> D
         _lines_match(a, b) for a, b in zip(old_lines, new_lines, strict=True)
     ):
         return None
+    shown = shown_path(approved_file, project_dir)
     diff = difflib.unified_diff(
         approved.splitlines(),
         live.splitlines(),
-        fromfile=f"{approved_file} (approved)",
+        fromfile=f"{shown} (approved)",
         tofile=f"{snippet_id} (live)",
         lineterm="",
     )
-    return Drift(snippet_id, approved_file, "\n".join(diff))
+    return Drift(snippet_id, approved_file, "\n".join(diff), shown)
 
 
 def approved_path(approved_dir: Path, snippet_id: str, device: str = "cpu") -> Path:

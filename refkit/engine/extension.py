@@ -10,7 +10,7 @@ every page (Zensical 0.0.x does both):
 
 - the build session and its worker live once per process, keyed by the settings, and close at
   exit;
-- the first page that holds a directive plans every page of the docs folder and starts every
+- the first page converted in the process plans every page of the docs folder and starts every
   snippet they embed, so snippets run ahead of the pages that need them; each page then waits
   only for its own;
 - a page is recognised by its text, since the host tells Markdown nothing of which file it
@@ -18,7 +18,8 @@ every page (Zensical 0.0.x does both):
 - a snippet that raises fails a one-off build (an exception naming page:line); what MkDocs would
   log as a warning goes to stderr. Under ``zensical serve``, where an exception would end the
   server, nothing raises: the page shows the error.
-- pages without a directive cost one substring search.
+- under MkDocs the plugin does the work and takes this extension out of the list, so the two
+  never both run; pages without a directive cost one substring search.
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 
 from refkit.engine.assemble import Block, assemble_page, block_html
-from refkit.engine.directive import SNIPPET_DIRECTIVE, find_directives
-from refkit.engine.project import ProjectConfig, find_project, read_project
-from refkit.engine.session import BuildMode, BuildSession, PagePlan, PageSource, Problem
-from refkit.engine.settings import OPTIONS, Settings
+from refkit.engine.directive import find_directives
+from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
+from refkit.engine.session import (
+    BuildMode,
+    BuildSession,
+    PagePlan,
+    PageSource,
+    Problem,
+    SessionError,
+)
+from refkit.engine.settings import OPTIONS, Settings, SettingsError
 from refkit.engine.text import printable
 
 __all__ = ["RefkitBuildError", "RefkitExtension", "makeExtension"]
@@ -89,6 +97,8 @@ class _Process:
         for session in self.sessions.values():
             if session.stats.executed or session.stats.from_cache:
                 sys.stderr.write(f"INFO    -  refkit: {session.summary()}\n")
+                for problem in session.prune_cache():
+                    sys.stderr.write(f"WARNING -  refkit: {printable(str(problem))}\n")
             session.close()
         self.sessions.clear()
 
@@ -130,19 +140,24 @@ class _RefkitPreprocessor(Preprocessor):
 
     def run(self, lines: list[str]) -> list[str]:
         text = "\n".join(lines)
-        # A page without a directive (or one the MkDocs plugin already replaced) costs nothing.
-        if SNIPPET_DIRECTIVE not in text or not find_directives(text)[0]:
-            return lines
         process = _current_process()
-        project = process.project(self.config_file)
-        settings = Settings.resolve(
-            {**project.options, **self.options},
-            project_dir=project.project_dir,
-            config_name=project.name,
-        )
-        if not settings.enabled:
+        try:
+            project = process.project(self.config_file)
+            settings = Settings.resolve(
+                {**project.options, **self.options},
+                project_dir=project.project_dir,
+                config_name=project.name,
+            )
+            # The first page of the process, whatever it holds, starts every snippet of the
+            # docs folder: hosts convert pages one at a time, and snippets run meanwhile.
+            session = process.session(settings, project) if settings.enabled else None
+        except (ProjectError, SettingsError, SessionError) as exc:
+            raise RefkitBuildError(printable(str(exc))) from exc
+        if session is None or "refkit" not in text.lower():
             return lines
-        session = process.session(settings, project)
+        found, errors = find_directives(text)
+        if not found and not errors:  # near misses still get their warning
+            return lines
         if session.refresh():  # a topic module was saved (zensical serve)
             _plan_docs(session, project.docs_dir)
             session.start()

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
-from refkit.engine.results import SnippetResult
+from refkit.engine.results import ResultFormatError, SnippetResult
 
 __all__ = [
     "FRAME_HEADER",
@@ -50,6 +50,7 @@ __all__ = [
     "Started",
     "decode_payload",
     "encode",
+    "result_frame_limit",
 ]
 
 FRAME_HEADER = 4
@@ -99,9 +100,11 @@ class RunRequest:
         max_output: Characters of output kept; the rest is cut and the result marked truncated.
         preload: Import statements the worker runs (once each) before forking, so the child
             starts with those libraries loaded.
+        memory_limit: MiB of memory the snippet (its process and every process it starts) may
+            use before it is killed; 0 for no limit.
 
     Examples:
-        >>> request = RunRequest("1", "t.demo", "t", "demo", 2.5, 1000, ("import torch",))
+        >>> request = RunRequest("1", "t.demo", "t", "demo", 2.5, 1000, ("import torch",), 512)
         >>> decode_payload(encode(request)[FRAME_HEADER:]) == request
         True
     """
@@ -115,6 +118,7 @@ class RunRequest:
     timeout: float
     max_output: int
     preload: tuple[str, ...] = ()
+    memory_limit: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The fields as JSON values (without the type tag)."""
@@ -126,6 +130,7 @@ class RunRequest:
             "timeout": self.timeout,
             "max_output": self.max_output,
             "preload": list(self.preload),
+            "memory_limit": self.memory_limit,
         }
 
     @classmethod
@@ -133,10 +138,11 @@ class RunRequest:
         """Rebuild from :meth:`to_json` output.
 
         Raises:
-            ProtocolError: A field is missing or of the wrong type.
+            ProtocolError: A field is missing or of the wrong type, or ``memory_limit`` is
+                negative.
         """
         tag = cls.TYPE
-        return cls(
+        request = cls(
             request_id=_field(data, "request_id", str, tag),
             snippet_id=_field(data, "snippet_id", str, tag),
             module=_field(data, "module", str, tag),
@@ -144,7 +150,11 @@ class RunRequest:
             timeout=_field(data, "timeout", float, tag),
             max_output=_field(data, "max_output", int, tag),
             preload=_strings(data, "preload", tag),
+            memory_limit=_field(data, "memory_limit", int, tag),
         )
+        if request.memory_limit < 0:
+            raise ProtocolError(f"{tag!r} message: 'memory_limit' must be >= 0")
+        return request
 
 
 @dataclass(frozen=True)
@@ -257,11 +267,29 @@ class Finished:
         raw = _field(data, "result", dict, cls.TYPE)
         try:
             result = SnippetResult.from_json(raw)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except ResultFormatError as exc:
             raise ProtocolError(
-                f"'finished' message: 'result' is not a snippet result ({type(exc).__name__}: {exc})"
+                f"'finished' message: 'result' is not a snippet result ({exc})"
             ) from exc
         return cls(request_id=request_id, result=result)
+
+
+def result_frame_limit(max_output: int) -> int:
+    """The largest frame a child may send for a run with this ``max_output``.
+
+    A child keeps every text field of its result within a bound derived from ``max_output`` (see
+    :mod:`refkit.engine.worker`): printed output, the return value and the traceback up to
+    ``max_output`` characters each, the exception's message and type less. Escaped as ASCII
+    JSON, a character takes at most 12 bytes (a character outside the BMP is a surrogate pair of
+    ``\\uXXXX`` escapes); a mebibyte more covers the fields of fixed size and the markers.
+    Anything larger was not written by the worker's code, and the worker refuses it before
+    buffering it.
+
+    Examples:
+        >>> result_frame_limit(200_000)
+        10648576
+    """
+    return 12 * 4 * max(max_output, 0) + (1 << 20)
 
 
 Message = RunRequest | PreloadRequest | Ready | Started | Finished
@@ -325,6 +353,8 @@ def decode_payload(payload: bytes, accept: Iterable[type[Message]] | None = None
         data = json.loads(payload.decode("utf-8"))
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ProtocolError(f"a frame that is not UTF-8 JSON: {payload[:80]!r}") from exc
+    except RecursionError as exc:  # "[[[[...": no message nests that deep
+        raise ProtocolError(f"a frame nested too deep to be a message: {payload[:80]!r}") from exc
     if not isinstance(data, dict):
         raise ProtocolError(f"a frame that is not a JSON object: {payload[:80]!r}")
     tag = data.pop("type", None)

@@ -29,6 +29,7 @@ from mkdocs.structure.pages import Page
 from refkit.engine.assemble import Block, assemble_page, fill_placeholders, placeholder_token
 from refkit.engine.mkdocs_config import RefkitConfig
 from refkit.engine.progress import ProgressLine
+from refkit.engine.project import EXTENSION_NAMES
 from refkit.engine.runner import RunStats
 from refkit.engine.serve_watch import PackageWatcher, mark_stale
 from refkit.engine.session import (
@@ -90,6 +91,11 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         for extension in _MARKDOWN_EXTENSIONS:
             if extension not in config.markdown_extensions:
                 config.markdown_extensions.append(extension)
+        # The same site may list the refkit extension for Zensical; under MkDocs it would only
+        # start a second session, so the plugin does the work alone.
+        config.markdown_extensions[:] = [
+            name for name in config.markdown_extensions if name not in EXTENSION_NAMES
+        ]
         if _STYLESHEET_URL not in config.extra_css:
             config.extra_css.append(_STYLESHEET_URL)
         return config
@@ -172,6 +178,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if self.session is None:
             return
         self._collect()  # results no page asked for (say, all pages skipped) are still kept
+        _report(self.session.prune_cache())
         target = Path(config.site_dir) / _STYLESHEET_URL
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(STYLESHEET.read_text(encoding="utf-8"), encoding="utf-8")

@@ -2,6 +2,15 @@
 
 Pure functions of their arguments. Everything that came from running code is escaped; the only
 raw HTML that reaches a page is what a snippet returned from ``_repr_html_``.
+
+Control characters never reach a page raw: C0 controls other than tab and newline, DEL, C1
+controls (and lone surrogates, which no page encoding can hold) are shown as escapes such as
+``\\x1b``, in a ``<span class="refkit-control">`` so they stand apart from text that happened to
+print a backslash. A terminal would obey an ANSI escape; a page shows that there was one. Inside
+raw ``_repr_html_`` and in source listings, where no span can go, the escape is plain text.
+
+A reference's address becomes a link only when it is an ``http(s)`` address with a host (see
+:func:`~refkit.engine.references.is_web_address`), whatever object it is handed.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import Drift
-from refkit.engine.references import Reference
+from refkit.engine.references import Reference, is_web_address
 from refkit.engine.results import CRASHED, ERROR, TIMEOUT, RunEnvironment, SnippetResult
 
 __all__ = [
@@ -27,6 +36,45 @@ __all__ = [
     "stamp_html",
     "title_html",
 ]
+
+
+# What a page must not hold raw: C0 controls but tab and newline, DEL, C1 controls, and lone
+# surrogates (text from a snippet may carry them; no encoding of a page can).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]+")
+_CLASS_UNSAFE = re.compile(r"[^a-z0-9_-]")
+
+
+def _escapes(chars: str) -> str:
+    r"""Control characters written as Python escapes.
+
+    Examples:
+        >>> print(_escapes("\x1b\x00\x85"))
+        \x1b\x00\x85
+    """
+    return "".join(
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}" for char in chars
+    )
+
+
+def _text(value: object) -> str:
+    r"""Any value as text for a page: HTML-escaped, control characters shown in their own span.
+
+    Examples:
+        >>> print(_text("<b>\x1b[31mred\x00\x00"))
+        &lt;b&gt;<span class="refkit-control">\x1b</span>[31mred<span class="refkit-control">\x00\x00</span>
+    """
+    escaped = html.escape(str(value))
+    return _CONTROL.sub(lambda m: f'<span class="refkit-control">{_escapes(m[0])}</span>', escaped)
+
+
+def _visible(text: str) -> str:
+    r"""Control characters written as escapes, no markup: for raw HTML and source listings.
+
+    Examples:
+        >>> print(_visible('<td title="a\x1bb">\x00</td>'))
+        <td title="a\x1bb">\x00</td>
+    """
+    return _CONTROL.sub(lambda m: _escapes(m[0]), text)
 
 
 def _fence_for(code: str) -> str:
@@ -51,7 +99,8 @@ def source_markdown(snippet: Snippet, mode: str) -> str:
     """
     if mode == "hide":
         return ""
-    code = textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n")
+    # A fence can hold no markup, so control characters in the source show as plain escapes.
+    code = _visible(textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n"))
     fence = _fence_for(code)
     block = f"{fence}python\n{code}\n{fence}"
     if mode == "collapsed":
@@ -67,7 +116,7 @@ def title_html(title: str) -> str:
         >>> title_html("<b>Ids</b>")
         '<p class="refkit-title">&lt;b&gt;Ids&lt;/b&gt;</p>'
     """
-    return f'<p class="refkit-title">{html.escape(title)}</p>'
+    return f'<p class="refkit-title">{_text(title)}</p>'
 
 
 def output_html(result: SnippetResult) -> str:
@@ -83,7 +132,7 @@ def output_html(result: SnippetResult) -> str:
     parts = ['<div class="refkit-output">']
     if result.events:
         spans = "".join(
-            f'<span class="refkit-{html.escape(event.stream)}">{html.escape(event.text)}</span>'
+            f'<span class="refkit-{_CLASS_UNSAFE.sub("", event.stream)}">{_text(event.text)}</span>'
             for event in result.events
         )
         parts.append(f"<pre><code>{spans}</code></pre>")
@@ -92,11 +141,13 @@ def output_html(result: SnippetResult) -> str:
             '<p class="refkit-note">Output truncated: the snippet printed more than refkit keeps.</p>'
         )
     if result.return_html is not None:
-        parts.append(f'<div class="refkit-return-html">{result.return_html}</div>')
+        # Raw by design, but a control character is shown even here: as a plain escape, which
+        # is safe in text, in attribute values and in comments alike.
+        parts.append(f'<div class="refkit-return-html">{_visible(result.return_html)}</div>')
     elif result.return_text is not None:
         parts.append(
             '<pre class="refkit-return"><code><span class="refkit-return-label">returned</span> '
-            f"{html.escape(result.return_text)}</code></pre>"
+            f"{_text(result.return_text)}</code></pre>"
         )
     if len(parts) == 1:
         parts.append('<p class="refkit-note">(no output)</p>')
@@ -119,7 +170,7 @@ def stamp_html(result: SnippetResult) -> str:
         f"from the cache (run {result.finished_at})" if result.from_cache else "run in this build"
     )
     text = f"Ran on {where} · {result.duration:.2f} s · {origin}"
-    return f'<p class="refkit-stamp">{html.escape(text)}</p>'
+    return f'<p class="refkit-stamp">{_text(text)}</p>'
 
 
 _PROBLEM_TITLES = {
@@ -146,8 +197,8 @@ def problem_panel_html(snippet_id: str, result: SnippetResult) -> str:
     body = (error.traceback or f"{error.type}: {error.message}") if error else ""
     return (
         '<div class="admonition failure refkit-problem">'
-        f'<p class="admonition-title">Snippet {html.escape(snippet_id)} {html.escape(label)}</p>'
-        f"<pre><code>{html.escape(body)}</code></pre></div>"
+        f'<p class="admonition-title">Snippet {_text(snippet_id)} {_text(label)}</p>'
+        f"<pre><code>{_text(body)}</code></pre></div>"
     )
 
 
@@ -163,10 +214,10 @@ def drift_notice_html(drift: Drift) -> str:
     return (
         '<div class="admonition warning refkit-drift">'
         '<p class="admonition-title">This output changed since it was approved</p>'
-        f"<p>The live output above differs from {html.escape(drift.approved_file.as_posix())}. "
+        f"<p>The live output above differs from {_text(drift.shown_file)}. "
         "If the change is right, record it with "
-        f"<code>refkit accept {html.escape(drift.snippet_id)}</code>.</p>"
-        f"<pre><code>{html.escape(drift.diff)}</code></pre></div>"
+        f"<code>refkit accept {_text(drift.snippet_id)}</code>.</p>"
+        f"<pre><code>{_text(drift.diff)}</code></pre></div>"
     )
 
 
@@ -179,8 +230,8 @@ def not_run_panel_html(snippet_id: str, reason: str) -> str:
     """
     return (
         '<div class="admonition warning refkit-missing">'
-        f'<p class="admonition-title">No output for {html.escape(snippet_id)}</p>'
-        f"<p>{html.escape(reason)}</p></div>"
+        f'<p class="admonition-title">No output for {_text(snippet_id)}</p>'
+        f"<p>{_text(reason)}</p></div>"
     )
 
 
@@ -202,15 +253,21 @@ def references_html(references: Iterable[Reference], dead: Mapping[str, str] | N
     dead = dead or {}
     for ref in references:
         query = (
-            f' <span class="refkit-query">Found by searching: “{html.escape(ref.search_query)}”</span>'
+            f' <span class="refkit-query">Found by searching: “{_text(ref.search_query)}”</span>'
             if ref.search_query
             else ""
         )
-        items.append(
-            f'<li><a href="{html.escape(ref.url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer">{html.escape(ref.title)}</a> — '
-            f"{html.escape(ref.good_for)}{query}{_dead_mark(dead.get(ref.url))}</li>"
-        )
+        title = _text(ref.title)
+        # Reference checks its address when made; this holds for anything else handed here.
+        if is_web_address(ref.url):
+            link = (
+                f'<a href="{html.escape(ref.url, quote=True)}" target="_blank" '
+                f'rel="noopener noreferrer">{title}</a>'
+            )
+        else:
+            link = f'{title} <span class="refkit-note">(not linked: not an http(s) address)</span>'
+        since = dead.get(ref.url) if isinstance(ref.url, str) else None
+        items.append(f"<li>{link} — {_text(ref.good_for)}{query}{_dead_mark(since)}</li>")
     if not items:
         return '<p class="refkit-references">The original notes give no links for this topic.</p>'
     return '<ul class="refkit-references">\n' + "\n".join(items) + "\n</ul>"
@@ -219,7 +276,7 @@ def references_html(references: Iterable[Reference], dead: Mapping[str, str] | N
 def _dead_mark(since: str | None) -> str:
     if since is None:
         return ""
-    return f' <span class="refkit-dead">Link found dead on {html.escape(since)}.</span>'
+    return f' <span class="refkit-dead">Link found dead on {_text(since)}.</span>'
 
 
 def environment_table_html(environments: Iterable[tuple[RunEnvironment, int]]) -> str:
@@ -237,7 +294,7 @@ def environment_table_html(environments: Iterable[tuple[RunEnvironment, int]]) -
     rows = "".join(
         "<tr>"
         + "".join(
-            f"<td>{html.escape(value)}</td>"
+            f"<td>{_text(value)}</td>"
             for value in (env.device, env.python, env.torch, env.transformers, env.tokenizers)
         )
         + f"<td>{count}</td></tr>"

@@ -1,7 +1,18 @@
-"""What running a snippet produced, as plain data that survives JSON (the cache, the worker pipe)."""
+"""What running a snippet produced, as plain data that survives JSON (the cache, the worker pipe).
+
+Results come back from places that cannot be trusted to be whole or honest: a cache entry on disk
+(edited by hand, written by another version, damaged), a forked child that ran arbitrary code.
+:meth:`SnippetResult.from_json` therefore checks every field's type and raises
+:class:`ResultFormatError`, and nothing else, when anything is off.
+
+:func:`cut_text` is how every text field is kept within its bound, with a visible marker of what
+was cut.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -9,12 +20,17 @@ __all__ = [
     "CRASHED",
     "ERROR",
     "OK",
+    "STATUSES",
+    "STREAMS",
     "TIMEOUT",
     "ErrorInfo",
     "OutputEvent",
+    "ResultFormatError",
     "RunEnvironment",
     "SnippetResult",
     "Status",
+    "cut_marker",
+    "cut_text",
 ]
 
 Status = Literal["ok", "error", "timeout", "crashed"]
@@ -22,6 +38,40 @@ OK: Status = "ok"
 ERROR: Status = "error"
 TIMEOUT: Status = "timeout"
 CRASHED: Status = "crashed"
+STATUSES: tuple[Status, ...] = (OK, ERROR, TIMEOUT, CRASHED)
+STREAMS = ("stdout", "stderr", "warning", "log")
+"""The output streams a result's events may name (see :class:`OutputEvent`)."""
+
+
+class ResultFormatError(ValueError):
+    """Data that is not a snippet result: a missing field, a field of the wrong type, a bad value.
+
+    The one exception :meth:`SnippetResult.from_json` raises, whatever the data holds.
+    """
+
+
+def cut_marker(count: int) -> str:
+    """The note that ends a cut text: how many characters were left out.
+
+    Examples:
+        >>> cut_marker(44_000_000)
+        '… [cut: 44,000,000 more characters]'
+    """
+    return f"… [cut: {count:,} more characters]"
+
+
+def cut_text(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` kept to ``limit`` characters plus a marker of what was cut, and whether it was.
+
+    Examples:
+        >>> cut_text("abcdef", 3)
+        ('abc… [cut: 3 more characters]', True)
+        >>> cut_text("abc", 3)
+        ('abc', False)
+    """
+    if len(text) <= limit:
+        return text, False
+    return text[: max(limit, 0)] + cut_marker(len(text) - max(limit, 0)), True
 
 
 @dataclass(frozen=True)
@@ -127,31 +177,136 @@ class SnippetResult:
         """A JSON-ready dict (``from_cache`` is not stored: it is a property of the reading)."""
         data = asdict(self)
         data.pop("from_cache")
+        data["events"] = list(data["events"])  # JSON has lists, and from_json wants one
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SnippetResult:
-        """Rebuild a result from :meth:`to_json` output.
+    def from_json(cls, data: Any) -> SnippetResult:
+        """Rebuild a result from :meth:`to_json` output, checking every field.
+
+        ``snippet_id`` and ``status`` are required; the other fields may be missing (they take
+        their defaults) but, when present, must be of their type. Unknown fields are refused:
+        they mean the data was written by something else.
 
         Raises:
-            KeyError, TypeError, ValueError: When ``data`` is not a stored result.
+            ResultFormatError: When ``data`` is not a stored result, whatever is wrong with it.
 
         Examples:
             >>> r = SnippetResult("m.f", OK, (OutputEvent("stdout", "hi"),), return_text="1")
             >>> SnippetResult.from_json(r.to_json()) == r
             True
+            >>> SnippetResult.from_json({**r.to_json(), "return_text": 123})
+            Traceback (most recent call last):
+            ...
+            refkit.engine.results.ResultFormatError: a result: 'return_text' must be a string or null, not int
+            >>> SnippetResult.from_json({**r.to_json(), "status": "exploded"})
+            Traceback (most recent call last):
+            ...
+            refkit.engine.results.ResultFormatError: unknown status 'exploded' (known: ok, error, timeout, crashed)
         """
-        if data["status"] not in (OK, ERROR, TIMEOUT, CRASHED):
-            raise ValueError(f"unknown status {data['status']!r}")
+        fields = _fields(data, "a result", _RESULT_FIELDS, required=("snippet_id", "status"))
+        status = fields["status"]
+        if status not in STATUSES:
+            raise ResultFormatError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
+        error = fields.get("error")
+        environment = fields.get("environment")
         return cls(
-            snippet_id=str(data["snippet_id"]),
-            status=data["status"],
-            events=tuple(OutputEvent(str(e["stream"]), str(e["text"])) for e in data["events"]),
-            return_text=data.get("return_text"),
-            return_html=data.get("return_html"),
-            error=ErrorInfo(**data["error"]) if data.get("error") else None,
-            duration=float(data.get("duration", 0.0)),
-            environment=RunEnvironment(**data["environment"]) if data.get("environment") else None,
-            finished_at=str(data.get("finished_at", "")),
-            truncated=bool(data.get("truncated", False)),
+            snippet_id=fields["snippet_id"],
+            status=status,
+            events=tuple(_event(raw, i) for i, raw in enumerate(fields.get("events", []))),
+            return_text=fields.get("return_text"),
+            return_html=fields.get("return_html"),
+            error=None
+            if error is None
+            else ErrorInfo(**_fields(error, "'error'", _ERROR_FIELDS, ("type", "message"))),
+            duration=_duration(fields.get("duration", 0.0)),
+            environment=None
+            if environment is None
+            else RunEnvironment(
+                **_fields(environment, "'environment'", _ENVIRONMENT_FIELDS, _ENVIRONMENT_FIELDS)
+            ),
+            finished_at=fields.get("finished_at", ""),
+            truncated=fields.get("truncated", False),
         )
+
+
+# The type each field of the JSON form must have; None means null is allowed. A bool is never
+# taken for a number (isinstance would). Nested objects are checked with their own table.
+_RESULT_FIELDS: dict[str, tuple[Any, ...]] = {
+    "snippet_id": (str,),
+    "status": (str,),
+    "events": (list,),
+    "return_text": (str, None),
+    "return_html": (str, None),
+    "error": (dict, None),
+    "duration": (int, float),
+    "environment": (dict, None),
+    "finished_at": (str,),
+    "truncated": (bool,),
+}
+_ERROR_FIELDS: dict[str, tuple[Any, ...]] = {"type": (str,), "message": (str,), "traceback": (str,)}
+_ENVIRONMENT_FIELDS: dict[str, tuple[Any, ...]] = dict.fromkeys(
+    ("python", "torch", "transformers", "tokenizers", "device"), (str,)
+)
+_EVENT_FIELDS: dict[str, tuple[Any, ...]] = {"stream": (str,), "text": (str,)}
+_TYPE_NAMES: dict[Any, str] = {
+    None: "null",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value's type is named in messages."""
+    return "null" if value is None else type(value).__name__
+
+
+def _has_type(value: Any, allowed: tuple[Any, ...]) -> bool:
+    if value is None:
+        return None in allowed
+    if isinstance(value, bool):
+        return bool in allowed
+    return isinstance(value, tuple(kind for kind in allowed if kind is not None))
+
+
+def _fields(
+    data: Any, what: str, table: Mapping[str, tuple[Any, ...]], required: Iterable[str]
+) -> dict[str, Any]:
+    """``data``, checked to be an object of the fields ``table`` names, each of its type."""
+    if not isinstance(data, dict):
+        raise ResultFormatError(f"{what} must be an object, not {_kind(data)}")
+    unknown = sorted(str(name) for name in data if name not in table)
+    if unknown:
+        raise ResultFormatError(f"{what} has unknown fields: {', '.join(unknown)}")
+    for name in required:
+        if name not in data:
+            raise ResultFormatError(f"{what} without {name!r}")
+    for name, value in data.items():
+        allowed = table[name]
+        if not _has_type(value, allowed):
+            names = " or ".join(dict.fromkeys(_TYPE_NAMES[kind] for kind in allowed))
+            raise ResultFormatError(f"{what}: {name!r} must be {names}, not {_kind(value)}")
+    return data
+
+
+def _event(raw: Any, index: int) -> OutputEvent:
+    fields = _fields(raw, f"event {index}", _EVENT_FIELDS, required=_EVENT_FIELDS)
+    if fields["stream"] not in STREAMS:
+        raise ResultFormatError(
+            f"event {index} has unknown stream {fields['stream']!r} (known: {', '.join(STREAMS)})"
+        )
+    return OutputEvent(fields["stream"], fields["text"])
+
+
+def _duration(value: float) -> float:
+    try:
+        duration = float(value)
+    except OverflowError:  # an integer too large for a float
+        duration = math.inf
+    if not math.isfinite(duration) or duration < 0:
+        raise ResultFormatError(f"'duration' must be a finite number >= 0, not {value!r:.40}")
+    return duration

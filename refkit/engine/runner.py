@@ -12,19 +12,56 @@ pages one at a time waits for the snippets of the page at hand while the rest ke
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
+from refkit.engine.cache import CacheWarning, EnvironmentKey, ResultCache, cache_key
 from refkit.engine.discovery import PackageState, Snippet, load_catalog, package_state
 from refkit.engine.messages import Finished, PreloadRequest, RunRequest, Started
 from refkit.engine.results import CRASHED, ErrorInfo, SnippetResult
 from refkit.engine.settings import EXECUTE_MODES
 from refkit.engine.worker_process import WORKER_START_SECONDS, WorkerError, WorkerProcess
 
-__all__ = ["PendingRun", "RunStats", "SnippetRunner", "WorkerError"]
+__all__ = [
+    "PendingRun",
+    "RunStats",
+    "SnippetRunner",
+    "WorkerError",
+    "machine_memory_mib",
+    "resolve_memory_limit",
+]
+
+
+def machine_memory_mib() -> int:
+    """The memory this process may use, in MiB: physical memory, or a container's limit if lower.
+
+    Examples:
+        >>> machine_memory_mib() > 0
+        True
+    """
+    limits = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    # A container's cgroup limit (v2, then v1); "max" or a huge number means none.
+    for name in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limits.append(int(Path(name).read_text(encoding="ascii")))
+        except (OSError, ValueError):
+            continue
+    return max(1, min(limits) >> 20)
+
+
+def resolve_memory_limit(memory_limit: int) -> int:
+    """The ``memory_limit`` setting in MiB for a request: ``-1`` is half the machine's memory.
+
+    Examples:
+        >>> resolve_memory_limit(0), resolve_memory_limit(512)
+        (0, 512)
+        >>> resolve_memory_limit(-1) == machine_memory_mib() // 2
+        True
+    """
+    return max(1, machine_memory_mib() // 2) if memory_limit < 0 else memory_limit
 
 
 @dataclass
@@ -58,6 +95,8 @@ class PendingRun:
     """The snippets as the package reads now, once a file changed during the run."""
     cache_errors: list[str] = field(default_factory=list)
     """Why results could not be stored (a full disk, a read-only folder): one line each."""
+    cache_warnings: list[CacheWarning] = field(default_factory=list)
+    """Cache entries ignored (and deleted) as unusable, and why; their snippets run again."""
 
 
 Progress = Callable[[int, int, list[str]], None]
@@ -75,10 +114,12 @@ class SnippetRunner:
         device: ``auto``, ``cpu`` or ``cuda``, passed on as ``REFKIT_DEVICE``.
         jobs: Snippets run at the same time.
         max_output: Characters of output kept per snippet; the rest is cut (``truncated``).
+        memory_limit: MiB one snippet may use before it is killed; ``0``: no limit; ``-1``:
+            half of the machine's memory (:func:`resolve_memory_limit`).
 
     There are no defaults here: they are the settings' (:mod:`refkit.engine.settings`).
-    ``execute``, ``timeout`` and ``max_output`` may be changed between runs; ``device`` and
-    ``jobs`` are the worker's, fixed once it started.
+    ``execute``, ``timeout``, ``max_output`` and ``memory_limit`` may be changed between runs;
+    ``device`` and ``jobs`` are the worker's, fixed once it started.
     """
 
     def __init__(
@@ -91,6 +132,7 @@ class SnippetRunner:
         device: str,
         jobs: int,
         max_output: int,
+        memory_limit: int,
     ) -> None:
         if execute not in EXECUTE_MODES:
             raise ValueError(f"execute={execute!r} is not one of {', '.join(EXECUTE_MODES)}")
@@ -101,6 +143,7 @@ class SnippetRunner:
         self.device = device
         self.jobs = jobs
         self.max_output = max_output
+        self.memory_limit = memory_limit
         self._worker: WorkerProcess | None = None
         self._next_request = 0
 
@@ -130,7 +173,11 @@ class SnippetRunner:
         to_run: list[tuple[Snippet, str]] = []
         for snippet in wanted.values():
             key = cache_key(snippet, environment)
-            cached = self.cache.get(key) if self.cache and self.execute != "always" else None
+            cached = (
+                self.cache.get(key, snippet_id=snippet.id, warnings=pending.cache_warnings)
+                if self.cache and self.execute != "always"
+                else None
+            )
             if cached is not None:
                 pending.results[snippet.id] = cached
                 pending.stats.from_cache += 1
@@ -141,6 +188,7 @@ class SnippetRunner:
                 to_run.append((snippet, key))
         if to_run:
             worker = self._ensure_worker()
+            memory_limit = resolve_memory_limit(self.memory_limit)
             for snippet, key in to_run:
                 self._next_request += 1
                 request_id = str(self._next_request)
@@ -154,6 +202,7 @@ class SnippetRunner:
                         timeout=self.timeout,
                         max_output=self.max_output,
                         preload=snippet.preload_imports,
+                        memory_limit=memory_limit,
                     )
                 )
         return pending
@@ -205,7 +254,14 @@ class SnippetRunner:
                 snippet, key = pending.requests.pop(message.request_id)
                 pending.running.pop(message.request_id, None)
                 wanted.discard(message.request_id)
-                self._record(pending, snippet, key, message.result)
+                result = message.result
+                # Never show, or cache, one snippet's output as another's.
+                if result.snippet_id != snippet.id:
+                    error = ErrorInfo(
+                        "ProcessDied", f"the worker sent a result of {result.snippet_id!r}"
+                    )
+                    result = SnippetResult(snippet.id, CRASHED, error=error)
+                self._record(pending, snippet, key, result)
                 self._report(pending, progress)
         return pending.results, pending.stats
 

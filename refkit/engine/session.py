@@ -30,6 +30,7 @@ from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
 from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
 from refkit.engine.settings import Settings, SettingsError
+from refkit.engine.worker_process import package_name_problem
 
 __all__ = [
     "BuildMode",
@@ -166,6 +167,7 @@ class BuildSession:
     dead_links: dict[str, str] = field(default_factory=dict, init=False)
     _known: dict[str, _Known] = field(default_factory=dict, init=False)
     _drifts: dict[str, Drift | None] = field(default_factory=dict, init=False)
+    _cache_warnings: list[Problem] = field(default_factory=list, init=False)
     _pending: PendingRun | None = field(default=None, init=False)
     _runner: SnippetRunner | None = field(default=None, init=False)
 
@@ -183,6 +185,9 @@ class BuildSession:
                 f"site's configuration ({package}); set `package_dir` to the folder of your "
                 "topic modules."
             )
+        problem = package_name_problem(package)
+        if problem is not None:
+            raise SessionError(f"refkit: {problem}")
         if settings.device == "cuda" and not gpu_visible():
             # Said once here, rather than by every snippet that asks torch for the device.
             raise SessionError(
@@ -213,7 +218,15 @@ class BuildSession:
     def reconfigure(self, settings: Settings) -> None:
         """Use new settings (a ``mkdocs serve`` rebuild re-reads them); keep the worker if it fits."""
         self._check_settings(settings)
-        worker_settings = ("package_dir", "timeout", "device", "jobs", "max_output", "project_dir")
+        worker_settings = (
+            "package_dir",
+            "timeout",
+            "device",
+            "jobs",
+            "max_output",
+            "memory_limit",
+            "project_dir",
+        )
         if any(getattr(settings, n) != getattr(self.settings, n) for n in worker_settings):
             self.close()
             self._known.clear()
@@ -256,7 +269,7 @@ class BuildSession:
     def catalog_problems(self) -> list[Problem]:
         """Topic modules that could not be read, each with its file and line."""
         return [
-            Problem(f"{error.path}:{error.line}", f"topic module skipped: {error.reason}")
+            Problem(f"{error.shown}:{error.line}", f"topic module skipped: {error.reason}")
             for error in self.catalog.errors
         ]
 
@@ -308,6 +321,7 @@ class BuildSession:
                 device=s.device,
                 jobs=s.jobs,
                 max_output=s.max_output,
+                memory_limit=s.memory_limit,
             )
         self._runner.execute = self.settings.execute
         self._runner.cache = ResultCache(self.settings.cache_path)
@@ -329,6 +343,10 @@ class BuildSession:
         if self._pending is not None:
             self.wait()  # one run at a time: the worker's answers then all belong to it
         pending = self._make_runner().start(todo, read_state=self.catalog.state)
+        self._cache_warnings.extend(
+            Problem(str(path), f"unusable cache entry deleted ({reason}); the snippet runs again")
+            for path, reason in pending.cache_warnings
+        )
         for snippet in todo:
             self._known[snippet.id] = _Known(snippet.fingerprint, pending.results.get(snippet.id))
         self._absorb_stats(pending.stats)
@@ -342,9 +360,10 @@ class BuildSession:
         Returns:
             What went wrong keeping results (the cache could not be written), once each.
         """
+        problems, self._cache_warnings = self._cache_warnings, []
         pending = self._pending
         if pending is None or self._runner is None:
-            return []
+            return problems
         before = replace(pending.stats, executed_ids=list(pending.stats.executed_ids))
         errors_before = len(pending.cache_errors)
         self._runner.finish(pending, progress=progress, until=snippet_ids)
@@ -358,7 +377,7 @@ class BuildSession:
         self._absorb_stats(pending.stats, before)
         if not pending.requests:
             self._pending = None
-        return [
+        return problems + [
             Problem("", f"cannot write the result cache ({error}); results are not kept")
             for error in pending.cache_errors[errors_before:]
         ]
@@ -388,6 +407,26 @@ class BuildSession:
             return None
         return known.result
 
+    def prune_cache(self) -> list[Problem]:
+        """Delete the cache entries no build will read again (see :mod:`refkit.engine.cache`).
+
+        For the front doors to call once a build is over. It decides from the catalog alone, so
+        it is right after a build of some pages too; it does nothing while a topic module fails
+        to parse, whose snippets' entries are still wanted.
+
+        Returns:
+            What went wrong (the cache folder cannot be listed), once each.
+        """
+        if self.catalog.errors:
+            return []
+        environment = EnvironmentKey.current(self.settings.device)
+        keep = [cache_key(snippet, environment) for snippet in self.catalog.snippets.values()]
+        try:
+            ResultCache(self.settings.cache_path).prune(keep, environment)
+        except OSError as exc:
+            return [Problem("", f"cannot prune the result cache ({exc.strerror or exc})")]
+        return []
+
     def cached_result(self, snippet: Snippet) -> SnippetResult | None:
         """The cached result of a snippet's current code, without running anything."""
         key = cache_key(snippet, EnvironmentKey.current(self.settings.device))
@@ -409,7 +448,13 @@ class BuildSession:
         approved = read_approved(self.settings.approved_path, result)
         if approved is None:
             return None
-        return compare(result.snippet_id, approved[0], canonical_text(result), approved[1])
+        return compare(
+            result.snippet_id,
+            approved[0],
+            canonical_text(result),
+            approved[1],
+            project_dir=self.settings.project_dir,
+        )
 
     def status(self, result: SnippetResult | None) -> SnippetStatus:
         """``approved``, ``drift``, ``new`` (never approved), ``failed`` or ``not run``."""

@@ -88,6 +88,12 @@ class Settings:
         "Characters of output one snippet may produce; what is past it is cut, with a note.",
         minimum=100,
     )
+    memory_limit: int = _option(
+        -1,
+        "MiB of memory one snippet, with the processes it starts, may use before it is killed; "
+        "its page then shows a crash panel. `-1`: half of this machine's memory; `0`: no limit.",
+        minimum=-1,
+    )
     on_error: str = _option(
         "fail",
         "A snippet that raises: `fail` stops a one-off build, `warn` logs a warning (which "

@@ -15,6 +15,20 @@ topic module itself fresh from disk: it always sees the current code, and whatev
 a snippet starts end with it, even those that left its process group for a session of their own:
 on Linux the child and the worker are subreapers, so such orphans come back to them to be killed.
 
+Every text a result carries is bounded by the request's ``max_output``, each channel on its own:
+printed output (stdout, stderr, warnings and log records together) up to ``max_output``
+characters; the return value's text or HTML up to ``max_output`` (its repr computed lazily for
+the built-in containers, so a ``list(range(5_000_000))`` is never turned into 44 MB of text); the
+traceback up to ``max_output`` (cut in the middle, keeping where it started and where it ended);
+the exception's message up to a tenth of it. What is cut ends with a marker saying so, and the
+result is marked ``truncated``. A repr that must be computed whole (an arbitrary ``__repr__``) is
+cut after; the time and memory it takes are bounded by the snippet's timeout and memory limit.
+
+Each request may also set a memory limit: the worker measures each child's memory (with every
+process it started) at every poll and kills it when it is over, reporting a crash of type
+``MemoryLimitExceeded`` (the comment above :func:`_process_tree` says what is measured, and why
+not with an rlimit).
+
 Requests run concurrently up to ``--jobs`` children at a time. The worker itself never imports a
 topic module and never touches the GPU, so forking stays safe (CUDA cannot survive a fork once
 initialised; torch's thread pools start lazily and this process never computes).
@@ -54,6 +68,7 @@ from refkit.engine.messages import (
     RunRequest,
     Started,
     encode,
+    result_frame_limit,
 )
 from refkit.engine.results import (
     CRASHED,
@@ -65,6 +80,8 @@ from refkit.engine.results import (
     RunEnvironment,
     SnippetResult,
     Status,
+    cut_marker,
+    cut_text,
 )
 
 __all__ = ["main"]
@@ -97,15 +114,14 @@ class _Capture:
         """Record output as the next event, within the size limit."""
         if not text:
             return
-        # Lone surrogates (from os.fsdecode of a non-UTF-8 name, say) cannot be stored as UTF-8.
-        text = text.encode("utf-8", "replace").decode("utf-8")
         room = self.limit - self.size
         if room <= 0:
             self.truncated = True
             return
         if len(text) > room:
-            text = text[:room]
+            text = text[:room]  # cut first: a flood is never copied whole
             self.truncated = True
+        text = _clean(text)
         self.size += len(text)
         if self.events and self.events[-1][0] == stream:
             self.events[-1][1].append(text)
@@ -259,22 +275,221 @@ def _redirect_logging(capture: _Capture, original_streams: tuple[TextIO, ...]) -
         root.addHandler(_CaptureHandler(capture))
 
 
-def _describe_value(value: Any) -> tuple[str | None, str | None, list[str]]:
-    """(text, html, problems) for a returned value; a failing repr never loses the run."""
+def _clean(text: str) -> str:
+    """``text`` with lone surrogates replaced: UTF-8 (the cache, the page) cannot hold them.
+
+    They come from ``os.fsdecode`` of a non-UTF-8 name, say, in output or an exception message.
+
+    Examples:
+        >>> _clean("name-\\udcff")
+        'name-?'
+    """
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _safe_str(value: object) -> str:
+    """``str(value)``, or a note when its ``__str__`` raises (a snippet's exception may)."""
+    try:
+        return str(value)
+    except BaseException:
+        return f"<{type(value).__name__}: str() failed>"
+
+
+def _message_limit(max_output: int) -> int:
+    """Characters of an exception's message kept: it also goes into the build log, one line.
+
+    Examples:
+        >>> _message_limit(200_000), _message_limit(500)
+        (20000, 500)
+    """
+    return min(max_output, max(1000, max_output // 10))
+
+
+def _cut_middle(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` within ``limit`` characters, cut in the middle: a traceback's both ends matter.
+
+    Examples:
+        >>> _cut_middle("abcdefghij", 4)
+        ('ab\\n… [cut: 6 more characters] …\\nij', True)
+    """
+    if len(text) <= limit:
+        return text, False
+    head = limit // 2
+    tail = len(text) - (limit - head)
+    return f"{text[:head]}\n… [cut: {tail - head:,} more characters] …\n{text[tail:]}", True
+
+
+class _ReprFull(Exception):
+    """A bounded repr has all the characters it may keep."""
+
+
+class _BoundedText:
+    """Pieces of text up to a limit; the piece that does not fit is cut and ends the writing."""
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.room = max(limit, 0)
+        self.overflow = 0
+        """Characters of the last piece that did not fit."""
+
+    def write(self, text: str) -> None:
+        if len(text) > self.room:
+            self.parts.append(text[: self.room])
+            self.overflow = len(text) - self.room
+            self.room = 0
+            raise _ReprFull
+        self.parts.append(text)
+        self.room -= len(text)
+
+
+# Types whose repr is written piece by piece, as their own repr would write it, stopping at the
+# limit. Matched by the repr method, so a subclass that keeps it is walked too and one that
+# overrides it is not.
+_TEXT_REPRS = (str.__repr__, bytes.__repr__, bytearray.__repr__)
+_WALKED_REPRS = (list.__repr__, tuple.__repr__, dict.__repr__, set.__repr__, frozenset.__repr__)
+
+
+def _write_repr(value: Any, out: _BoundedText, active: set[int]) -> None:
+    """Write ``repr(value)`` to ``out``; ``active`` holds the containers being written."""
+    method = type(value).__repr__
+    if method in _TEXT_REPRS:
+        # The repr of a prefix: the characters past the room would be cut anyway.
+        out.write(repr(value[: out.room]) if len(value) > out.room else repr(value))
+    elif method is set.__repr__ or method is frozenset.__repr__:
+        # set() and frozenset({1}); a bare {1} for a set only (a subclass shows its name). A set
+        # cannot hold itself, so there is no cycle to watch for.
+        name = type(value).__name__
+        bare = type(value) is set and len(value) > 0
+        out.write("{" if bare else f"{name}({{" if value else f"{name}(")
+        _write_items(value, out, active)
+        out.write("}" if bare else "})" if value else ")")
+    elif method in _WALKED_REPRS:
+        brackets = "[]" if method is list.__repr__ else "()" if method is tuple.__repr__ else "{}"
+        opener, closer = brackets[0], brackets[1]
+        if id(value) in active:  # as repr does: [[...]] for a list that holds itself
+            out.write(f"{opener}...{closer}")
+            return
+        active.add(id(value))
+        try:
+            out.write(opener)
+            if method is dict.__repr__:
+                _write_items(dict.items(value), out, active, pairs=True)
+            else:
+                _write_items(value, out, active)
+            out.write("," + closer if method is tuple.__repr__ and len(value) == 1 else closer)
+        finally:
+            active.discard(id(value))
+    else:
+        out.write(repr(value))
+
+
+def _write_items(
+    items: Iterable[Any], out: _BoundedText, active: set[int], *, pairs: bool = False
+) -> None:
+    for index, item in enumerate(items):
+        if index:
+            out.write(", ")
+        if pairs:
+            _write_repr(item[0], out, active)
+            out.write(": ")
+            _write_repr(item[1], out, active)
+        else:
+            _write_repr(item, out, active)
+
+
+def _bounded_repr(value: Any, limit: int) -> tuple[str, bool]:
+    """``repr(value)`` kept to ``limit`` characters (plus a marker), and whether it was cut.
+
+    Strings, bytes and the built-in containers are written only as far as the limit, so their
+    cost follows the limit, not their size; anything else is repr'd whole, then cut.
+
+    Examples:
+        >>> _bounded_repr([1, "a", (2,), {3: {4}}], 100)
+        ("[1, 'a', (2,), {3: {4}}]", False)
+        >>> cyclic = [1]
+        >>> cyclic.append(cyclic)
+        >>> _bounded_repr(cyclic, 100) == (repr(cyclic), False)
+        True
+        >>> _bounded_repr(list(range(5_000_000)), 20)
+        ('[0, 1, 2, 3, 4, 5, 6… [cut: a list of 5,000,000 items, shown to 20 characters]', True)
+        >>> _bounded_repr(range(10**9), 8)
+        ('range(0,… [cut: 12 more characters]', True)
+    """
+    out = _BoundedText(limit)
+    try:
+        _write_repr(value, out, set())
+    except _ReprFull:
+        text = "".join(out.parts)
+        method = type(value).__repr__
+        if method in _WALKED_REPRS or method in _TEXT_REPRS:
+            unit = (
+                "character"
+                if isinstance(value, str)
+                else "byte"
+                if method in _TEXT_REPRS
+                else "item"
+            )
+            plural = "" if len(value) == 1 else "s"
+            note = f"a {type(value).__name__} of {len(value):,} {unit}{plural}, shown to {limit:,} characters"
+            return f"{text}… [cut: {note}]", True
+        return text + cut_marker(out.overflow), True  # repr'd whole: the count is exact
+    return "".join(out.parts), False
+
+
+def _describe_value(value: Any, limit: int) -> tuple[str | None, str | None, list[str], bool]:
+    """(text, html, problems, cut) for a returned value; a failing repr never loses the run.
+
+    HTML longer than ``limit`` is not cut (half a table would break the page around it): the
+    value is shown by its (bounded) repr instead, with a note.
+    """
     problems: list[str] = []
-    html_repr = getattr(value, "_repr_html_", None)
+    cut = False
+    try:
+        html_repr = getattr(value, "_repr_html_", None)
+    except BaseException as exc:  # a __getattr__ that raises
+        html_repr = None
+        problems.append(f"_repr_html_ lookup raised {type(exc).__name__}: {_safe_str(exc)}")
     if callable(html_repr):
         try:
             rendered = html_repr()
+        except BaseException as exc:
+            problems.append(f"_repr_html_ raised {type(exc).__name__}: {_safe_str(exc)}")
+        else:
+            if isinstance(rendered, str) and len(rendered) <= limit:
+                return None, _clean(rendered), problems, False
             if isinstance(rendered, str):
-                return None, rendered, problems
-        except Exception as exc:
-            problems.append(f"_repr_html_ raised {type(exc).__name__}: {exc}")
+                cut = True
+                problems.append(
+                    f"_repr_html_ returned {len(rendered):,} characters of HTML, more than "
+                    f"max_output ({limit:,}) keeps; showing the repr instead"
+                )
     try:
-        return repr(value), None, problems
-    except Exception as exc:
-        problems.append(f"repr raised {type(exc).__name__}: {exc}")
-        return f"<{type(value).__name__} object; repr failed>", None, problems
+        text, cut_repr = _bounded_repr(value, limit)
+    except BaseException as exc:
+        problems.append(f"repr raised {type(exc).__name__}: {_safe_str(exc)}")
+        return f"<{type(value).__name__} object; repr failed>", None, problems, cut
+    return _clean(text), None, problems, cut or cut_repr
+
+
+def _error_info(exc: BaseException, max_output: int) -> tuple[ErrorInfo, bool]:
+    """What a snippet's exception says, each field bounded, and whether any was cut."""
+    try:
+        # Start below this function's caller: the reader wants the snippet's frames, not ours.
+        lines = (
+            traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next)
+            if exc.__traceback__ is not None
+            else traceback.format_exception_only(type(exc), exc)
+        )
+        trace = "".join(lines)
+    except BaseException:  # an exception too odd to format is still an error, not a crash
+        trace = ""
+    name, cut_name = cut_text(type(exc).__name__, 200)
+    message, cut_message = cut_text(_safe_str(exc), _message_limit(max_output))
+    trace, cut_trace = _cut_middle(trace, max_output)
+    info = ErrorInfo(type=_clean(name), message=_clean(message), traceback=_clean(trace))
+    return info, cut_name or cut_message or cut_trace
 
 
 def _environment() -> RunEnvironment:
@@ -346,21 +561,14 @@ def _run_snippet(request: RunRequest, package: str) -> SnippetResult:
         value = getattr(module, request.function)()
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are snippet failures too
         status = ERROR
-        error = ErrorInfo(
-            type=type(exc).__name__,
-            message=str(exc),
-            # Start below this function: the reader wants the snippet's frames, not ours.
-            traceback="".join(
-                traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next)
-                if exc.__traceback__ is not None
-                else traceback.format_exception_only(type(exc), exc)
-            ),
-        )
+        error, cut = _error_info(exc, request.max_output)
+        capture.truncated |= cut
     duration = time.perf_counter() - started
     text: str | None = None
     html: str | None = None
     if value is not None:
-        text, html, problems = _describe_value(value)
+        text, html, problems, cut = _describe_value(value, request.max_output)
+        capture.truncated |= cut
         for problem in problems:
             capture.add("stderr", f"refkit: {problem}\n")
     native.finish()
@@ -386,10 +594,18 @@ class _Child:
     fd: int
     request: RunRequest
     deadline: float
-    decoder: MessageDecoder = field(default_factory=lambda: MessageDecoder(accept=[Finished]))
+    decoder: MessageDecoder = field(init=False)
     result: SnippetResult | None = None
     exited_at: float | None = None
     exit_status: int | None = None
+    next_memory_check: float = 0.0
+
+    def __post_init__(self) -> None:
+        # What the child sends is the snippet's to forge (it runs in that process); a frame
+        # larger than any result of this request is refused before it is buffered.
+        self.decoder = MessageDecoder(
+            accept=[Finished], max_size=result_frame_limit(self.request.max_output)
+        )
 
     def take(self, data: bytes) -> None:
         """Add bytes read from the child's pipe; its result once the frame is complete."""
@@ -400,12 +616,89 @@ class _Child:
                 assert isinstance(message, Finished)
                 if message.request_id != self.request.request_id:
                     raise ProtocolError(f"a result for request {message.request_id!r}")
+                if message.result.snippet_id != self.request.snippet_id:
+                    raise ProtocolError(f"a result of snippet {message.result.snippet_id!r}")
                 self.result = message.result
                 return
-        except ProtocolError:
+        except ProtocolError as exc:
             self.result = _failure(
-                self.request, CRASHED, "ProcessDied", "its result could not be decoded"
+                self.request, CRASHED, "ProcessDied", f"its result could not be decoded ({exc})"
             )
+
+
+# -- memory -------------------------------------------------------------------------------------
+#
+# Why the worker measures and kills, rather than the kernel enforcing an rlimit in the child:
+#
+# - RLIMIT_AS bounds address space, not memory: a CUDA build of torch reserves tens of GiB of
+#   virtual addresses when it initialises (unified addressing), so any limit low enough to
+#   matter breaks every CUDA snippet; glibc's per-thread malloc arenas reserve 64 MiB each too.
+# - RLIMIT_DATA (since Linux 4.7) counts every private writable mapping by its size, mmap
+#   included, touched or not: the CUDA runtime's writable mappings, the arenas and any buffer
+#   allocated big and filled lazily count in full, so it is again a bound on virtual size.
+# - Neither rlimit sees the processes a snippet starts: each gets a count of its own.
+# - A cgroup with memory.max would be exact, but needs a delegated cgroup a build rarely has.
+#
+# So the worker reads, every poll, the memory of the child and of every process below it, and
+# kills the lot when the sum is over. It counts resident memory unique to those processes (what
+# their death would free): a child forked from a worker that imported torch maps ~150 MiB it
+# shares with the worker, which costs nothing new and must not count. Address space is never
+# counted, so CUDA's reservations cost nothing. The price is latency: a snippet can overshoot by
+# what it allocates in one poll interval (tens of milliseconds) before it is killed.
+
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+_MAX_TREE = 4096  # processes followed below one child: a fork bomb is bounded, not a hang
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it, from the kernel's lists of each thread's children."""
+    tree = [pid]
+    for parent in tree:  # grows as it goes: breadth first
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue  # ended meanwhile
+        for task in tasks:
+            try:
+                tree.extend(int(child) for child in (task / "children").read_bytes().split())
+            except (OSError, ValueError):
+                continue
+        if len(tree) > _MAX_TREE:
+            break
+    return tree
+
+
+def _resident_kib(pid: int) -> int:
+    """Resident memory of a process, shared pages included (cheap: one small read)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_bytes().split()[1]) * _PAGE_KIB
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _unique_kib(pid: int) -> int:
+    """Resident memory only this process maps (its USS): private clean and dirty pages.
+
+    Dearer than :func:`_resident_kib` (the kernel walks the page tables), so it is read only once
+    the resident total is over the limit.
+    """
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_bytes().splitlines():
+            if line.startswith((b"Private_Clean:", b"Private_Dirty:")):
+                total += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return _resident_kib(pid)  # no smaps_rollup (Linux < 4.14): the resident size
+    return total
+
+
+def _memory_used_kib(pid: int, limit_kib: int) -> int:
+    """The memory a child and its processes use, measured exactly only when it may be over."""
+    tree = _process_tree(pid)
+    resident = sum(_resident_kib(member) for member in tree)
+    if resident <= limit_kib:  # unique memory is never more than resident memory
+        return resident
+    return sum(_unique_kib(member) for member in tree)
 
 
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
@@ -617,6 +910,19 @@ class _Worker:
             elif now > child.deadline:
                 message = f"killed after running for more than {child.request.timeout} s"
                 self.finish(child, _failure(child.request, TIMEOUT, "TimeoutError", message))
+            elif self.over_memory(child, now):
+                limit = child.request.memory_limit
+                message = f"used more than {limit} MiB of memory (memory_limit), so it was killed"
+                self.finish(child, _failure(child.request, CRASHED, "MemoryLimitExceeded", message))
+
+    @staticmethod
+    def over_memory(child: _Child, now: float) -> bool:
+        """Whether a running child with a memory limit is over it (measured once a poll)."""
+        limit_kib = child.request.memory_limit * 1024
+        if not limit_kib or child.exit_status is not None or now < child.next_memory_check:
+            return False
+        child.next_memory_check = now + _POLL_SECONDS
+        return _memory_used_kib(child.pid, limit_kib) > limit_kib
 
     def serve(self) -> None:
         self.selector.register(0, selectors.EVENT_READ)

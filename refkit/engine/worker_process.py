@@ -1,11 +1,18 @@
 """The runner's end of the worker process: start it, send it requests, read its answers.
 
 Both directions are frames of :mod:`refkit.engine.messages`.
+
+The worker imports the topic package by its folder's name, with the folder's parent first on its
+path, so a folder named like a module the worker or its libraries import (``json``, ``email``,
+``torch``, ``refkit``) would hide that module from all of them, and the worker would die with a
+baffling error. :func:`package_name_problem` says so before the worker is started.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import keyword
 import os
 import selectors
 import subprocess
@@ -25,7 +32,7 @@ from refkit.engine.messages import (
     encode,
 )
 
-__all__ = ["WORKER_START_SECONDS", "WorkerError", "WorkerProcess"]
+__all__ = ["WORKER_START_SECONDS", "WorkerError", "WorkerProcess", "package_name_problem"]
 
 # On top of the snippets' own timeouts: how long the worker may take to start and import.
 WORKER_START_SECONDS = 300.0
@@ -33,6 +40,67 @@ WORKER_START_SECONDS = 300.0
 
 class WorkerError(RuntimeError):
     """The worker process could not be started or stopped answering."""
+
+
+def package_name_problem(package_dir: Path) -> str | None:
+    """Why the worker could not import ``package_dir`` as its topic package, or ``None``.
+
+    The folder's name must be a Python name, and not one a module of the standard library or of
+    this environment (installed, or already imported here) has: the worker would find the folder
+    in its place. A copy of refkit itself, under its own name, is fine: the worker then imports
+    its engine from that copy, consistently.
+
+    Examples:
+        >>> print(package_name_problem(Path("/site/json")))
+        package_dir 'json' is the name of a standard-library module: the worker imports the topic package by its folder's name, so this folder would hide the real 'json' from the worker and every library. Rename the folder (and the imports of it in its modules), say to 'json_notes'.
+        >>> package_name_problem(Path("/site/my-notes"))
+        "package_dir 'my-notes' is not a Python package name (letters, digits and underscores, not starting with a digit); rename the folder, say to 'my_notes'."
+        >>> package_name_problem(Path("/site/mynotes")) is None
+        True
+    """
+    name = package_dir.name
+    if not name.isidentifier() or keyword.iskeyword(name):
+        better = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "notes"
+        better = (
+            better if better.isidentifier() and not keyword.iskeyword(better) else f"notes_{better}"
+        )
+        return (
+            f"package_dir {name!r} is not a Python package name (letters, digits and underscores, "
+            f"not starting with a digit); rename the folder, say to {better!r}."
+        )
+    if name in sys.stdlib_module_names:
+        where = "a standard-library module"
+    else:
+        location = _found_elsewhere(name, package_dir)
+        if location is None:
+            return None
+        where = f"a module this environment already has ({location})"
+    return (
+        f"package_dir {name!r} is the name of {where}: the worker imports the topic package by "
+        f"its folder's name, so this folder would hide the real {name!r} from the worker and every "
+        f"library. Rename the folder (and the imports of it in its modules), say to "
+        f"{name + '_notes'!r}."
+    )
+
+
+def _found_elsewhere(name: str, package_dir: Path) -> str | None:
+    """Where a top-level module ``name`` is found other than ``package_dir``, or ``None``."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):  # ValueError: imported, with no __spec__ to say from where
+        return "already imported" if name in sys.modules else None
+    if spec is None:
+        return None
+    places = [*(spec.submodule_search_locations or ()), *([spec.origin] if spec.origin else [])]
+    target = package_dir.resolve()
+    for place in places:
+        with contextlib.suppress(OSError, ValueError):
+            path = Path(place).resolve()
+            if path == target or target in path.parents:
+                return None  # the package itself, found on this process's path
+    if name == "refkit" and (package_dir / "engine" / "worker.py").is_file():
+        return None  # a copy of refkit: its engine is the one the worker runs
+    return str(places[0]) if places else "built in"
 
 
 class WorkerProcess:
@@ -44,10 +112,14 @@ class WorkerProcess:
         device: ``REFKIT_DEVICE`` for the snippets.
 
     Raises:
-        WorkerError: The worker did not say it was ready within ``WORKER_START_SECONDS``.
+        WorkerError: The package folder's name cannot work (:func:`package_name_problem`), or
+            the worker did not say it was ready within ``WORKER_START_SECONDS``.
     """
 
     def __init__(self, package_dir: Path, jobs: int, device: str) -> None:
+        problem = package_name_problem(package_dir)
+        if problem is not None:
+            raise WorkerError(problem)
         env = dict(os.environ)
         # The worker imports the topics from the package folder being documented, not from
         # whatever copy of refkit happens to be installed.
