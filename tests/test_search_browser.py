@@ -108,30 +108,38 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         driver.quit()
 
 
+RESULT_LINKS = "li.md-search-result__item > a.md-search-result__link"
+
+
 def search(browser, site_url: str, query: str) -> list[str]:
-    """Type ``query`` into the search box as a reader would; return the result pages' URLs."""
+    """Type ``query`` into the search box as a reader would; return the result pages' URLs.
+
+    A reader who searches again clears the box and types anew: the page (and its search index)
+    is loaded once per site, not once per query.
+    """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.set_window_size(800, 600)  # Material's search: the icon of narrow layouts
-    browser.get(site_url)
     wait = WebDriverWait(browser, 30)
-    wait.until(
-        expected_conditions.element_to_be_clickable(
-            (By.CSS_SELECTOR, "label.md-search__icon, label[for='__search']")
+    boxes = browser.find_elements(By.CSS_SELECTOR, "input.md-search__input")
+    if not browser.current_url.startswith(site_url) or not boxes or not boxes[0].is_displayed():
+        browser.set_window_size(800, 600)  # Material's search: the icon of narrow layouts
+        browser.get(site_url)
+        wait.until(
+            expected_conditions.element_to_be_clickable(
+                (By.CSS_SELECTOR, "label.md-search__icon, label[for='__search']")
+            )
         )
-    )
-    browser.find_element(By.CSS_SELECTOR, "label[for='__search']").click()
+        browser.find_element(By.CSS_SELECTOR, "label[for='__search']").click()
     box = wait.until(
         expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input"))
     )
+    box.clear()
+    # The results of the last query go once the box is empty; only then type the next one.
+    wait.until(lambda driver: not driver.find_elements(By.CSS_SELECTOR, RESULT_LINKS))
     box.send_keys(query)
-    return _settled(
-        lambda: browser.find_elements(
-            By.CSS_SELECTOR, "li.md-search-result__item > a.md-search-result__link"
-        )
-    )
+    return _settled(lambda: browser.find_elements(By.CSS_SELECTOR, RESULT_LINKS))
 
 
 def _settled(find, timeout: float = 30.0) -> list[str]:
