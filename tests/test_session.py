@@ -176,3 +176,17 @@ def test_a_page_is_recognised_by_its_text(project):
     session.plan([PageSource("a.md", "# A\n"), PageSource("b/c.md", PAGE)])
     assert session.page_for_body(plan_page(PageSource("x", PAGE)).body).path == "b/c.md"
     assert session.page_for_body("# Z\n") is None
+
+
+def test_run_ahead_starts_the_worker_only_when_the_cache_lacks_something(project):
+    session = open_session(project, execute="auto", cache_dir="cache")
+    try:
+        session.run_ahead()
+        assert session._runner is not None and session._runner._worker is not None
+        session.run(list(session.catalog.snippets))
+        session.close()
+        assert session._runner is None
+        session.run_ahead()  # everything that can be cached is: no worker for a warm build
+        assert session._runner is None or session._runner._worker is None
+    finally:
+        session.close()

@@ -187,6 +187,10 @@ class ResultCache:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    def has(self, key: str) -> bool:
+        """Whether an entry exists for ``key`` (unread: it may still prove unusable)."""
+        return self._path(key).is_file()
+
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 

@@ -98,6 +98,11 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         ]
         if _STYLESHEET_URL not in config.extra_css:
             config.extra_css.append(_STYLESHEET_URL)
+        if self.command != "serve":  # serve keeps its worker warm between rebuilds already
+            try:
+                self.session.run_ahead()
+            except WorkerError as exc:
+                raise PluginError(f"refkit: {exc}") from exc
         return config
 
     @event_priority(-50)  # after other plugins have added or removed pages

@@ -513,6 +513,31 @@ class BuildSession:
             f"{s.executed} run, {s.failed} failed, {s.not_run} not run"
         )
 
+    def run_ahead(self) -> None:
+        """Start the worker on the imports of the snippets the cache lacks, before pages are read.
+
+        A host spends its first second loading configuration and collecting files; a cold build
+        spends seconds importing torch and transformers in the worker. Overlapping the two is
+        free when something must run, and skipped when nothing must (a warm build starts no
+        worker). Only the imports of the missing snippets are loaded, so an edit of a torch-only
+        snippet does not wait for transformers.
+        """
+        if self.settings.execute == "never":
+            return
+        cache = ResultCache(self.settings.cache_path)
+        environment = EnvironmentKey.current(self.settings.device)
+        missing = [
+            snippet
+            for snippet in self.catalog.snippets.values()
+            if not self._current(snippet)
+            and (
+                self.settings.execute == "always" or not cache.has(cache_key(snippet, environment))
+            )
+        ]
+        if missing:
+            imports = {statement for snippet in missing for statement in snippet.preload_imports}
+            self._make_runner().warm_up(sorted(imports))
+
     def warm_up(self) -> None:
         """Start the worker now and import what snippets need, so the next edit runs at once."""
         self._make_runner().warm_up(self.catalog.preload_imports)
