@@ -83,7 +83,9 @@ def _clean(page: str, built: Built) -> list[str]:
     return problems
 
 
-def expect(*needles: str, absent: tuple[str, ...] = (), log: tuple[str, ...] = ()) -> Callable[[str], Check]:
+def expect(
+    *needles: str, absent: tuple[str, ...] = (), log: tuple[str, ...] = ()
+) -> Callable[[str], Check]:
     """A check: the page is clean, holds ``needles``, lacks ``absent``; the log holds ``log``."""
 
     def for_page(name: str) -> Check:
@@ -100,7 +102,9 @@ def expect(*needles: str, absent: tuple[str, ...] = (), log: tuple[str, ...] = (
     return for_page
 
 
-def _case(name: str, body: str, check: Callable[[str], Check], page_extra: str = "", **kw: object) -> PageCase:
+def _case(
+    name: str, body: str, check: Callable[[str], Check], page_extra: str = "", **kw: object
+) -> PageCase:
     topic = f'"""Case {name}."""\nTITLE = "{name}"\n\n' + textwrap.dedent(body)
     page = f"---\ntopic: {name}\n---\n# {name}\n\n!refkit {name}.demo_case\n{page_extra}"
     return PageCase(name, topic, page, check(name), **kw)  # type: ignore[arg-type]
@@ -150,13 +154,13 @@ PAGE_CASES = [
     ),
     _case(
         "in_html_comment",
-        'import pathlib\n\n\ndef demo_case():\n    print("visible")\n\n\ndef demo_hidden():\n    pathlib.Path("HIDDEN_RAN").write_text("ran")\n    print("hidden output")\n',
+        'import pathlib\n\n\ndef demo_case():\n    print("visible")\n\n\ndef demo_hidden():\n    pathlib.Path("HIDDEN_RAN").write_text("ran")\n    print("hidden " + "output")\n',
         expect("visible", absent=("hidden output",)),
         page_extra="\n<!--\n!refkit in_html_comment.demo_hidden\n-->\n",
     ),
     _case(
         "in_blockquote",
-        'def demo_case():\n    print("outside")\n\n\ndef demo_quoted():\n    print("quoted output")\n',
+        'def demo_case():\n    print("outside")\n\n\ndef demo_quoted():\n    print("quoted " + "output")\n',
         expect("quoted output", "<blockquote>"),
         page_extra="\n> A quote:\n>\n> !refkit in_blockquote.demo_quoted\n",
     ),
@@ -183,7 +187,7 @@ PAGE_CASES = [
     ),
     _case(
         "memory_hog",
-        'def demo_case():\n    kept = []\n    for _ in range(200):\n        kept.append(bytearray(10 * 1024 * 1024))\n    print("survived")\n',
+        'def demo_case():\n    kept = []\n    for _ in range(200):\n        kept.append(bytearray(10 * 1024 * 1024))\n    print("surv" + "ived")\n',
         expect("MemoryLimitExceeded", absent=("survived",), log=("memory_hog.demo_case",)),
         hosts=("mkdocs",),
     ),
@@ -209,7 +213,9 @@ def write_site(root: Path, cases: list[PageCase], options: dict[str, object]) ->
         nav.append(f"{case.name}.md")
     for name, source in BAD_TOPICS.items():
         (root / "topics" / f"{name}.py").write_text(source)
-    (root / "docs" / "index.md").write_text("# Campaign\n\n" + "".join(f"- [{n}]({n})\n" for n in nav))
+    (root / "docs" / "index.md").write_text(
+        "# Campaign\n\n" + "".join(f"- [{n}]({n})\n" for n in nav)
+    )
     config = {
         "site_name": "campaign",
         "plugins": [{"refkit": {"package_dir": "topics", "timeout": 30, **options}}],
@@ -221,7 +227,9 @@ def write_site(root: Path, cases: list[PageCase], options: dict[str, object]) ->
 def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("REFKIT_")}
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, errors="replace")
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, errors="replace"
+    )
 
 
 def sleepers() -> set[int]:
@@ -264,16 +272,23 @@ def page_cases(work: Path, report: Report, host: str, selected: list[PageCase]) 
     else:
         done = run([sys.executable, "-m", "zensical", "build", "--clean"], root)
     built = Built(root, done.returncode, done.stdout + done.stderr)
-    report.record(f"{host}: the build finishes", [] if done.returncode == 0 else [built.log[-2000:]])
+    report.record(
+        f"{host}: the build finishes", [] if done.returncode == 0 else [built.log[-2000:]]
+    )
     for case in cases:
         report.record(f"{host}: {case.name}", case.check(built))
     report.record(
         f"{host}: a directive in an HTML comment never runs",
-        ["the commented-out snippet ran"] if (root / "topics" / "HIDDEN_RAN").exists() or (root / "HIDDEN_RAN").exists() else [],
+        ["the commented-out snippet ran"]
+        if (root / "topics" / "HIDDEN_RAN").exists() or (root / "HIDDEN_RAN").exists()
+        else [],
     )
     time.sleep(0.5)
     left = sleepers() - before
-    report.record(f"{host}: no process a snippet started outlives the build", [f"pids {sorted(left)}"] if left else [])
+    report.record(
+        f"{host}: no process a snippet started outlives the build",
+        [f"pids {sorted(left)}"] if left else [],
+    )
     for pid in left:
         os.kill(pid, 9)
     for name in BAD_TOPICS:
@@ -288,7 +303,11 @@ def command_cases(work: Path, report: Report) -> None:
     cases = [c for c in PAGE_CASES if c.name in {"control_characters", "markup_in_output"}]
     write_site(root, cases, {})
     refkit = [sys.executable, "-m", "refkit.engine.cli"]
-    for args in (["list"], ["check", "control_characters.demo_case"], ["run", "escape_in_exception.demo_case"]):
+    for args in (
+        ["list"],
+        ["check", "control_characters.demo_case"],
+        ["run", "escape_in_exception.demo_case"],
+    ):
         done = run([*refkit, *args], root)
         out = done.stdout + done.stderr
         problems = []
@@ -304,7 +323,11 @@ def command_cases(work: Path, report: Report) -> None:
     site_build = [sys.executable, "-m", "mkdocs", "build"]
     first = run(site_build, root)
     entries = sorted((root / ".refkit-cache").glob("*/*.json"))
-    problems = [] if first.returncode == 0 and entries else [f"no cache after a build: {first.stderr[-500:]}"]
+    problems = (
+        []
+        if first.returncode == 0 and entries
+        else [f"no cache after a build: {first.stderr[-500:]}"]
+    )
     if entries:
         data = json.loads(entries[0].read_text())
         data["return_text"], data["environment"] = 123, {"device": 5}
@@ -330,7 +353,9 @@ def command_cases(work: Path, report: Report) -> None:
     garbage = run(site_build, root)
     if garbage.returncode != 0 or "Traceback" in garbage.stderr:
         problems.append(f"an approved file of garbage broke the build: {garbage.stderr[-500:]}")
-    report.record("files read back from disk (cache, link report, approved) are validated", problems)
+    report.record(
+        "files read back from disk (cache, link report, approved) are validated", problems
+    )
 
     shadow = work / "site-shadow"
     write_site(shadow, cases[:1], {"package_dir": "json"})
@@ -338,14 +363,18 @@ def command_cases(work: Path, report: Report) -> None:
     done = run(site_build, shadow)
     report.record(
         "a package folder named like a standard-library module is refused with a message",
-        [] if done.returncode != 0 and "json" in done.stderr and "Traceback" not in done.stderr else [done.stderr[-800:]],
+        []
+        if done.returncode != 0 and "json" in done.stderr and "Traceback" not in done.stderr
+        else [done.stderr[-800:]],
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-k", default="", help="only the cases whose name contains this")
-    parser.add_argument("--zensical", action="store_true", help="also build the page cases with Zensical")
+    parser.add_argument(
+        "--zensical", action="store_true", help="also build the page cases with Zensical"
+    )
     args = parser.parse_args(argv)
     selected = [c for c in PAGE_CASES if args.k in c.name]
     report = Report()
