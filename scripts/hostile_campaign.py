@@ -228,7 +228,14 @@ def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.Compl
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("REFKIT_")}
     return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, errors="replace"
+        command,
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        errors="replace",
     )
 
 
