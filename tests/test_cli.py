@@ -120,3 +120,13 @@ def test_options_under_markdown_extensions_are_read_for_zensical_sites(project):
     done = run("list")
     assert done.exit_code == 0, done.output
     assert "greetings.demo_hello" in done.output
+
+
+@pytest.mark.slow
+def test_a_damaged_cache_entry_is_reported_by_the_command_too(project):
+    assert run("accept", "greetings.demo_hello").exit_code == 0
+    [entry] = (project / ".refkit-cache").glob("*/*.json")
+    entry.write_text('{"status": "ok", "events": [')
+    done = run("check", "--cached", "greetings.demo_hello")
+    assert done.exit_code == 0, done.output
+    assert f"refkit: {entry}: unusable cache entry deleted (not JSON" in done.output

@@ -753,7 +753,9 @@ def test_a_session_passes_its_memory_limit_to_the_snippets_and_names_it(tmp_path
     )
     session = BuildSession.open(settings)
     try:
-        result = session.run(["topic.demo_grows_past_the_limit"])["topic.demo_grows_past_the_limit"]
+        result = session.run(["topic.demo_grows_past_the_limit"])[0][
+            "topic.demo_grows_past_the_limit"
+        ]
         snippet = session.catalog.snippets["topic.demo_grows_past_the_limit"]
         problem = session.failure_problem(snippet, result, "index.md:3")
     finally:

@@ -157,7 +157,7 @@ def test_a_saved_module_reruns_only_the_snippets_whose_code_changed(project):
 def test_drift_and_status_against_approved_outputs(project):
     session = open_session(project, execute="auto", cache_dir="cache")
     try:
-        result = session.run(["session.demo_fast"])["session.demo_fast"]
+        result = session.run(["session.demo_fast"])[0]["session.demo_fast"]
     finally:
         session.close()
     assert session.status(result) == "new"

@@ -112,9 +112,12 @@ def _describe_failure(result: SnippetResult | None) -> str:
 
 def _run(session: BuildSession, snippets: list[Snippet]) -> dict[str, SnippetResult | None]:
     try:
-        return session.run(s.id for s in snippets)
+        results, problems = session.run(s.id for s in snippets)
     finally:
         session.close()
+    for problem in problems:  # a damaged cache entry, a cache that cannot be written
+        click.echo(f"refkit: {printable(str(problem))}", err=True)
+    return results
 
 
 @click.group(help=__doc__.split("\n\n")[0] if __doc__ else None)

@@ -34,7 +34,7 @@ from markdown.extensions import Extension
 from markdown.preprocessors import Preprocessor
 
 from refkit.engine.assemble import Block, assemble_page, block_html
-from refkit.engine.directive import find_directives
+from refkit.engine.directive import Directive, find_directives
 from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.session import (
     BuildMode,
@@ -165,13 +165,17 @@ class _RefkitPreprocessor(Preprocessor):
         if plan is None:  # a page saved since it was planned, or one from outside docs
             _plan_docs(session, project.docs_dir)
             plan = session.page_for_body(text)
-        return self._render(session, process, text, plan).split("\n")
+        return self._render(session, process, text, plan, found).split("\n")
 
     def _render(
-        self, session: BuildSession, process: _Process, text: str, plan: PagePlan | None
+        self,
+        session: BuildSession,
+        process: _Process,
+        text: str,
+        plan: PagePlan | None,
+        directives: list[Directive],
     ) -> str:
         path = plan.path if plan else "(page)"
-        directives, _ = find_directives(text)
         ids = [d.snippet_id for d in directives if d.kind == "snippet"]
         session.start(ids)
         everything = any(d.kind == "environment" for d in directives)  # the table counts all

@@ -108,19 +108,14 @@ class PagePlan:
     body: str
     body_line: int
 
-    @property
-    def snippet_ids(self) -> list[str]:
-        """The snippet ids it embeds, in page order, each once."""
-        return list(dict.fromkeys(d.snippet_id for d in self.directives if d.kind == "snippet"))
-
 
 def plan_page(page: PageSource) -> PagePlan:
     """Read a page's directives and front matter.
 
     Examples:
         >>> plan = plan_page(PageSource("a.md", "---\\ntopic: t\\n---\\nHi\\n!refkit t.demo_x\\n"))
-        >>> plan.topic, plan.snippet_ids, plan.directives[0].line, plan.body_line
-        ('t', ['t.demo_x'], 5, 4)
+        >>> plan.topic, plan.directives[0].snippet_id, plan.directives[0].line, plan.body_line
+        ('t', 't.demo_x', 5, 4)
     """
     meta, body, body_line = split_front_matter(page.text)
     directives, errors = find_directives(body)
@@ -392,12 +387,12 @@ class BuildSession:
 
     def run(
         self, snippet_ids: Iterable[str], progress: Progress | None = None
-    ) -> dict[str, SnippetResult | None]:
-        """Start and wait for ``snippet_ids``; their results."""
+    ) -> tuple[dict[str, SnippetResult | None], list[Problem]]:
+        """Start and wait for ``snippet_ids``; their results and the problems met keeping them."""
         ids = list(dict.fromkeys(snippet_ids))
         self.start(ids)
-        self.wait(progress=progress)  # a command reports no cache problem: nothing to keep
-        return {i: self.result(i) for i in ids}
+        problems = self.wait(progress=progress)
+        return {i: self.result(i) for i in ids}, problems
 
     def result(self, snippet_id: str) -> SnippetResult | None:
         """The current result of a snippet (``None``: not run, or not started yet)."""
