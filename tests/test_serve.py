@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from conftest import make_site
@@ -40,32 +42,56 @@ def wait_for(url: str, text: str, seconds: float) -> str:
     raise AssertionError(f"{text!r} did not appear at {url} within {seconds} s; last page:\n{page}")
 
 
-@pytest.fixture
-def serve():
-    """Start ``mkdocs serve`` for a site once its files are written; stop it afterwards."""
-    processes: list[subprocess.Popen[str]] = []
+def nav_titles(page: str) -> list[str]:
+    """The link texts of the primary navigation (Material) on a built page."""
+    nav = page.split('<nav class="md-nav md-nav--primary"', 1)[-1].split("</nav>", 1)[0]
+    texts = re.findall(r'<span class="md-ellipsis">(.*?)</span>', nav, re.S)
+    return [re.sub(r"<[^>]+>|\s+", " ", text).strip() for text in texts]
 
-    def start(site, *options: str) -> str:
+
+class Servers:
+    """``mkdocs serve`` processes started by a test; each one's log goes to a file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.processes: list[subprocess.Popen[str]] = []
+        self.log = folder / "serve.log"
+
+    def __call__(self, site, *options: str) -> str:
+        """Start serving ``site``; returns its address."""
         port = free_port()
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "mkdocs", "serve", *options, "-a", f"127.0.0.1:{port}"],
-                cwd=site.root,
-                env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+        self.log = self.folder / f"serve-{len(self.processes)}.log"
+        with self.log.open("w") as log:
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "mkdocs", "serve", *options, "-a", f"127.0.0.1:{port}"],
+                    cwd=site.root,
+                    env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
             )
-        )
         return f"http://127.0.0.1:{port}/"
 
-    yield start
-    for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Start ``mkdocs serve`` for a site once its files are written; stop it afterwards."""
+    servers = Servers(tmp_path)
+    yield servers
+    servers.stop()
 
 
 @pytest.mark.parametrize("options", [(), ("--dirty",)], ids=["full", "dirty"])
@@ -84,6 +110,8 @@ def test_serve_shows_the_error_then_heals_when_the_module_is_saved(tmp_path, ser
     # Not on the home page: Material's dirty-reload index merge mishandles the root location.
     site.write_page("live.md", "# Live\n\n!refkit live.demo_value\n")
     site.write_page("index.md", "# Other page\n\nUnrelated words: xylophone.\n")
+    # Titled by its heading only: a dirty rebuild must still name it in the navigation.
+    site.write_page("more.md", "# More notes\n\nWords.\n")
     root = serve(site, *options)
     url = root + "live/"
     page = wait_for(url, "Snippet live.demo_value raised RuntimeError", 120)
@@ -110,3 +138,17 @@ def test_serve_shows_the_error_then_heals_when_the_module_is_saved(tmp_path, ser
     # A partial (dirty) rebuild keeps the other pages in the search index.
     index = fetch(root + "search/search_index.json")
     assert index is not None and "xylophone" in index and "healed output 1" in index
+    # Every page keeps its title in the navigation of a rebuilt page.
+    assert nav_titles(page) == ["Other page", "Live", "More notes"]
+
+    # Under --dirty, a save of the module rebuilds the snippet's page ahead of the site (unless
+    # a rebuild under way has already read the save).
+    log = serve.log_text()
+    ahead = re.findall(r"live\.md built in [\d.]+ seconds, ahead of the rest of the site", log)
+    assert len(ahead) >= 1 if "--dirty" in options else not ahead, log
+
+    # A saved page rebuilds (all of it, nothing ahead), its navigation still complete.
+    site.write_page("more.md", "# More notes\n\nEdited words.\n")
+    page = wait_for(root + "more/", "Edited words", 60)
+    assert nav_titles(page) == ["Other page", "Live", "More notes"]
+    assert len(re.findall("ahead of the rest of the site", serve.log_text())) == len(ahead)

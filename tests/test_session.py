@@ -190,3 +190,28 @@ def test_run_ahead_starts_the_worker_only_when_the_cache_lacks_something(project
         assert session._runner is None or session._runner._worker is None
     finally:
         session.close()
+
+
+def test_a_build_started_ahead_is_carried_on_by_the_next_build(project):
+    """A watcher's start_ahead runs the saved snippet once; the rebuild waits for that run."""
+    session = open_session(project, mode="serve", execute="auto", cache_dir="cache")
+    try:
+        session.plan([PageSource("p.md", PAGE)])
+        session.run(["session.demo_fast"])
+        session.end_build()
+        path = project / "notes" / "session.py"
+        path.write_text(path.read_text().replace('print("fast <s>")', 'print("ahead")'))
+        assert session.start_ahead() == {"session.demo_fast"}
+        # The rebuild that follows: the same change, the run already under way.
+        assert session.begin_build() == {"session.demo_fast"}
+        session.plan([PageSource("p.md", PAGE)])
+        session.start()
+        assert session.wait() == []
+        assert session.result("session.demo_fast").output_text == "ahead\n"
+        assert session.stats.executed_ids == ["session.demo_fast"]  # once, and counted
+        # Until a host says its pages are written, the change is still owed to them.
+        assert session.begin_build() == {"session.demo_fast"}
+        session.end_build()
+        assert session.begin_build() == set()
+    finally:
+        session.close()

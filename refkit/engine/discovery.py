@@ -22,8 +22,10 @@ from __future__ import annotations
 import ast
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from refkit.engine.references import InvalidReference, Reference
 
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 SNIPPET_PREFIX = "demo_"
+
+_T = TypeVar("_T")
 
 
 class TopicSyntaxError(Exception):
@@ -305,11 +309,23 @@ def _imported_modules(tree: ast.Module, package: str = "") -> list[tuple[str, as
 class _PackageReader:
     """Reads and hashes the package's files once per catalog load."""
 
-    def __init__(self, package_dir: Path) -> None:
+    def __init__(self, package_dir: Path, memo: dict[tuple[Any, ...], Any] | None = None) -> None:
         self.package_dir = package_dir
         self.package_name = package_dir.name
         self._parsed: dict[Path, tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]] = {}
         self._mentioned: dict[Path, set[str]] = {}
+        self.previous = memo or {}
+        """What an earlier load computed, keyed by everything it was computed from."""
+        self.used: dict[tuple[Any, ...], Any] = {}
+        """The entries of this load: the memo for the next one."""
+
+    def remembered(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """``compute()``, or what an earlier load computed for the same ``key``."""
+        if key in self.used:
+            return self.used[key]
+        value = self.previous[key] if key in self.previous else compute()
+        self.used[key] = value
+        return value
 
     def parsed(self, path: Path) -> tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]:
         """A module's source, its imports and its tree (none when it does not parse), read once."""
@@ -317,20 +333,36 @@ class _PackageReader:
             source = path.read_text(encoding="utf-8-sig")  # as Python reads a file with a BOM
             folder = path.parent.relative_to(self.package_dir).parts
             package = ".".join([self.package_name, *folder])
-            tree: ast.Module | None
-            try:
-                tree = ast.parse(source)
-                imports = sorted(_imported_modules(tree, package), key=lambda item: item[0])
-            except _PARSE_ERRORS:
-                tree, imports = None, []
+
+            def parse() -> tuple[list[tuple[str, ast.stmt]], ast.Module | None]:
+                try:
+                    tree = ast.parse(source)
+                except _PARSE_ERRORS:
+                    return [], None
+                return sorted(_imported_modules(tree, package), key=lambda item: item[0]), tree
+
+            imports, tree = self.remembered(("parse", path, package, source), parse)
             self._parsed[path] = (source, imports, tree)
         return self._parsed[path]
+
+    def closure(self, path: Path, seen: set[Path] | None = None) -> set[Path]:
+        """The module and every in-package module it imports, recursively."""
+        seen = set() if seen is None else seen
+        if path not in seen:
+            seen.add(path)
+            for name, _ in self.parsed(path)[1]:
+                if (dependency := self.module_path(name)) is not None:
+                    self.closure(dependency, seen)
+        return seen
 
     def names_mentioned(self, path: Path) -> set[str]:
         """Every name a module mentions (see ``_names_mentioned``), computed once."""
         if path not in self._mentioned:
-            tree = self.parsed(path)[2]
-            self._mentioned[path] = _names_mentioned(tree.body) if tree is not None else set()
+            source, _, tree = self.parsed(path)
+            self._mentioned[path] = self.remembered(
+                ("mentioned", path, source),
+                lambda: _names_mentioned(tree.body) if tree is not None else set(),
+            )
         return self._mentioned[path]
 
     def module_path(self, dotted: str) -> Path | None:
@@ -526,13 +558,19 @@ def load_catalog(package_dir: Path) -> Catalog:
     package_dir = package_dir.resolve()
     # Taken before reading: a file saved while reading then shows up as a change.
     catalog = Catalog(package_dir, state=package_state(package_dir))
-    reader = _PackageReader(package_dir)
+    reader = _PackageReader(package_dir, _last_load.get(package_dir))
     data_digest = reader.data_digest()
     for path in sorted(package_dir.glob("*.py")):
         if path.name.startswith("_"):
             continue
         try:
-            found = _read_topic(path, reader, data_digest)
+            # A topic is what its own source, the in-package modules it imports and the data
+            # make it: when none of them changed, the earlier load's topic is the same.
+            sources = tuple((p, reader.parsed(p)[0]) for p in sorted(reader.closure(path)))
+            found = reader.remembered(
+                ("topic", path, data_digest, sources),
+                lambda: _read_topic(path, reader, data_digest),  # noqa: B023  # called at once
+            )
         except TopicSyntaxError as exc:
             catalog.errors.append(exc.named_from(package_dir.parent))
             continue
@@ -544,4 +582,11 @@ def load_catalog(package_dir: Path) -> Catalog:
             continue
         if found is not None:
             catalog.topics[found.module] = found
+    _last_load[package_dir] = reader.used
     return catalog
+
+
+# What the last load of each package computed (parses, topics), keyed by what each was computed
+# from. ``mkdocs serve`` reloads the catalog on every save, when most modules have not changed;
+# parsing and walking them again was most of the reload.
+_last_load: dict[Path, dict[tuple[Any, ...], Any]] = {}

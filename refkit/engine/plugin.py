@@ -11,12 +11,16 @@ Events used, and why:
 - ``on_page_markdown``: directives become sources and placeholders; references are appended.
 - ``on_page_context``: wait for the snippets, then put their escaped output in place of the
   placeholders, before the search plugin indexes the page, so outputs are searchable.
-- ``on_serve``: watch the topic package, so saving a topic module rebuilds.
+- ``on_nav`` / ``on_env``: under ``mkdocs serve``, keep the navigation, the environment and the
+  theme's compiled templates for the next rebuild (see :mod:`refkit.engine.serve_watch`).
+- ``on_serve``: watch the topic package; a save starts the changed snippets at once, and under
+  ``--dirty``, when only snippets changed, their pages are rebuilt and shown before the rest.
 - ``on_post_build`` / ``on_build_error`` / ``on_shutdown``: write the stylesheet; stop the worker.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ from refkit.engine.mkdocs_config import RefkitConfig
 from refkit.engine.progress import ProgressLine
 from refkit.engine.project import EXTENSION_NAMES
 from refkit.engine.runner import RunStats
-from refkit.engine.serve_watch import PackageWatcher, mark_stale
+from refkit.engine.serve_watch import DevServer, LastBuild, mark_stale, rebuild_pages
 from refkit.engine.session import (
     BuildMode,
     BuildSession,
@@ -62,13 +66,14 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.session: BuildSession | None = None
         self._blocks: dict[str, dict[str, Block]] = {}
         self._collected = False
-        self._watcher = PackageWatcher()
+        self._serve: DevServer | None = None
         self.stats = RunStats()
         """What the last build ran and took from the cache (for logs, tests and benchmarks)."""
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember the command: ``serve`` keeps going on errors and keeps the worker warm."""
         self.command, self.dirty = command, dirty
+        self._serve = DevServer(dirty) if command == "serve" else None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         """Resolve the settings and open the session."""
@@ -81,6 +86,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             self._close()
             return None
         mode: BuildMode = "serve" if self.command == "serve" else "build"
+        if self._serve is not None:
+            self._serve.build_started()
         try:
             if self.session is None:
                 self.session = BuildSession.open(settings, mode)
@@ -110,21 +117,34 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         """Plan every page and start every snippet they embed, without waiting."""
         if self.session is None:
             return None
+        if self._serve is not None:
+            self._serve.files_read(config, files, self.session.settings.package_path)
+        stale = self._begin(files)
+        _report(self.session.catalog_problems())
+        if self.dirty:
+            mark_stale([file.abs_dest_path for uri in stale if (file := files.src_uris.get(uri))])
+        return None
+
+    def _begin(self, files: Files) -> set[str]:
+        """Plan the pages and start their snippets; returns the pages whose snippets changed."""
+        assert self.session is not None
         session = self.session
         changed = session.begin_build()
         self._collected = False
-        _report(session.catalog_problems())
-        pages = {file.src_uri: file for file in files.documentation_pages()}
-        session.plan(PageSource(uri, file.content_string) for uri, file in pages.items())
+        pages = files.documentation_pages()
+        session.plan(PageSource(file.src_uri, file.content_string) for file in pages)
         try:
             session.start()
         except WorkerError as exc:
             raise PluginError(f"refkit: {exc}") from exc
-        if self.dirty and changed:
-            places = session.snippet_pages()
-            stale = {place.rsplit(":", 1)[0] for sid in changed for place in places.get(sid, [])}
-            mark_stale([pages[uri].abs_dest_path for uri in stale if uri in pages])
-        return None
+        places = session.snippet_pages()
+        return {place.rsplit(":", 1)[0] for sid in changed for place in places.get(sid, [])}
+
+    def on_nav(self, nav: Any, *, config: MkDocsConfig, files: Files) -> Any:
+        """Under ``mkdocs serve``, keep the navigation for quick rebuilds."""
+        if self._serve is not None:
+            self._serve.nav_made(nav)
+        return nav
 
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
@@ -172,11 +192,49 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         _report(problems)
         return context
 
+    def on_env(self, env: Any, *, config: MkDocsConfig, files: Files) -> Any:
+        """Under ``mkdocs serve``, keep what a rebuild of some pages reuses."""
+        if self._serve is not None:
+            self._serve.env_made(env, config, files)
+        return env
+
     def on_serve(self, server: Any, *, config: MkDocsConfig, builder: Any) -> Any:
         """Rebuild when a topic module or data file changes."""
-        if self.session is not None:
-            log.info(self._watcher.watch(server, self.session.settings.package_path))
+        if self.session is not None and self._serve is not None:
+            package = self.session.settings.package_path
+            log.info(self._serve.attach(server, config, package, self._start_saved, self._ahead))
         return server
+
+    def _start_saved(self) -> None:
+        """A topic module was saved: start its changed snippets now, ahead of the rebuild."""
+        assert self._serve is not None
+        with self._serve.lock:
+            if self._serve.building or self.session is None:
+                return  # the build under way reads the change itself
+            try:
+                self.session.start_ahead()
+            except Exception as exc:  # the rebuild that follows runs them, or says what failed
+                log.debug(f"could not start snippets ahead of the rebuild: {exc}")
+
+    def _ahead(self, last: LastBuild) -> bool:
+        """Only the package changed: rebuild the pages of changed snippets, ahead of the site."""
+        if self.session is None:
+            return False
+        started = time.perf_counter()
+        stale = self._begin(last.files)
+        if self.session.catalog_problems():  # the full rebuild reports them, on the pages too
+            return False
+        try:
+            built = rebuild_pages(stale, last)
+        except Exception as exc:  # whatever went wrong, the full rebuild that follows is right
+            log.warning(f"could not rebuild {sorted(stale)} ahead: {printable(str(exc))}")
+            return False
+        self._collect()
+        if built:
+            seconds = time.perf_counter() - started
+            shown = ", ".join(sorted(stale))
+            log.info(f"{shown} built in {seconds:.2f} seconds, ahead of the rest of the site")
+        return bool(built)
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         """Write the stylesheet; a one-off build stops its worker."""
@@ -190,19 +248,25 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if self.command != "serve":
             self._close()
             return
+        self.session.end_build()
         try:  # while the author reads the page, import what the next edit will need
             self.session.warm_up()
         except WorkerError as exc:
             log.warning(f"could not start the worker ahead of time: {exc}")
+        if self._serve is not None:
+            self._serve.build_finished()
 
     def on_build_error(self, *, error: Exception) -> None:
         """A failed one-off build stops its worker too; serve forgets the abandoned run."""
+        if self._serve is not None:
+            self._serve.build_failed()
         if self.command != "serve":
             self._close()
 
     def on_shutdown(self) -> None:
         """Stop the worker and the file watcher when ``mkdocs serve`` stops."""
-        self._watcher.stop()
+        if self._serve is not None:
+            self._serve.watcher.stop()
         self._close()
 
     def _close(self) -> None:

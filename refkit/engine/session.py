@@ -164,6 +164,9 @@ class BuildSession:
     _drifts: dict[str, Drift | None] = field(default_factory=dict, init=False)
     _cache_warnings: list[Problem] = field(default_factory=list, init=False)
     _pending: PendingRun | None = field(default=None, init=False)
+    _changed: set[str] = field(default_factory=set, init=False)
+    _ahead: bool = False
+    _embedded: set[str] = field(default_factory=set, init=False)
     _runner: SnippetRunner | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -244,22 +247,53 @@ class BuildSession:
     def begin_build(self) -> set[str]:
         """Start a new build: re-read the catalog, forget drifts and what the last build owed.
 
+        After :meth:`start_ahead`, the build it began goes on instead (its runs and stats kept).
+
         Returns:
-            The ids of snippets whose code changed since the last build (see :meth:`refresh`).
+            The ids of snippets whose code changed since the last :meth:`end_build` (see
+            :meth:`refresh`): what the pages of this build must show anew.
         """
-        changed = self.refresh()
+        self._changed |= self.refresh()
+        self._embedded |= set(self.snippet_pages())
         self.pages.clear()
         self._drifts.clear()
-        self._pending = None
+        if self._ahead:
+            self._ahead = False
+            return set(self._changed)
         self.stats = RunStats()
+        # A run still in flight (started ahead of this build) is kept: its results are what
+        # this build waits for.
+        owed = self._pending.requests.values() if self._pending is not None else ()
+        in_flight = {snippet.id for snippet, _ in owed}
         # Failures and missing outputs are tried again on every build, as the cache never
         # keeps them; with execute "always", everything is.
         self._known = {
             sid: known
             for sid, known in self._known.items()
-            if known.result is not None and known.result.ok and self.settings.execute != "always"
+            if (known.result is None and sid in in_flight)
+            or (known.result is not None and known.result.ok and self.settings.execute != "always")
         }
+        return set(self._changed)
+
+    def start_ahead(self) -> set[str]:
+        """Begin the next build now: run the snippets that changed and that pages embed.
+
+        For a host's file watcher, as soon as a topic module has been saved: the snippets run
+        while the host notices the change and prepares its rebuild, whose :meth:`begin_build`
+        then carries on with them.
+
+        Returns:
+            The ids of the snippets that changed (see :meth:`begin_build`).
+        """
+        changed = self.begin_build()
+        self._ahead = True
+        self.start(sid for sid in changed if sid in self._embedded)
         return changed
+
+    def end_build(self) -> None:
+        """The host has written every page: what changed is shown, nothing is owed."""
+        self._changed.clear()
+        self._embedded = set(self.snippet_pages())
 
     def catalog_problems(self) -> list[Problem]:
         """Topic modules that could not be read, each with its file and line."""
@@ -331,8 +365,10 @@ class BuildSession:
         snippets = self.catalog.snippets
         wanted = [snippets[i] for i in dict.fromkeys(ids) if i in snippets]
         owed = self._pending.requests if self._pending is not None else {}
-        in_flight = {snippet.id for snippet, _ in owed.values()}
-        todo = [s for s in wanted if not self._current(s) and s.id not in in_flight]
+        in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed.values()}
+        todo = [
+            s for s in wanted if not self._current(s) and (s.id, s.fingerprint) not in in_flight
+        ]
         if not todo:
             return
         if self._pending is not None:

@@ -1,0 +1,110 @@
+"""What ``mkdocs serve`` relies on between rebuilds, in-process: the catalog reload, the docs
+state, the early publish, the template cache."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import jinja2
+from mkdocs.config import load_config
+from mkdocs.livereload import LiveReloadServer
+
+from refkit.engine.discovery import load_catalog
+from refkit.engine.serve_watch import TemplateCache, docs_state, publish
+
+
+def write_package(root: Path) -> Path:
+    package = root / "notes"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("SCALE = 2\n")
+    (package / "uses.py").write_text(
+        textwrap.dedent(
+            """
+            from notes.helpers import SCALE
+            TITLE = "Uses"
+
+            def demo_scaled():
+                print(SCALE * 3)
+            """
+        )
+    )
+    (package / "alone.py").write_text('TITLE = "Alone"\n\ndef demo_alone():\n    print(1)\n')
+    return package
+
+
+def test_a_reload_reuses_unchanged_topics_and_follows_every_change(tmp_path):
+    package = write_package(tmp_path)
+    first = load_catalog(package)
+    again = load_catalog(package)
+    assert again.topics["uses"] is first.topics["uses"]  # nothing changed: nothing re-read
+    # A change in a module a topic imports changes that topic, and only that one.
+    (package / "helpers.py").write_text("SCALE = 5\n")
+    third = load_catalog(package)
+    assert third.topics["alone"] is first.topics["alone"]
+    before = first.snippets["uses.demo_scaled"].fingerprint
+    assert third.snippets["uses.demo_scaled"].fingerprint != before
+    # Back to the first text: the same fingerprint as a fresh read gives.
+    (package / "helpers.py").write_text("SCALE = 2\n")
+    assert load_catalog(package).snippets["uses.demo_scaled"].fingerprint == before
+    # A module that stops parsing is an error, whatever was remembered of it.
+    (package / "alone.py").write_text('TITLE = "Alone"\n\ndef demo_alone(:\n')
+    broken = load_catalog(package)
+    assert "alone" not in broken.topics and "alone.py:3" in str(broken.errors[0])
+
+
+def make_config(root: Path) -> object:
+    (root / "docs").mkdir()
+    (root / "docs" / "index.md").write_text("# Home\n")
+    (root / "mkdocs.yml").write_text("site_name: t\nwatch: [notes, extra]\n")
+    (root / "extra").mkdir()
+    (root / "extra" / "a.txt").write_text("a")
+    return load_config(str(root / "mkdocs.yml"))
+
+
+def test_the_docs_state_sees_pages_configuration_and_watched_folders_but_not_the_package(
+    tmp_path,
+):
+    package = write_package(tmp_path)
+    config = make_config(tmp_path)
+    state = docs_state(config, package)
+    (package / "alone.py").write_text('TITLE = "Alone, edited"\n')
+    assert docs_state(config, package) == state
+    for changed in ("docs/index.md", "mkdocs.yml", "extra/a.txt"):
+        path = tmp_path / changed
+        path.write_text(path.read_text() + "\n# edited\n")
+        assert docs_state(config, package) != state, changed
+        state = docs_state(config, package)
+
+
+def test_publish_lets_browsers_see_the_version_the_rebuild_will_publish(tmp_path):
+    server = LiveReloadServer(builder=lambda: None, host="127.0.0.1", port=0, root=str(tmp_path))
+    try:
+        server._wanted_epoch = server._visible_epoch + 1  # as the build loop sets it
+        assert publish(server) is True
+        assert server._visible_epoch == server._wanted_epoch
+    finally:
+        server.server_close()
+    assert publish(object()) is False  # another server: nothing published early
+
+
+def test_the_template_cache_compiles_a_template_once_per_source():
+    cache = TemplateCache()
+    sources = {"page.html": "{{ 6 * 7 }}"}
+    compiled: list[str] = []
+
+    class Counting(jinja2.Environment):
+        def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
+            compiled.append(name)
+            return super().compile(source, name, filename, raw, defer_init)
+
+    def render() -> str:  # every rebuild makes a new environment
+        loader = jinja2.DictLoader(sources)
+        return Counting(loader=loader, bytecode_cache=cache).get_template("page.html").render()
+
+    assert render() == "42" and render() == "42"
+    assert compiled == ["page.html"]
+    sources["page.html"] = "{{ 6 * 6 }}"  # an edited template is compiled again
+    assert render() == "36"
+    assert compiled == ["page.html", "page.html"]
