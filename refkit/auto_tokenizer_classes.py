@@ -8,9 +8,10 @@ How the choice is made in transformers 5 (checked in ``models/auto/tokenization_
 installed 5.24): for a plain folder without remote code, the ``tokenizer_class`` field of
 ``tokenizer_config.json`` decides. A trailing ``Fast`` is stripped (``BertTokenizerFast`` loads
 ``BertTokenizer``), ``PreTrainedTokenizerFast`` and ``TokenizersBackend`` give the generic
-``TokenizersBackend``, and a folder without the field (and without a ``config.json`` naming a
-model type) also gets ``TokenizersBackend``. The ``use_fast`` argument is accepted and thrown
-away (the source says "V5: Always use fast tokenizers, ignore use_fast parameter").
+``TokenizersBackend``, and a folder without the field also gets ``TokenizersBackend``, unless a
+``config.json`` next to it names a model type, whose tokenizer class is then used
+(``demo_tokenizer_class_decides``). The ``use_fast`` argument is accepted and thrown away (the
+source says "V5: Always use fast tokenizers, ignore use_fast parameter", lines 750-751).
 
 What changed across major versions:
 
@@ -21,7 +22,10 @@ What changed across major versions:
 * **v4** (from 4.0): ``use_fast=True`` became the default, so ``AutoTokenizer`` returned
   ``BertTokenizerFast`` (Rust, from the tokenizers library) while ``BertTokenizer`` stayed the
   slow Python class. The two could differ: only the fast one had ``word_ids()`` and offset
-  mappings, and edge cases (unusual Unicode, added tokens) sometimes tokenized differently.
+  mappings, and edge cases (emoji, special tokens inside the text) sometimes tokenized
+  differently (huggingface/transformers issues 14844 and 5256). The defaults are in the
+  source: ``kwargs.pop("use_fast", False)`` in v3.0.2, ``kwargs.pop("use_fast", True)`` in
+  v4.0.0; a live check on those versions is pending.
 * **v5** (installed): slow and fast are merged. ``BertTokenizer`` *is* the Rust-backed class
   (a subclass of ``TokenizersBackend``, ``is_fast`` is True); ``BertTokenizerFast`` and
   ``PreTrainedTokenizerFast`` are mere aliases kept for old code. For a folder saved from a
@@ -30,15 +34,21 @@ What changed across major versions:
   types in the installed auto mapping), pure Python (a ``PythonBackend`` subclass, the new
   name of ``PreTrainedTokenizer``, ``is_fast`` False) for about thirty that never had a Rust
   version, such as ``ByT5Tokenizer`` and ``XLMTokenizer``; for those, ``AutoTokenizer`` still
-  returns a slow tokenizer. BERT's Python implementation survives as ``BertTokenizerLegacy``,
-  which ``AutoTokenizer`` returns only when ``tokenizer_config.json`` names it.
+  returns a slow tokenizer (``demo_slow_tokenizer_still_exists`` loads a ByT5 one). BERT's
+  Python implementation survives as ``BertTokenizerLegacy``, which ``AutoTokenizer`` returns
+  for a BERT folder only when ``tokenizer_config.json`` names it. It gives the same ids as
+  ``BertTokenizer``, but a pair comes back without ``token_type_ids`` unless
+  ``return_token_type_ids=True`` is passed (its ``model_input_names`` lack them), and it has
+  no ``word_ids()`` and no offsets.
 
 The difference that remains in v5 is the *class*, not speed: a model-specific class such as
-``BertTokenizer`` takes the vocabulary and post-processor from ``tokenizer.json`` but rebuilds its
-own normalizer and pre-tokenizer (``BertNormalizer``, ``BertPreTokenizer``), whereas
-``TokenizersBackend`` loads ``tokenizer.json`` exactly as saved. For a tokenizer trained with a
-custom pipeline the two can give different ids; here ``...`` becomes three ``.`` tokens with
-``BertTokenizer`` and one ``[UNK]`` with the pipeline as trained.
+``BertTokenizer`` keeps only the vocabulary of ``tokenizer.json`` and rebuilds its own
+normalizer, pre-tokenizer, decoder and post-processor (``BertNormalizer``, ``BertPreTokenizer``,
+``decoders.WordPiece``, ``[CLS] A [SEP]``; ``models/bert/tokenization_bert.py`` lines 105-133),
+whereas ``TokenizersBackend`` loads ``tokenizer.json`` exactly as saved. For a tokenizer trained
+with a custom pipeline the two can give different ids; here ``...`` becomes three ``.`` tokens
+with ``BertTokenizer`` and one ``[UNK]`` with the pipeline as trained, and a template without
+``[CLS]`` gets one anyway.
 
 What the original notes got wrong (or left out):
 
@@ -50,18 +60,21 @@ What the original notes got wrong (or left out):
   ``BertTokenizerFast is BertTokenizer`` (``demo_fast_names_are_aliases``) and ``use_fast=False``
   changes nothing (``demo_use_fast_is_ignored``).
 * Left out: what Auto returns is decided by ``tokenizer_class`` in ``tokenizer_config.json``
-  (``demo_tokenizer_class_decides``), a model-specific class rebuilds part of the pipeline
+  (``demo_tokenizer_class_decides``), a model-specific class rebuilds most of the pipeline
   (``demo_class_rebuilds_pipeline``), and slow tokenizers still exist: for the models that
   only have a Python one, and for BERT under another name (``demo_slow_tokenizer_still_exists``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
+import tempfile
 from pathlib import Path
 
 from refkit.engine.references import Reference
-from refkit.train_tokenizer import read_corpus, saved_demo_tokenizer
+from refkit.train_tokenizer import read_corpus, saved_demo_tokenizer, train_demo_tokenizer
 
 TITLE: str = "AutoTokenizer vs. a specific tokenizer class"
 
@@ -78,6 +91,7 @@ REFERENCES: tuple[Reference, ...] = (
 )
 
 __all__ = [
+    "BERT_SPECIAL_TOKENS",
     "REFERENCES",
     "SAMPLE_SENTENCE",
     "TITLE",
@@ -93,6 +107,15 @@ __all__ = [
 
 # A corpus sentence: every loader below agrees on it, so differences come from the class only.
 SAMPLE_SENTENCE = "Padding makes every sentence in a batch as long as the longest one."
+
+BERT_SPECIAL_TOKENS = {
+    "unk_token": "[UNK]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "mask_token": "[MASK]",
+}
+"""The special tokens of the demo tokenizer, as the transformers wrappers name them."""
 
 
 def set_tokenizer_class(folder: Path, class_name: str | None) -> None:
@@ -134,6 +157,17 @@ def write_vocab_txt(folder: Path) -> Path:
     path = folder / "vocab.txt"
     path.write_text("".join(f"{token}\n" for token in sorted(vocab, key=vocab.get)), "utf-8")
     return path
+
+
+class _RecordingHandler(logging.Handler):
+    """A logging handler that keeps every record it receives, to count them afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def demo_auto_vs_specific_class() -> None:
@@ -210,82 +244,138 @@ def demo_tokenizer_class_decides() -> None:
     """``tokenizer_class`` in ``tokenizer_config.json`` decides what ``AutoTokenizer`` returns.
 
     The same ``tokenizer.json`` is loaded each time; only the field changes. A ``Fast`` suffix
-    is stripped, the generic names give ``TokenizersBackend``, and naming the pure-Python
-    legacy class is the one way left to get ``is_fast=False`` from ``AutoTokenizer``.
+    is stripped, the generic names give ``TokenizersBackend``, and so does a folder without the
+    field, unless a ``config.json`` names a model type, whose tokenizer class is then used. For
+    this BERT folder, naming the pure-Python legacy class is the only way left to get
+    ``is_fast=False`` from ``AutoTokenizer`` (models that only have a Python tokenizer get one
+    anyway: see ``demo_slow_tokenizer_still_exists``).
 
     Examples:
         >>> demo_tokenizer_class_decides()
-        tokenizer_class           -> returned class       is_fast
-        BertTokenizer             -> BertTokenizer        True
-        BertTokenizerFast         -> BertTokenizer        True
-        PreTrainedTokenizerFast   -> TokenizersBackend    True
-        TokenizersBackend         -> TokenizersBackend    True
-        (field removed)           -> TokenizersBackend    True
-        BertTokenizerLegacy       -> BertTokenizerLegacy  False
+        tokenizer_class                         -> returned class       is_fast
+        BertTokenizer                           -> BertTokenizer        True
+        BertTokenizerFast                       -> BertTokenizer        True
+        PreTrainedTokenizerFast                 -> TokenizersBackend    True
+        TokenizersBackend                       -> TokenizersBackend    True
+        (field removed)                         -> TokenizersBackend    True
+        (field removed), config.json says bert  -> BertTokenizer        True
+        BertTokenizerLegacy                     -> BertTokenizerLegacy  False
     """
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, BertConfig
 
-    names: list[str | None] = ["BertTokenizer", "BertTokenizerFast", "PreTrainedTokenizerFast"]
-    names += ["TokenizersBackend", None, "BertTokenizerLegacy"]
-    print(f"{'tokenizer_class':<25} -> {'returned class':<20} is_fast")
+    # label -> (value of tokenizer_class, whether a BERT config.json lies in the folder)
+    cases: dict[str, tuple[str | None, bool]] = {
+        name: (name, False)
+        for name in ("BertTokenizer", "BertTokenizerFast", "PreTrainedTokenizerFast")
+    }
+    cases["TokenizersBackend"] = ("TokenizersBackend", False)
+    cases["(field removed)"] = (None, False)
+    cases["(field removed), config.json says bert"] = (None, True)
+    cases["BertTokenizerLegacy"] = ("BertTokenizerLegacy", True)
+    print(f"{'tokenizer_class':<39} -> {'returned class':<20} is_fast")
     with saved_demo_tokenizer() as folder:
         write_vocab_txt(folder)  # only the legacy Python class reads vocab.txt
-        for name in names:
+        for label, (name, with_config) in cases.items():
+            if with_config:  # a model's config.json next to the tokenizer: model_type "bert"
+                BertConfig(vocab_size=400).save_pretrained(folder)
             set_tokenizer_class(folder, name)
             tok = AutoTokenizer.from_pretrained(folder)
-            label = name or "(field removed)"
-            print(f"{label:<25} -> {type(tok).__name__:<20} {tok.is_fast}")
+            print(f"{label:<39} -> {type(tok).__name__:<20} {tok.is_fast}")
 
 
 def demo_class_rebuilds_pipeline() -> None:
-    """A model-specific class rebuilds its own normalizer and pre-tokenizer on load.
+    """A model-specific class keeps only the vocabulary of ``tokenizer.json`` and rebuilds the rest.
 
-    The demo tokenizer was trained with a ``Whitespace`` pre-tokenizer, which keeps ``...``
-    together (unknown as a whole: ``[UNK]``). ``BertTokenizer`` (what ``AutoTokenizer``
-    returns here) swaps in ``BertPreTokenizer``, which splits every punctuation mark, while
-    ``PreTrainedTokenizerFast`` keeps ``tokenizer.json`` exactly as saved.
+    The demo tokenizer was trained with NFD + Lowercase + StripAccents (a ``Sequence``) and a
+    ``Whitespace`` pre-tokenizer, which keeps ``...`` together (unknown as a whole: ``[UNK]``).
+    ``BertTokenizer`` (what ``AutoTokenizer`` returns here) swaps in ``BertNormalizer`` and
+    ``BertPreTokenizer``, which splits every punctuation mark, while
+    ``PreTrainedTokenizerFast`` keeps ``tokenizer.json`` exactly as saved. The post-processor
+    is rebuilt too: given a ``tokenizer.json`` whose template frames a sentence as
+    ``A [SEP]``, ``BertTokenizer`` still adds ``[CLS]``.
 
     Examples:
         >>> demo_class_rebuilds_pipeline()
-        AutoTokenizer            BertPreTokenizer  ['wh', '##at', '.', '.', '.', 'the', '##n']
-        PreTrainedTokenizerFast  Whitespace        ['wh', '##at', '[UNK]', 'the', '##n']
+        loader                   normalizer      pre-tokenizer     tokens of 'What... then'
+        AutoTokenizer            BertNormalizer  BertPreTokenizer  ['wh', '##at', '.', '.', '.', \
+'the', '##n']
+        PreTrainedTokenizerFast  Sequence        Whitespace        ['wh', '##at', '[UNK]', 'the', \
+'##n']
         same ids: False
+        tokenizer.json with the template 'A [SEP]' (no [CLS]), loaded as:
+          BertTokenizer            ['[CLS]', 'split', 'words', '[SEP]']
+          PreTrainedTokenizerFast  ['split', 'words', '[SEP]']
     """
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+    from tokenizers import processors
+    from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerFast
 
     text = "What... then"
     with saved_demo_tokenizer() as folder:
         auto = AutoTokenizer.from_pretrained(folder)
         as_saved = PreTrainedTokenizerFast.from_pretrained(folder)
+    print(f"{'loader':<24} {'normalizer':<15} {'pre-tokenizer':<17} tokens of {text!r}")
     for loader, tok in (("AutoTokenizer", auto), ("PreTrainedTokenizerFast", as_saved)):
+        normalizer = type(tok.backend_tokenizer.normalizer).__name__
         pre_tokenizer = type(tok.backend_tokenizer.pre_tokenizer).__name__
-        print(f"{loader:<24} {pre_tokenizer:<17} {tok.tokenize(text)}")
+        print(f"{loader:<24} {normalizer:<15} {pre_tokenizer:<17} {tok.tokenize(text)}")
     print(f"same ids: {auto(text)['input_ids'] == as_saved(text)['input_ids']}")
+
+    raw = train_demo_tokenizer()
+    sep_id = raw.token_to_id("[SEP]")
+    raw.post_processor = processors.TemplateProcessing(
+        single="$A [SEP]", pair="$A [SEP] $B:1 [SEP]:1", special_tokens=[("[SEP]", sep_id)]
+    )
+    print("tokenizer.json with the template 'A [SEP]' (no [CLS]), loaded as:")
+    with tempfile.TemporaryDirectory(prefix="refkit-tok-") as tmp:
+        PreTrainedTokenizerFast(tokenizer_object=raw, **BERT_SPECIAL_TOKENS).save_pretrained(tmp)
+        # Named by hand: PreTrainedTokenizerFast.__name__ is "TokenizersBackend" in v5.
+        loaders = {"BertTokenizer": BertTokenizer, "PreTrainedTokenizerFast": PreTrainedTokenizerFast}
+        for name, cls in loaders.items():
+            loaded = cls.from_pretrained(tmp)
+            tokens = loaded.convert_ids_to_tokens(loaded("split words")["input_ids"])
+            print(f"  {name:<24} {tokens}")
 
 
 def demo_slow_tokenizer_still_exists() -> None:
     """Slow (pure-Python) tokenizers still exist: for some models, and for BERT under a new name.
 
-    Some models (ByT5, XLM, ...) only ever had a Python tokenizer, and still do. For BERT,
+    Some models (ByT5, XLM, ...) only ever had a Python tokenizer, and still do: for a saved
+    ByT5 tokenizer ``AutoTokenizer`` returns one with ``is_fast=False``. For BERT,
     ``BertTokenizerLegacy`` built from the same vocabulary gives the same ids on every corpus
-    line, but as a ``PythonBackend`` it lacks what only Rust-backed tokenizers provide (the v4
-    slow/fast gap in miniature): ``word_ids()`` raises, and ``return_offsets_mapping=True``,
-    which raised ``NotImplementedError`` in v4, is now silently ignored.
+    line, but it differs from ``BertTokenizer`` in three ways. It does not list
+    ``token_type_ids`` in its ``model_input_names``, so a pair comes back without them unless
+    you ask (``return_token_type_ids=True``). And as a ``PythonBackend`` it lacks what only
+    Rust-backed tokenizers provide (the v4 slow/fast gap in miniature): ``word_ids()`` raises,
+    and ``return_offsets_mapping=True``, which raised ``NotImplementedError`` in v4, is now
+    ignored without a warning.
 
     Examples:
         >>> demo_slow_tokenizer_still_exists()
         ByT5Tokenizer, XLMTokenizer are Python-only: True
+        AutoTokenizer on a saved ByT5Tokenizer -> ByT5Tokenizer  is_fast=False
         BertTokenizerLegacy  is_fast=False  base=PythonBackend
         same ids as BertTokenizer on all 49 corpus lines: True
+        model_input_names: BertTokenizer ['input_ids', 'token_type_ids', 'attention_mask'], \
+BertTokenizerLegacy ['input_ids', 'attention_mask']
+        keys for a pair: BertTokenizer ['input_ids', 'token_type_ids', 'attention_mask'], \
+BertTokenizerLegacy ['input_ids', 'attention_mask']
+        with return_token_type_ids=True, same ids and token types on 48 corpus pairs: True
         word_ids(): ValueError: word_ids() is not available when using Python based tokenizers
-        offset_mapping returned: False
+        offset_mapping returned: False; warnings or log records: 0
     """
+    import warnings
+
     import transformers
-    from transformers import BertTokenizer, BertTokenizerLegacy, PythonBackend
+    from transformers import AutoTokenizer, BertTokenizer, BertTokenizerLegacy, PythonBackend
 
     python_only = [getattr(transformers, name) for name in ("ByT5Tokenizer", "XLMTokenizer")]
     are_python = all(issubclass(cls, PythonBackend) for cls in python_only)
     print(f"ByT5Tokenizer, XLMTokenizer are Python-only: {are_python}")
+    with tempfile.TemporaryDirectory(prefix="refkit-byt5-") as tmp:
+        transformers.ByT5Tokenizer().save_pretrained(tmp)  # ByT5 needs no vocabulary file
+        byt5 = AutoTokenizer.from_pretrained(tmp)
+    print(f"AutoTokenizer on a saved ByT5Tokenizer -> {type(byt5).__name__}  is_fast={byt5.is_fast}")
+
     with saved_demo_tokenizer() as folder:
         rust = BertTokenizer.from_pretrained(folder)
         python = BertTokenizerLegacy(vocab_file=str(write_vocab_txt(folder)))
@@ -294,9 +384,40 @@ def demo_slow_tokenizer_still_exists() -> None:
     lines = read_corpus()
     same = all(python(line)["input_ids"] == rust(line)["input_ids"] for line in lines)
     print(f"same ids as BertTokenizer on all {len(lines)} corpus lines: {same}")
+    print(
+        f"model_input_names: BertTokenizer {rust.model_input_names}, "
+        f"BertTokenizerLegacy {python.model_input_names}"
+    )
+    pair = lines[0], lines[1]
+    print(
+        f"keys for a pair: BertTokenizer {list(rust(*pair).keys())}, "
+        f"BertTokenizerLegacy {list(python(*pair).keys())}"
+    )
+    pairs = list(itertools.pairwise(lines))
+    same_pairs = all(
+        python(a, b, return_token_type_ids=True).data == {
+            key: rust(a, b)[key] for key in ("input_ids", "token_type_ids", "attention_mask")
+        }
+        for a, b in pairs
+    )
+    print(
+        f"with return_token_type_ids=True, same ids and token types on {len(pairs)} corpus "
+        f"pairs: {same_pairs}"
+    )
     try:
         python(SAMPLE_SENTENCE).word_ids()
     except ValueError as error:
         print(f"word_ids(): ValueError: {error}")
-    encoded = python(SAMPLE_SENTENCE, return_offsets_mapping=True)
-    print(f"offset_mapping returned: {'offset_mapping' in encoded}")
+    handler = _RecordingHandler()
+    hf_logger = logging.getLogger("transformers")
+    hf_logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            encoded = python(SAMPLE_SENTENCE, return_offsets_mapping=True)
+    finally:
+        hf_logger.removeHandler(handler)
+    print(
+        f"offset_mapping returned: {'offset_mapping' in encoded}; "
+        f"warnings or log records: {len(caught) + len(handler.records)}"
+    )

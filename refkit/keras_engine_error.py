@@ -7,24 +7,33 @@ checkpoint is opened.
 Why it happened
 ---------------
 ``keras.engine`` was a private part of Keras 2. The TensorFlow classes of transformers 4.x
-(``TFRobertaModel`` and every other ``TF...`` class) were built on Keras, and older releases
-imported things such as ``keras.engine.data_adapter`` straight from it. Keras then moved those
-internals away from the name ``keras.engine``: Keras 2.13 (the one TensorFlow 2.13 pulls in)
-hid them under ``keras.src.engine``, and Keras 3, which TensorFlow installs by default from
-version 2.16 on, is a rewrite with no such module at all. Any code that still said
-``import keras.engine`` or ``from keras.engine import ...`` then failed with exactly the message
-of the notes.
+(``TFRobertaModel`` and every other ``TF...`` class) were built on Keras, and releases up to
+4.29 imported ``keras.engine.data_adapter`` and ``keras.engine.keras_tensor`` straight from it
+(``src/transformers/modeling_tf_utils.py`` lines 68-72 at v4.29.2). Keras then moved those
+internals away from the name ``keras.engine``: Keras 2.13 (the one TensorFlow 2.13 requires)
+hid them under ``keras.src.engine``, Keras 2.14 and 2.15 kept that layout (the released wheels
+have ``keras/engine/`` in 2.12.0 and only ``keras/src/engine/`` in 2.13.1 to 2.15.0), and Keras
+3, which TensorFlow requires from version 2.16 on, is a rewrite with no such module at all. Any
+code that still said ``from keras.engine import ...`` then failed with exactly the message of
+the notes; transformers' lazy importer wraps it in a ``RuntimeError`` ("Failed to import
+transformers.models.roberta.modeling_tf_roberta because of the following error ...").
 
 The fixes that held while TensorFlow support existed in transformers 4.x:
 
-* upgrade transformers (pull request huggingface/transformers#23663, mid-2023, adapted its TF
-  code to the moved Keras internals, which fixed the TF 2.13 case);
-* with TensorFlow 2.16 or newer, install the ``tf-keras`` package (Keras 2 kept alive under the
-  name ``tf_keras``) and set ``TF_USE_LEGACY_KERAS=1`` so that ``tf.keras`` means Keras 2 again
-  (late 4.x releases of transformers set that variable themselves and otherwise stopped with
-  "Your currently installed version of Keras is Keras 3 ... install ... tf-keras");
-* or pin ``tensorflow<2.16``;
+* for ``No module named 'keras.engine'`` (transformers <= 4.29 with TensorFlow >= 2.13):
+  upgrade to transformers >= 4.30 (pull request huggingface/transformers#23663, June 2023,
+  which imports ``keras.src.engine`` from TensorFlow 2.13 on), or pin ``tensorflow<2.13``.
+  ``tensorflow<2.16`` is *not* enough: 2.13 to 2.15 break the same way
+  (keras-team/keras#18141);
+* for "Your currently installed version of Keras is Keras 3 ... install ... tf-keras"
+  (transformers >= 4.38 with TensorFlow >= 2.16): install the ``tf-keras`` package (Keras 2
+  kept alive under the name ``tf_keras``), which transformers 4.38 imports itself and which
+  4.39 and later also select for ``tf.keras`` by setting ``TF_USE_LEGACY_KERAS=1``; or pin
+  ``tensorflow<2.16``;
 * or switch to the PyTorch classes (``RobertaModel`` instead of ``TFRobertaModel``).
+
+These version statements come from the transformers, Keras and TensorFlow sources and package
+metadata at the versions named; a live check in environments with those versions is pending.
 
 What holds today
 ----------------
@@ -43,8 +52,9 @@ What the original notes got wrong
   Keras >= 2.13 situation) reproduces the notes' message word for word.
 * "Due to most latest version of tensorflow": right as far as it goes. The cause is the Keras
   that newer TensorFlow brings with it (internals moved in 2.13, Keras 3 the default from 2.16),
-  not TensorFlow's own code. Outdated today: transformers 5 has no TensorFlow classes at all
-  (``demo_tf_classes_are_gone``).
+  not TensorFlow's own code, and the pin that avoids it is ``tensorflow<2.13``, not
+  ``tensorflow<2.16``. Outdated today: transformers 5 has no TensorFlow classes at all
+  (``demo_tf_classes_are_gone``; pull request huggingface/transformers#38758).
 * "downloaded the tf_model.h5 and saved in current directory, but does work": read literally,
   wrong; most likely "does not work" was meant, and that is the expected outcome. A weights file
   cannot fix an import error: an import looks for Python modules, never for checkpoint files.

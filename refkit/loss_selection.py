@@ -209,6 +209,7 @@ def demo_bce_with_logits_inputs() -> None:
     Examples:
         >>> demo_bce_with_logits_inputs()
         binary (N,) logits, (N,) float targets: loss 1.0124
+        same as -mean(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))) by hand: True
         binary (N, 1) logits, (N, 1) float targets: loss 1.0124
         multi-label (N, C) logits, (N, C) multi-hot: loss 0.7345
         long targets -> RuntimeError: result type Float can't be cast to the desired output \
@@ -222,6 +223,11 @@ the same as input size (torch.Size([3, 1]))
     logits = torch.randn(3).to(device)
     targets = torch.tensor([1.0, 0.0, 1.0], device=device)
     print(f"binary (N,) logits, (N,) float targets: loss {loss_fn(logits, targets).item():.4f}")
+    # The loss applies the sigmoid itself: the textbook formula on sigmoid(logits) agrees.
+    probs = torch.sigmoid(logits)
+    by_hand = -(targets * probs.log() + (1 - targets) * (1 - probs).log()).mean()
+    same = torch.allclose(loss_fn(logits, targets), by_hand, atol=1e-6)
+    print(f"same as -mean(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))) by hand: {same}")
     column = loss_fn(logits.unsqueeze(1), targets.unsqueeze(1)).item()
     print(f"binary (N, 1) logits, (N, 1) float targets: loss {column:.4f}")
     label_logits = torch.randn(3, 4).to(device)

@@ -175,14 +175,15 @@ def _padded_batch_and_alone() -> tuple[dict, dict]:
 def demo_attention_mask_hides_padding() -> None:
     """Measure how much attention the real tokens of a padded row pay to its ``[PAD]`` tokens.
 
-    With the mask the padding gets exactly zero attention; without it, this untrained model
-    spreads attention almost evenly, so 3 padding tokens out of 16 get about 3/16 of it.
+    With the mask the padding gets exactly zero attention, in every layer; without it, this
+    untrained model spreads attention almost evenly, so 3 padding tokens out of 16 get about
+    3/16 of it.
 
     Examples:
         >>> demo_attention_mask_hides_padding()
-        share of attention from the 13 real tokens to the 3 [PAD] tokens (first layer):
-          with attention_mask:    0.0000
-          without attention_mask: 0.1874
+        share of attention from the 13 real tokens to the 3 [PAD] tokens, layer 0 and layer 1:
+          with attention_mask:    0.0000  0.0000
+          without attention_mask: 0.1874  0.1874
     """
     import torch
 
@@ -190,16 +191,22 @@ def demo_attention_mask_hides_padding() -> None:
     batch, _ = _padded_batch_and_alone()
     unmasked = {key: value for key, value in batch.items() if key != "attention_mask"}
     is_pad = batch["attention_mask"][0] == 0
+    layers = model.config.num_hidden_layers
     print(
         f"share of attention from the {int((~is_pad).sum())} real tokens "
-        f"to the {int(is_pad.sum())} [PAD] tokens (first layer):"
+        f"to the {int(is_pad.sum())} [PAD] tokens, "
+        + " and ".join(f"layer {layer}" for layer in range(layers))
+        + ":"
     )
     for label, inputs in (("with attention_mask:", batch), ("without attention_mask:", unmasked)):
         with torch.no_grad():
-            weights = model(**inputs, output_attentions=True).attentions[0][0]  # layer 0, row 0
-        # weights[head, query, key]: sum over the padding keys, average over heads and queries.
-        share = weights[:, ~is_pad][:, :, is_pad].sum(dim=-1).mean().item()
-        print(f"  {label:<24}{share:.4f}")
+            attentions = model(**inputs, output_attentions=True).attentions
+        shares = []
+        for layer_attention in attentions:
+            weights = layer_attention[0]  # row 0 of the batch: weights[head, query, key]
+            # Sum over the padding keys, average over heads and real queries.
+            shares.append(weights[:, ~is_pad][:, :, is_pad].sum(dim=-1).mean().item())
+        print(f"  {label:<24}" + "  ".join(f"{share:.4f}" for share in shares))
 
 
 def demo_attention_mask_keeps_outputs_unchanged() -> None:
@@ -211,12 +218,16 @@ def demo_attention_mask_keeps_outputs_unchanged() -> None:
     "Same" allows 1e-4: a GPU may run the padded and unpadded batches through different
     attention kernels, whose rounding differs far below that.
 
+    The model still computes vectors at the padding positions, mask or not: they are ordinary,
+    non-zero outputs that mean nothing.
+
     Examples:
         >>> demo_attention_mask_keeps_outputs_unchanged()
         padded row vs. same pair alone, max |difference| over its 13 real tokens:
           with attention_mask:    0.000 -> same outputs: True
           without attention_mask: 0.005 -> same outputs: False
         unpadded row, with vs. without the mask, same outputs: True
+        outputs at the 3 [PAD] positions, with the mask: computed, all non-zero: True
     """
     import torch
 
@@ -240,6 +251,12 @@ def demo_attention_mask_keeps_outputs_unchanged() -> None:
         print(f"  {label:<24}{gap:.3f} -> same outputs: {same}")
     same = torch.allclose(with_mask[1], without_mask[1], atol=1e-4)
     print(f"unpadded row, with vs. without the mask, same outputs: {same}")
+    at_padding = with_mask[0, n_real:]
+    nonzero = bool((at_padding.abs().sum(dim=-1) > 0).all())
+    print(
+        f"outputs at the {at_padding.shape[0]} [PAD] positions, with the mask: "
+        f"computed, all non-zero: {nonzero}"
+    )
 
 
 def demo_token_type_ids_are_segment_embeddings() -> None:
@@ -248,10 +265,16 @@ def demo_token_type_ids_are_segment_embeddings() -> None:
     They are not specific to next sentence prediction: every BERT task head takes them, ELECTRA
     (pre-trained without NSP) has them, and DistilBERT's model has no place for them.
 
+    The embedding layer adds three looked-up vectors (word, position, segment) and normalizes
+    the sum; leaving ``token_type_ids`` out is the same as passing all zeros, so a pair encoded
+    without them reads as one segment.
+
     Examples:
         >>> demo_token_type_ids_are_segment_embeddings()
         segment embedding table: 2 types x 32 dims
+        embeddings = LayerNorm(word + position + segment embedding): True
         outputs change when the second text is typed 0 instead of 1: True
+        no token_type_ids passed = all zeros passed: True
         BertForNextSentencePrediction takes token_type_ids: True
         BertForQuestionAnswering takes token_type_ids: True
         BertForSequenceClassification takes token_type_ids: True
@@ -267,12 +290,31 @@ def demo_token_type_ids_are_segment_embeddings() -> None:
     print(f"segment embedding table: {table.num_embeddings} types x {table.embedding_dim} dims")
 
     pair = tokenizer(*PAIRS[1], return_tensors="pt").to(get_device())
+    embeddings = model.embeddings
+    positions = torch.arange(pair["input_ids"].shape[1], device=get_device()).unsqueeze(0)
+    with torch.no_grad():
+        summed = (
+            embeddings.word_embeddings(pair["input_ids"])
+            + embeddings.position_embeddings(positions)
+            + table(pair["token_type_ids"])
+        )
+        same_sum = torch.allclose(
+            embeddings(input_ids=pair["input_ids"], token_type_ids=pair["token_type_ids"]),
+            embeddings.LayerNorm(summed),  # eval mode: the dropout after it does nothing
+            atol=1e-5,
+        )
+    print(f"embeddings = LayerNorm(word + position + segment embedding): {same_sum}")
+
     one_segment = {**pair, "token_type_ids": torch.zeros_like(pair["token_type_ids"])}
+    without = {key: value for key, value in pair.items() if key != "token_type_ids"}
     with torch.no_grad():
         two_segments_out = model(**pair).last_hidden_state
         one_segment_out = model(**one_segment).last_hidden_state
+        without_out = model(**without).last_hidden_state
     changed = not torch.allclose(two_segments_out, one_segment_out, atol=1e-5)
     print(f"outputs change when the second text is typed 0 instead of 1: {changed}")
+    same = torch.allclose(without_out, one_segment_out, atol=1e-5)
+    print(f"no token_type_ids passed = all zeros passed: {same}")
 
     for name in (
         "BertForNextSentencePrediction",

@@ -42,16 +42,18 @@ What the original notes got right, and what is outdated:
 * Outdated: the link points at the docs of transformers v4.2.2 (January 2021). That tutorial was
   rewritten; today's guide aligns labels with ``word_ids()``. The offsets rule is fragile: it
   raises a ``ValueError`` when a word yields no token or when truncation cuts words off
-  (``demo_offsets_rule_breaks``; BERT's own normalizer also erases a word made of a zero-width
-  space, ``demo_bert_normalizer_deletes_invisible_characters``), and on a RoBERTa-style
-  byte-level BPE tokenizer it picks a different token than ``word_ids()`` or fails, depending
-  on ``trim_offsets`` (``demo_offsets_rule_on_byte_level_bpe``).
+  (``demo_offsets_rule_breaks``; users report the same error with truncated documents in
+  huggingface/transformers issues 11652 and 7937; BERT's own normalizer also erases a word made
+  of a zero-width space, ``demo_bert_normalizer_deletes_invisible_characters``), and on a
+  RoBERTa-style byte-level BPE tokenizer it picks a different token than ``word_ids()`` or
+  fails, depending on ``trim_offsets`` (``demo_offsets_rule_on_byte_level_bpe``).
 * Worth adding: offsets are relative to each word only with ``is_split_into_words=True``; on a
   plain string they point into the whole string (``demo_offsets_and_word_ids``), and
   ``word_ids()`` numbers the tokenizer's own words, so ``sub-word`` counts as three
   (``demo_word_ids_on_plain_text``).
-* Outdated advice found next to the tutorial: "byte-level BPE tokenizers need
-  ``add_prefix_space=True`` for pre-split input". transformers 4 enforced it with an error;
+* Changed since v4: "byte-level BPE tokenizers need ``add_prefix_space=True`` for pre-split
+  input". transformers 4 enforced it with an assertion (``tokenization_roberta_fast.py``
+  lines 218-233 at v4.45.2);
   transformers 5 accepts the input without it and quietly tokenizes every word as if it began
   the text (``demo_pre_split_words_on_byte_level_bpe``). The option is still what you want, but
   nothing stops you any more when you forget it.
@@ -346,6 +348,8 @@ def demo_offsets_rule_breaks() -> None:
         vanishing word: word_ids rule -> [-100, 1, -100, -100, 0, -100]
         truncation: offsets rule -> ValueError (6 labels, 2 word starts)
         truncation: word_ids rule -> [-100, 1, -100, -100, 2, -100, -100]
+        NumPy's message: NumPy boolean array indexing assignment cannot assign 6 input values \
+to the 2 output values where the mask is true
     """
     tokenizer = bert_style_tokenizer()
     cases = {
@@ -353,6 +357,7 @@ def demo_offsets_rule_breaks() -> None:
         "vanishing word": (["Hugging", "\u0301", "words"], [1, 0, 0], {}),
         "truncation": (EXAMPLE_WORDS, EXAMPLE_WORD_LABELS, {"truncation": True, "max_length": 7}),
     }
+    message = ""
     for case, (words, word_labels, options) in cases.items():
         encoding = tokenizer(
             words, is_split_into_words=True, return_offsets_mapping=True, **options
@@ -360,10 +365,12 @@ def demo_offsets_rule_breaks() -> None:
         word_starts = sum(start == 0 and end > 0 for start, end in encoding["offset_mapping"])
         try:
             result = str(labels_from_offsets(encoding["offset_mapping"], word_labels))
-        except ValueError:
+        except ValueError as error:
             result = f"ValueError ({len(word_labels)} labels, {word_starts} word starts)"
+            message = str(error)
         print(f"{case}: offsets rule -> {result}")
         print(f"{case}: word_ids rule -> {labels_from_word_ids(encoding.word_ids(), word_labels)}")
+    print(f"NumPy's message: {message}")  # the last one: the one users report (issue #11652)
 
 
 def demo_bert_normalizer_deletes_invisible_characters() -> None:
