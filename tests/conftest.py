@@ -190,8 +190,27 @@ def zensical_site(
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for folder in ("docs", "refkit", "approved"):
         shutil.copytree(REPO / folder, project / folder, ignore=ignore)
-    shutil.copy(REPO / "mkdocs.yml", project / "mkdocs.yml")
+    for name in ("mkdocs.yml", "README.md"):  # the home page includes a README section
+        shutil.copy(REPO / name, project / name)
     done = zensical(project, "build", "--clean", env={"REFKIT_CACHE_DIR": str(real_cache)})
     assert done.returncode == 0, done.stderr[-5000:]
     assert " 0 run, 0 failed" in done.stderr, done.stderr[-3000:]
     return project / "site"
+
+
+# The fixtures of this repository's own site: built once per test process.
+_REAL_SITE_FIXTURES = frozenset({"real_cache", "built_site", "zensical_site"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, keep every test of the real site in one worker.
+
+    Session fixtures are made once per worker process; the real site (51 snippets run, then two
+    builds) is the costliest of them, so its tests share one worker (``--dist loadgroup``, as
+    ``scripts/dev test`` runs) and the other workers take everything else.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if _REAL_SITE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("real-site"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -54,6 +55,60 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
+
+
+# What reST leaves in text that click prints as it is: ``literals`` and :role:`targets`.
+REST_MARKUP = re.compile(r"``|:[a-z]+:`")
+
+
+@pytest.mark.parametrize("command", ["", *sorted(cli.commands)])
+def test_help_is_plain_text_without_rest_markup(command):
+    done = run(*command.split(), "--help")
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(("Usage: ", "usage: ")), done.output
+    assert not REST_MARKUP.search(done.output), done.output
+    assert "`" not in done.output, done.output  # Markdown code from the settings' docs neither
+
+
+def test_the_group_help_lists_every_command_with_a_whole_summary():
+    lines = run("--help").output.split("Commands:\n", 1)[1].splitlines()
+    summaries = dict(line.split(maxsplit=1) for line in lines if line.strip())
+    assert set(summaries) == set(cli.commands)
+    assert not [s for s in summaries.values() if s.endswith("...")]  # none cut short
+
+
+LONG_IDS = '''
+"""Snippets with ids of very different lengths, for the columns of refkit list."""
+TITLE = "Lengths"
+
+
+def demo_a():
+    """Short."""
+    print("a")
+
+
+def demo_a_snippet_whose_name_is_much_longer_than_any_fixed_column_would_be():
+    """Long."""
+    print("long")
+'''
+
+
+def test_list_aligns_its_columns_whatever_the_length_of_the_ids(project):
+    (project / "mynotes" / "lengths.py").write_text(LONG_IDS)
+    long_id = "lengths.demo_a_snippet_whose_name_is_much_longer_than_any_fixed_column_would_be"
+    (project / "docs" / "long.md").write_text(f"# Long\n\n!refkit {long_id}\n")
+    done = run("list")
+    assert done.exit_code == 0, done.output
+    rows = [
+        re.fullmatch(r"(\S+ +)(approved|drift|new|failed|not run)( +)(\S.*)", line)
+        for line in done.output.splitlines()
+    ]
+    assert all(rows), done.output
+    assert {row[1].strip() for row in rows} >= {"lengths.demo_a", long_id, "greetings.demo_hello"}
+    assert len(long_id) > 58  # wider than the column used to be
+    assert len({len(row[1]) for row in rows}) == 1, done.output  # statuses start together
+    assert len({len(row[1] + row[2] + row[3]) for row in rows}) == 1, done.output  # pages too
+    assert {row[1].strip(): row[4] for row in rows}[long_id] == "long.md:3"
 
 
 def test_list_finds_the_package_from_mkdocs_yml_without_flags(project):

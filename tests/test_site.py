@@ -64,3 +64,19 @@ def test_search_index_holds_prose_outputs_and_references(built_site):
             assert ref.title in html.unescape(text) or html.escape(ref.title) in text
             if ref.search_query:
                 assert ref.search_query in html.unescape(text)
+
+
+def test_search_index_holds_identifiers_of_the_code_but_no_source_listing(built_site):
+    """Whole listings made unreadable excerpts: the code is findable by its names instead."""
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    texts = {doc["location"]: html.unescape(doc["text"]) for doc in index["docs"]}
+    assert not [
+        where
+        for where, text in texts.items()
+        if "def demo_" in text and where.startswith("topics/")
+    ]
+    assert not [where for where in texts if where.startswith("api/topics/")]  # a docstring copy
+    everything = " ".join(texts.values())
+    for snippet in CATALOG.snippets.values():
+        if snippet.identifiers:
+            assert f"Code of {snippet.id} uses: {', '.join(snippet.identifiers)}" in everything

@@ -1,4 +1,8 @@
-"""The seven topic modules: every example runs, imports stay light, links and outputs hold."""
+"""The topic modules: every example runs, imports stay light, links and outputs hold.
+
+Topics are found from the package, so a new one is checked like the rest; the checks about the
+user's notes (their links, their search queries) apply to the notes' seven topics only.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,14 @@ import pytest
 from refkit.engine.cache import gpu_visible
 from refkit.engine.discovery import load_catalog
 from refkit.engine.drift import canonical_text, read_approved
-from refkit.engine.session import BuildSession
+from refkit.engine.project import read_project
+from refkit.engine.session import BuildSession, PageSource, plan_page
 from refkit.engine.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 NOTES = REPO / "tests" / "fixtures" / "seed-notes.md"
 CATALOG = load_catalog(REPO / "refkit")
-SEVEN_TOPICS = {
+NOTES_TOPICS = {
     "train_tokenizer",
     "auto_tokenizer_classes",
     "offset_alignment",
@@ -31,11 +36,17 @@ SEVEN_TOPICS = {
 }
 
 
-def test_the_seven_topics_are_found_without_errors():
+def test_every_topic_is_found_without_errors_and_has_a_page_in_the_nav():
     assert CATALOG.errors == []
-    assert set(CATALOG.topics) == SEVEN_TOPICS
+    assert set(CATALOG.topics) >= NOTES_TOPICS  # the notes' topics are all still there
+    nav = read_project(REPO / "mkdocs.yml").nav
     for topic in CATALOG.topics.values():
         assert topic.snippets, f"{topic.module} has no demo_ snippets"
+        page = REPO / "docs" / "topics" / f"{topic.module}.md"
+        assert plan_page(PageSource(page.name, page.read_text(encoding="utf-8"))).topic == (
+            topic.module
+        )
+        assert f"topics/{topic.module}.md" in nav, f"{topic.module} is not in mkdocs.yml's nav"
 
 
 @pytest.mark.slow
@@ -98,13 +109,14 @@ def note_queries() -> list[str]:
     return [q.strip().removeprefix("(").removesuffix(")").strip() for q in queries]
 
 
-def test_every_link_of_the_notes_belongs_to_exactly_one_topic():
-    carried = Counter(ref.url for topic in CATALOG.topics.values() for ref in topic.references)
+def test_every_link_of_the_notes_belongs_to_exactly_one_of_the_notes_topics():
+    notes_topics = [CATALOG.topics[module] for module in sorted(NOTES_TOPICS)]
+    carried = Counter(ref.url for topic in notes_topics for ref in topic.references)
     links = note_links()
     assert len(links) == 10
     for link in links:
         assert carried[link] == 1, f"{link} is carried by {carried[link]} topics"
-    assert set(carried) == set(links), "a topic carries a link that is not in the notes"
+    assert set(carried) == set(links), "a notes topic carries a link that is not in the notes"
 
 
 # Which link each "gs:" query of the notes found, read off the notes by hand: the first queries
@@ -121,7 +133,9 @@ QUERY_OF_LINK = {
 
 def test_every_search_query_of_the_notes_is_kept_with_its_link():
     assert sorted(QUERY_OF_LINK.values()) == sorted(note_queries())
-    references = [ref for topic in CATALOG.topics.values() for ref in topic.references]
+    references = [
+        ref for module in sorted(NOTES_TOPICS) for ref in CATALOG.topics[module].references
+    ]
     for url_start, query in QUERY_OF_LINK.items():
         [reference] = [ref for ref in references if ref.url.startswith(url_start)]
         assert reference.search_query == query

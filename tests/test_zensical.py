@@ -239,3 +239,20 @@ def test_this_site_under_zensical_matches_the_mkdocs_build(built_site, zensical_
         )
         assert not [d for d in directives if d in html.unescape(texts)], host
         assert "Ran on " in texts, f"{host}: stamps are searchable"
+
+
+def test_the_generated_topic_table_and_api_page_list_every_topic_on_both_hosts(
+    built_site, zensical_site
+):
+    """``!refkit-topics`` and ``!refkit-api`` come from the package: a new topic needs no edit."""
+    for site in (built_site, zensical_site):
+        home = (site / "index.html").read_text(encoding="utf-8")
+        api = (site / "api" / "topics" / "index.html").read_text(encoding="utf-8")
+        assert "!refkit-topics" not in home and "!refkit-api" not in api, site
+        for module, topic in CATALOG.topics.items():
+            assert f'href="topics/{module}/"' in home, (site, module)
+            assert html.escape(topic.title, quote=False) in home, (site, module)
+            assert f"refkit.{module}" in api and f'href="../../topics/{module}/"' in api, (
+                site,
+                module,
+            )

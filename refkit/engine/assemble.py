@@ -10,6 +10,7 @@ use the same two functions below, so a page looks the same under every host.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -83,6 +84,9 @@ def assemble_page(
         if directive.kind == "environment":
             rendered[directive.line] = placeholder(Block(kind="environment", where=where))
             continue
+        if directive.kind in ("topics", "api"):
+            rendered[directive.line] = _generated_markdown(session, directive.kind, path)
+            continue
         seen[directive.snippet_id] += 1
         if seen[directive.snippet_id] == 2:
             problems.append(
@@ -100,6 +104,19 @@ def assemble_page(
             references = render.references_html(known.references, session.dead_links)
             markdown += "\n\n## References\n\n" + placeholder(Block(html=references)) + "\n"
     return markdown, problems
+
+
+def _generated_markdown(session: BuildSession, kind: str, path: str) -> str:
+    """The table of topics, or the API reference of the topic modules, for the page ``path``."""
+    folder = posixpath.dirname(path) or "."
+    rows = [
+        (topic, posixpath.relpath(page, folder) if page else None)
+        for topic, page in session.topic_pages()
+    ]
+    if kind == "topics":
+        return render.topics_table_markdown((t.title, t.summary, link) for t, link in rows)
+    package = session.catalog.package_dir.name
+    return render.api_markdown(package, ((t.module, t.title, link) for t, link in rows))
 
 
 def _directive_markdown(
@@ -122,7 +139,10 @@ def _directive_markdown(
         return "\n\n".join(parts)
     source = render.source_markdown(snippet, directive.source)
     if source:
+        parts.append(placeholder(Block(html=render.SOURCE_OPEN_HTML)))
         parts.append(source)
+        parts.append(placeholder(Block(html=render.SOURCE_CLOSE_HTML)))
+        parts.append(placeholder(Block(html=render.identifiers_html(snippet))))
     parts.append(placeholder(Block(kind="output", snippet=snippet, where=where)))
     return "\n\n".join(parts)
 

@@ -1,4 +1,4 @@
-"""The ``refkit`` command: check, accept, list and run snippets; check reference links.
+"""The ``refkit`` command: check, accept, list and run snippets; add topics; check links.
 
 Every subcommand finds the site's configuration file (from the current folder upward, or
 ``-f FILE``) and reads refkit's options from it, then from ``REFKIT_*`` variables, then from its
@@ -11,44 +11,91 @@ build`` use.
 - ``refkit accept [ID ...]`` records the current outputs as approved;
 - ``refkit list`` lists snippets with their pages and status, without running anything;
 - ``refkit run ID`` runs one snippet and prints its output;
+- ``refkit new TOPIC`` scaffolds a topic: its module, its page and its ``nav`` entry (see
+  :mod:`refkit.engine.scaffold`);
 - ``refkit links`` checks every reference URL (see :mod:`refkit.engine.links`).
+
+The help the terminal shows is plain text (click prints docstrings as they are), so each
+command's docstring is written without markup, and the group's help is :data:`GROUP_HELP`.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from refkit.engine.atomic import write_atomic
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import canonical_text, write_approved
 from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.results import SnippetResult
+from refkit.engine.scaffold import (
+    ScaffoldError,
+    TopicPlan,
+    add_to_nav,
+    create_topic,
+    nav_note_for_toml,
+    plan_topic,
+)
 from refkit.engine.session import BuildSession, PageSource, SessionError
 from refkit.engine.settings import OPTIONS, Settings, SettingsError
 from refkit.engine.text import printable
 
-__all__ = ["cli", "main"]
+__all__ = ["GROUP_HELP", "cli", "main"]
+
+GROUP_HELP = """\
+Check, accept, list and run the snippets of a refkit site, add topics, and check the
+reference links.
+
+Every subcommand finds the site's configuration the way a host does: zensical.toml, mkdocs.yml
+or mkdocs.yaml in the current folder or the nearest folder above it (or -f FILE), and reads
+refkit's options from it. Flags win over REFKIT_* variables, which win over the file.
+"""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Options that make sense per command; `enabled` and `on_error` belong to site builds.
 _FLAG_OPTIONS = [o for o in OPTIONS if o.name not in {"enabled", "on_error", "execute"}]
 _CLICK_TYPES: dict[type, Any] = {int: int, float: float, str: str}
+# The settings' docs are Markdown (the README's table, the plugin's config); a terminal shows
+# `code` better without its backticks.
+_MARKDOWN_CODE = re.compile(r"`([^`]+)`")
 
 
-def _settings_flags(command: F) -> F:
-    """Add ``-f`` and one flag per settings option; values not given stay ``None``."""
+def _terminal(text: str) -> str:
+    """Markdown inline code as plain text, for help shown in a terminal.
+
+    Examples:
+        >>> _terminal("`auto` (CUDA when a GPU is visible), `cpu` or `cuda`.")
+        'auto (CUDA when a GPU is visible), cpu or cuda.'
+    """
+    return _MARKDOWN_CODE.sub(r"\1", text)
+
+
+def _settings_flags(command: F, options: Iterable[str] | None = None) -> F:
+    """Add ``-f``, ``--docs-dir`` and one flag per settings option; values not given are ``None``.
+
+    Args:
+        command: The command function.
+        options: The names of the options to add (default: every option a command takes).
+    """
+    wanted = set(options) if options is not None else None
     for option in reversed(_FLAG_OPTIONS):
+        if wanted is not None and option.name not in wanted:
+            continue
         command = click.option(
             f"--{option.name.replace('_', '-')}",
             option.name,
             type=click.Choice(option.choices) if option.choices else _CLICK_TYPES[option.kind],
             default=None,
-            help=f"{option.doc} [{option.variable}; default: {option.default}]",
+            help=f"{_terminal(option.doc)} [{option.variable}; default: {option.default}]",
         )(command)
     command = click.option(
         "--docs-dir", type=click.Path(path_type=Path), default=None,
@@ -120,17 +167,21 @@ def _run(session: BuildSession, snippets: list[Snippet]) -> dict[str, SnippetRes
     return results
 
 
-@click.group(help=__doc__.split("\n\n")[0] if __doc__ else None)
+@click.group(help=GROUP_HELP)
 def cli() -> None:
-    """The ``refkit`` command group."""
+    """The refkit command group; its help is GROUP_HELP."""
 
 
-@cli.command()
+@cli.command(short_help="Run snippets; fail on drift, an error or no approval.")
 @click.argument("ids", nargs=-1)
 @click.option("--cached", is_flag=True, help="Reuse cached results when they are current.")
 @_settings_flags
 def check(ids: tuple[str, ...], cached: bool, **flags: Any) -> None:
-    """Run snippets; fail on drift, an error, no approval, an unknown id or no snippet at all."""
+    """Run snippets (all by default) and compare their output with the approved one.
+
+    Exits non-zero on drift, on an error, on a snippet never approved, on an unknown id, and
+    when no snippet is found at all.
+    """
     session, _ = _open(flags, "auto" if cached else "always")
     snippets = _select(session, ids)
     results = _run(session, snippets)
@@ -179,20 +230,44 @@ def accept(ids: tuple[str, ...], **flags: Any) -> None:
         sys.exit(1)
 
 
-@cli.command(name="list")
+@cli.command(name="list", short_help="List snippets, their pages and status.")
 @_settings_flags
 def list_snippets(**flags: Any) -> None:
-    """Snippets, their pages and status (approved, drift, new, not run), without running."""
+    """List snippets, the pages that embed them and their status, without running anything.
+
+    The status is approved, drift, new (never approved), failed or not run (no cached result
+    of the current code).
+    """
     session, _ = _open(flags, "never")
     snippets = _select(session, ())
     pages = session.snippet_pages()
-    for snippet in snippets:
-        status = session.status(session.cached_result(snippet))
-        where = ", ".join(pages.get(snippet.id, [])) or "(on no page)"
-        click.echo(f"{snippet.id:<58} {status:<9} {where}")
+    rows = [
+        (
+            printable(snippet.id),
+            session.status(session.cached_result(snippet)),
+            printable(", ".join(pages.get(snippet.id, [])) or "(on no page)"),
+        )
+        for snippet in snippets
+    ]
+    for line in _columns(rows):
+        click.echo(line)
 
 
-@cli.command(name="run")
+def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as lines of left-aligned columns as wide as their widest cell; the last is unpadded.
+
+    Examples:
+        >>> _columns([("a.demo_x", "new", "p.md:3"), ("long.demo_name", "approved", "q.md:1")])
+        ['a.demo_x       new      p.md:3', 'long.demo_name approved q.md:1']
+    """
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] if rows else []
+    return [
+        " ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]
+
+
+@cli.command(name="run", short_help="Run one snippet and print its output.")
 @click.argument("snippet_id")
 @_settings_flags
 def run_one(snippet_id: str, **flags: Any) -> None:
@@ -210,14 +285,103 @@ def run_one(snippet_id: str, **flags: Any) -> None:
         sys.exit(1)
 
 
+@cli.command(name="new", short_help="Add a topic: its module, its page and its nav entry.")
+@click.argument("topic")
+@click.option("--title", default=None, help="The topic's title (default: its name as words).")
+@functools.partial(_settings_flags, options=["package_dir"])
+def new_topic(
+    topic: str,
+    title: str | None,
+    package_dir: str | None,
+    docs_dir: Path | None,
+    config_file: Path | None,
+) -> None:
+    """Add the topic TOPIC to the site: a topic module, its page and its place in nav.
+
+    Creates TOPIC.py in the package folder, with a docstring, TITLE, REFERENCES and one
+    demonstration whose doctest passes, and topics/TOPIC.md in the docs folder, whose front
+    matter names the topic and which embeds that demonstration. The page is added to the
+    Topics section of nav in mkdocs.yml when there is one; zensical.toml is not edited.
+
+    Refuses, changing nothing, a name that is not a Python module name or that is the name of
+    a standard-library or installed module, and a topic whose module or page already exists.
+    """
+    if config_file is not None and not config_file.is_file():
+        raise click.UsageError(f"no such configuration file: {config_file}")
+    config_path = config_file or find_project()
+    if config_path is None:
+        raise click.ClickException(
+            f"no zensical.toml, mkdocs.yml or mkdocs.yaml in {Path.cwd()} or above it: run "
+            "refkit new inside a site (mkdocs new makes one), or pass -f FILE"
+        )
+    try:
+        project = read_project(config_path)
+        settings = Settings.resolve(
+            project.options,
+            flags={"package_dir": package_dir},
+            project_dir=project.project_dir,
+            config_name=project.name,
+        )
+        plan = plan_topic(
+            topic,
+            package_dir=settings.package_path,
+            docs_dir=(docs_dir or project.docs_dir).resolve(),
+            title=title,
+        )
+        created = create_topic(plan)
+    except (ProjectError, SettingsError, ScaffoldError, OSError) as exc:
+        raise click.ClickException(printable(str(exc)).removeprefix("refkit: ")) from exc
+    shown = functools.partial(_shown, project_dir=project.project_dir)
+    for path in created:
+        click.echo(f"created {printable(shown(path))}")
+    click.echo(printable(_add_page_to_nav(config_path.resolve(), plan)))
+    # This repository serves through scripts/dev (it installs first); other sites their host.
+    if (project.project_dir / "scripts" / "dev").is_file():
+        serve = "scripts/dev serve"
+    else:
+        serve = "zensical serve" if config_path.suffix == ".toml" else "mkdocs serve"
+    module, page = printable(shown(plan.module_path)), printable(shown(plan.page_path))
+    click.echo(
+        "\nNext steps:\n"
+        f"  1. Write the topic in {module}: its docstring, TITLE, REFERENCES and one\n"
+        f"     demo_* function per claim; and the page's prose in {page}.\n"
+        f"  2. python -m doctest {module}\n"
+        f"  3. {serve}   (and open the page)\n"
+        f"  4. refkit accept {printable(plan.snippet_id)}   (once its output is right)"
+    )
+
+
+def _add_page_to_nav(config: Path, plan: TopicPlan) -> str:
+    """Add the new page to the nav of ``mkdocs.yml``; what was done, or what to do by hand."""
+    try:
+        text = config.read_text(encoding="utf-8")
+        if config.suffix == ".toml":
+            return nav_note_for_toml(text, plan.nav_entry, name=config.name)
+        edit = add_to_nav(text, plan.nav_entry, plan.title, name=config.name)
+        if edit.text is not None:
+            write_atomic(config, edit.text)
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{config} could not be edited ({exc}); add '- {plan.nav_entry}' to its nav"
+    return edit.note
+
+
+def _shown(path: Path, project_dir: Path) -> str:
+    """A path as a command typed here can use it: relative to the current folder in a project."""
+    here = Path.cwd().resolve()
+    if here == project_dir or project_dir in here.parents:
+        return Path(os.path.relpath(path, here)).as_posix()
+    return os.fspath(path)
+
+
 @cli.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     add_help_option=False,
+    short_help="Check every reference URL (refkit links --help: its options).",
 )
 @click.option("-f", "--config-file", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.pass_context
 def links(ctx: click.Context, config_file: Path | None) -> None:
-    """Check every reference URL (``refkit links --help`` for its options)."""
+    """Check every reference URL of the topics; refkit links --help lists its options."""
     from refkit.engine.links import main as check_links
 
     try:

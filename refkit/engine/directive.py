@@ -8,8 +8,13 @@ A directive is a line of its own::
 - ``title="..."`` puts a title above the snippet;
 - ``source=show`` (default), ``source=hide`` or ``source=collapsed`` controls the source listing.
 
-A second directive, ``!refkit-environment``, renders the table of the environments the page's
-outputs came from.
+Three more directives, each on a line of its own and without options, are generated from the
+package, so that a new topic appears without an edit:
+
+- ``!refkit-environment``: the table of the environments the page's outputs came from;
+- ``!refkit-topics``: the table of every topic (its page, its title, what it covers);
+- ``!refkit-api``: the API reference of every topic module (mkdocstrings' ``:::`` blocks), with
+  a table linking each module to its topic page.
 
 Where a directive runs is decided the way Python-Markdown (MkDocs, Zensical) reads the page, so
 that what runs is what the reader would otherwise have seen as text:
@@ -44,9 +49,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "API_DIRECTIVE",
     "ENVIRONMENT_DIRECTIVE",
     "SNIPPET_DIRECTIVE",
     "SOURCE_MODES",
+    "TABLE_DIRECTIVES",
+    "TOPICS_DIRECTIVE",
     "Directive",
     "DirectiveError",
     "find_directives",
@@ -55,6 +63,14 @@ __all__ = [
 
 SNIPPET_DIRECTIVE = "!refkit"
 ENVIRONMENT_DIRECTIVE = "!refkit-environment"
+TOPICS_DIRECTIVE = "!refkit-topics"
+API_DIRECTIVE = "!refkit-api"
+# The directives without options, by the kind of the Directive they make.
+TABLE_DIRECTIVES = {
+    ENVIRONMENT_DIRECTIVE: "environment",
+    TOPICS_DIRECTIVE: "topics",
+    API_DIRECTIVE: "api",
+}
 SOURCE_MODES = ("show", "hide", "collapsed")
 
 _DIRECTIVE_START = re.compile(r"[ \t]*(?P<name>!refkit(?:-[a-z]+)?)")
@@ -100,8 +116,9 @@ class Directive:
             gives it to plugins).
         indent: What precedes the directive on its line (whitespace, and the ``>`` markers of a
             blockquote), repeated on every rendered line.
-        kind: ``snippet`` or ``environment``.
-        snippet_id: The snippet's id (``""`` for the environment directive).
+        kind: ``snippet``, or the kind of a directive without options (``environment``,
+            ``topics``, ``api``: see :data:`TABLE_DIRECTIVES`).
+        snippet_id: The snippet's id (``""`` for the other kinds).
         title: The title option, or ``None``.
         source: One of :data:`SOURCE_MODES`.
         text: The directive's line as written.
@@ -205,6 +222,8 @@ def _near_miss(line_number: int, text: str, content: str) -> DirectiveError | No
         'not a directive, left as text (did you mean "!refkit m.demo_x"?)'
         >>> _near_miss(1, "!Refkit-Environment", "!Refkit-Environment").reason
         'not a directive, left as text (did you mean "!refkit-environment"?)'
+        >>> _near_miss(1, "!Refkit-Topics", "!Refkit-Topics").reason
+        'not a directive, left as text (did you mean "!refkit-topics"?)'
         >>> _near_miss(1, "! Important", "! Important") is None
         True
     """
@@ -212,8 +231,9 @@ def _near_miss(line_number: int, text: str, content: str) -> DirectiveError | No
     if missed is None:
         return None
     tail, rest = missed["tail"], content[missed.end() :].strip()
-    if tail.startswith("-"):  # a misspelt !refkit-environment
-        meant = ENVIRONMENT_DIRECTIVE
+    if tail.startswith("-"):  # a misspelt !refkit-environment, -topics or -api
+        close = difflib.get_close_matches(f"!refkit{tail.lower()}", TABLE_DIRECTIVES, n=1)
+        meant = close[0] if close else ENVIRONMENT_DIRECTIVE
     else:
         # "!refkit:m.demo_x" meant the id glued on; "!refkitt m.demo_x" a stray letter.
         glued = tail.lstrip(":=._,;")
@@ -251,12 +271,12 @@ def _parse_line(line_number: int, text: str, content: str, prefix: str) -> Direc
         words = _split_words(after.strip())
     except ValueError as exc:
         raise DirectiveError(line_number, text, f"malformed options ({exc})") from None
-    if name == ENVIRONMENT_DIRECTIVE:
+    if name in TABLE_DIRECTIVES:
         if words:
-            raise DirectiveError(line_number, text, f"{ENVIRONMENT_DIRECTIVE} takes no options")
-        return Directive(line_number, indent, "environment", "", None, "show", text)
+            raise DirectiveError(line_number, text, f"{name} takes no options")
+        return Directive(line_number, indent, TABLE_DIRECTIVES[name], "", None, "show", text)
     if name != SNIPPET_DIRECTIVE:
-        close = difflib.get_close_matches(name, [ENVIRONMENT_DIRECTIVE], n=1)
+        close = difflib.get_close_matches(name, list(TABLE_DIRECTIVES), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise DirectiveError(line_number, text, f"unknown directive {_shown(name)}{hint}")
     if not words or "=" in words[0]:

@@ -20,6 +20,7 @@ that one file.
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import hashlib
 from collections.abc import Callable
@@ -92,6 +93,8 @@ class Snippet:
         preload_imports: Third-party import statements its topic module needs (directly or
             through in-package modules), which the worker runs once before forking it.
         display_source: ``source`` without the docstring, as a page shows it.
+        identifiers: The names of what its code uses from elsewhere (classes, functions,
+            modules, attributes), for search: see :func:`used_identifiers`.
     """
 
     id: str
@@ -104,6 +107,7 @@ class Snippet:
     fingerprint: str
     preload_imports: tuple[str, ...] = ()
     display_source: str = ""
+    identifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class Topic:
     preload_imports: tuple[str, ...] = ()
     """Third-party import statements of the module and of the in-package modules it imports:
     what a worker runs once before forking the topic's snippets."""
+    summary: str = ""
+    """The first line of the module's docstring: what the topic covers."""
 
 
 PackageState = tuple[tuple[str, int, int], ...]
@@ -219,6 +225,42 @@ def _title(node: ast.expr, path: Path) -> str:
         shown = "an empty string" if isinstance(value, str) else type(value).__name__
         raise TopicSyntaxError(path, node.lineno, f"TITLE must be a non-empty string, not {shown}")
     return value
+
+
+def used_identifiers(function: ast.FunctionDef) -> tuple[str, ...]:
+    """What a function's code uses from elsewhere: names it reads but never binds, attributes.
+
+    Builtins and the function's own arguments and locals are left out: a reader searches for
+    ``BertTokenizerFast`` or ``word_ids``, not for ``print`` or ``batch``.
+
+    Examples:
+        >>> tree = ast.parse(
+        ...     "def demo_x(n):\\n"
+        ...     "    from torch import nn\\n"
+        ...     "    layer = nn.Conv1d(4, 1, kernel_size=1)\\n"
+        ...     "    print(layer.weight.shape, helper(n), len(SIZES))\\n"
+        ... )
+        >>> used_identifiers(tree.body[0])
+        ('Conv1d', 'SIZES', 'helper', 'nn', 'shape', 'torch', 'weight')
+    """
+    bound = {a.arg for a in (*function.args.args, *function.args.kwonlyargs)}
+    read: set[str] = set()
+    attributes: set[str] = set()
+    imported: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.Attribute):
+            attributes.add(node.attr)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.update(node.module.split("."))
+            imported.update(alias.name.split(".")[-1] for alias in node.names)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    builtin = set(dir(builtins))
+    names = (read - bound - builtin) | attributes | imported
+    return tuple(sorted(name for name in names if not name.startswith("_")))
 
 
 def _names_used(node: ast.AST) -> set[str]:
@@ -527,12 +569,15 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
                 line=node.lineno,
                 source=function_source(node),
                 display_source=display_source(node),
+                identifiers=used_identifiers(node),
                 summary=docstring.strip().splitlines()[0] if docstring.strip() else "",
                 fingerprint=fingerprint,
                 preload_imports=preload,
             )
         )
-    return Topic(module, path, title, references, tuple(snippets), preload)
+    docstring = ast.get_docstring(tree) or ""
+    summary = docstring.strip().splitlines()[0].strip() if docstring.strip() else ""
+    return Topic(module, path, title, references, tuple(snippets), preload, summary)
 
 
 def load_catalog(package_dir: Path) -> Catalog:

@@ -77,6 +77,7 @@ class _Process:
         session = self.sessions.get(settings)
         if session is None:
             session = BuildSession.open(settings, _mode())
+            session.nav_order = project.nav
             self.sessions[settings] = session
             self.report(session.catalog_problems())
             _plan_docs(session, project.docs_dir)

@@ -11,6 +11,7 @@ Events used, and why:
 - ``on_page_markdown``: directives become sources and placeholders; references are appended.
 - ``on_page_context``: wait for the snippets, then put their escaped output in place of the
   placeholders, before the search plugin indexes the page, so outputs are searchable.
+- ``on_nav``: the navigation's order of pages, for the table of topics.
 - ``on_nav`` / ``on_env``: under ``mkdocs serve``, keep the navigation, the environment and the
   theme's compiled templates for the next rebuild (see :mod:`refkit.engine.serve_watch`).
 - ``on_serve``: watch the topic package; a save starts the changed snippets at once, and under
@@ -141,7 +142,9 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         return {place.rsplit(":", 1)[0] for sid in changed for place in places.get(sid, [])}
 
     def on_nav(self, nav: Any, *, config: MkDocsConfig, files: Files) -> Any:
-        """Under ``mkdocs serve``, keep the navigation for quick rebuilds."""
+        """Topic tables follow the navigation's order; ``mkdocs serve`` keeps the navigation."""
+        if self.session is not None:
+            self.session.nav_order = tuple(page.file.src_uri for page in nav.pages)
         if self._serve is not None:
             self._serve.nav_made(nav)
         return nav

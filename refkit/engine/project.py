@@ -25,6 +25,7 @@ __all__ = [
     "ProjectConfig",
     "ProjectError",
     "find_project",
+    "nav_pages",
     "read_project",
 ]
 
@@ -45,11 +46,13 @@ class ProjectConfig:
         path: The configuration file, or ``None`` when none was found (defaults apply).
         docs_dir: The folder of the pages.
         options: refkit's options from the file (plugin entry, then extension entry).
+        nav: The pages of the file's ``nav``, in its order (empty without a ``nav``).
     """
 
     path: Path | None
     docs_dir: Path
     options: Mapping[str, Any] = field(default_factory=dict)
+    nav: tuple[str, ...] = ()
 
     @property
     def project_dir(self) -> Path:
@@ -99,6 +102,23 @@ def _entries(items: Any) -> dict[str, Any]:
         elif isinstance(item, Mapping):
             found.update(item)
     return found
+
+
+def nav_pages(nav: Any) -> tuple[str, ...]:
+    """The Markdown pages of a ``nav`` entry, in order, however deeply nested.
+
+    Examples:
+        >>> nav_pages([{"Home": "index.md"}, {"Topics": ["topics/a.md", {"B": "topics/b.md"}]},
+        ...            {"Site": "https://example.org/"}])
+        ('index.md', 'topics/a.md', 'topics/b.md')
+    """
+    if isinstance(nav, str):
+        return (nav,) if nav.endswith(".md") else ()
+    if isinstance(nav, Mapping):
+        nav = list(nav.values())
+    if isinstance(nav, list | tuple):
+        return tuple(page for item in nav for page in nav_pages(item))
+    return ()
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -155,4 +175,5 @@ def read_project(path: Path | None) -> ProjectConfig:
                 f"{path}: the refkit entry under {where} must be a mapping of options"
             )
         options.update(entry)
-    return ProjectConfig(path, path.parent / str(data.get("docs_dir") or "docs"), options)
+    docs_dir = path.parent / str(data.get("docs_dir") or "docs")
+    return ProjectConfig(path, docs_dir, options, nav_pages(data.get("nav")))

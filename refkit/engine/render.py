@@ -109,6 +109,30 @@ def source_markdown(snippet: Snippet, mode: str) -> str:
     return block
 
 
+SOURCE_OPEN_HTML = '<div class="refkit-source" data-search-exclude>'
+"""Opens a snippet's source listing: search indexes its identifiers instead (see below)."""
+SOURCE_CLOSE_HTML = "</div>"
+
+
+def identifiers_html(snippet: Snippet) -> str:
+    """What the snippet's code uses, for the search index only.
+
+    Whole source listings made search excerpts of a thousand characters of code, so the listing
+    is left out of the index (``data-search-exclude``), and this hidden line keeps the code
+    findable by the names a reader searches for.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> s = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, "", "", "", identifiers=("A<b>",))
+        >>> identifiers_html(s)
+        '<p class="refkit-identifiers" hidden>Code of m.demo_f uses: A&lt;b&gt;</p>'
+    """
+    if not snippet.identifiers:
+        return ""
+    names = ", ".join(_text(name) for name in snippet.identifiers)
+    return f'<p class="refkit-identifiers" hidden>Code of {_text(snippet.id)} uses: {names}</p>'
+
+
 def title_html(title: str) -> str:
     """The title shown above a snippet.
 
@@ -305,3 +329,74 @@ def environment_table_html(environments: Iterable[tuple[RunEnvironment, int]]) -
     return (
         f'<table class="refkit-environments"><thead>{header}</thead><tbody>{rows}</tbody></table>'
     )
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")
+_REST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def markdown_text(text: str) -> str:
+    """Text from a topic module, as Markdown that shows it and nothing else, on one line.
+
+    HTML is escaped, Markdown's special characters are backslashed, and reST literals (in
+    double backticks, as docstrings write them) become code spans.
+
+    Examples:
+        >>> print(markdown_text("``Conv1D(filters=1)`` <script>*bold*</script> | x"))
+        `Conv1D(filters=1)` &lt;script&gt;\\*bold\\*&lt;/script&gt; \\| x
+    """
+    parts = _REST_LITERAL.split(" ".join(text.split()))
+    shown = []
+    for number, part in enumerate(parts):
+        if number % 2:  # a literal: a code span shows its text as it is
+            fence = "``" if "`" in part else "`"
+            shown.append(f"{fence}{part.replace('|', '¦')}{fence}")
+        else:
+            shown.append(_MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(part, quote=False)))
+    return "".join(shown)
+
+
+def topics_table_markdown(rows: Iterable[tuple[str, str, str | None]]) -> str:
+    """The table of topics: ``(title, summary, link to its page or None)`` per row.
+
+    Examples:
+        >>> print(topics_table_markdown([("Losses", "Which ``loss``.", "topics/loss.md")]))
+        | Topic | What it covers |
+        | --- | --- |
+        | [Losses](topics/loss.md) | Which `loss`\\. |
+    """
+    lines = ["| Topic | What it covers |", "| --- | --- |"]
+    for title, summary, link in rows:
+        shown = markdown_text(title)
+        cell = f"[{shown}]({link})" if link else shown
+        lines.append(f"| {cell} | {markdown_text(summary)} |")
+    return "\n".join(lines)
+
+
+API_FILTERS = '["!^_[^_]", "!^demo_"]'
+"""mkdocstrings' filters for topic modules: snippets are documented on their pages."""
+
+
+def api_markdown(package: str, rows: Iterable[tuple[str, str, str | None]]) -> str:
+    """The API reference of topic modules: ``(module, title, link to its page or None)``.
+
+    A table linking each module to its page, then one mkdocstrings ``:::`` block per module.
+
+    Examples:
+        >>> print(api_markdown("notes", [("loss", "Losses", "../topics/loss.md")]))
+        | Module | Topic page |
+        | --- | --- |
+        | [`notes.loss`][notes.loss] | [Losses](../topics/loss.md) |
+        <BLANKLINE>
+        ::: notes.loss
+            options:
+              filters: ["!^_[^_]", "!^demo_"]
+    """
+    rows = list(rows)
+    lines = ["| Module | Topic page |", "| --- | --- |"]
+    for module, title, link in rows:
+        page = f"[{markdown_text(title)}]({link})" if link else "(no page)"
+        lines.append(f"| [`{package}.{module}`][{package}.{module}] | {page} |")
+    for module, _, _ in rows:
+        lines += ["", f"::: {package}.{module}", "    options:", f"      filters: {API_FILTERS}"]
+    return "\n".join(lines)

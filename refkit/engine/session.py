@@ -24,7 +24,7 @@ from typing import Literal
 
 from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key, gpu_visible
 from refkit.engine.directive import Directive, DirectiveError, find_directives
-from refkit.engine.discovery import Catalog, Snippet, load_catalog, package_state
+from refkit.engine.discovery import Catalog, Snippet, Topic, load_catalog, package_state
 from refkit.engine.drift import Drift, canonical_text, compare, read_approved
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
@@ -160,6 +160,8 @@ class BuildSession:
     pages: dict[str, PagePlan] = field(default_factory=dict, init=False)
     stats: RunStats = field(default_factory=RunStats, init=False)
     dead_links: dict[str, str] = field(default_factory=dict, init=False)
+    nav_order: tuple[str, ...] = field(default=(), init=False)
+    """The site's pages in its navigation's order, as the host knows them."""
     _known: dict[str, _Known] = field(default_factory=dict, init=False)
     _drifts: dict[str, Drift | None] = field(default_factory=dict, init=False)
     _cache_warnings: list[Problem] = field(default_factory=list, init=False)
@@ -332,6 +334,24 @@ class BuildSession:
                         f"{plan.path}:{directive.line}"
                     )
         return places
+
+    def topic_pages(self) -> list[tuple[Topic, str | None]]:
+        """Every topic with the planned page whose front matter names it (``None``: no page).
+
+        In the order of the site's navigation, then pages outside it, then topics without a
+        page, each by name.
+        """
+        pages = {plan.topic: plan.path for plan in self.pages.values() if plan.topic}
+        order = {path: number for number, path in enumerate(self.nav_order)}
+
+        def place(topic: Topic) -> tuple[int, str]:
+            page = pages.get(topic.module)
+            if page is None:
+                return (len(order) + 1, topic.module)
+            return (order.get(page, len(order)), page)
+
+        topics = sorted(self.catalog.topics.values(), key=place)
+        return [(topic, pages.get(topic.module)) for topic in topics]
 
     # -- running ----------------------------------------------------------------------------
 
