@@ -205,12 +205,15 @@ _REAL_SITE_FIXTURES = frozenset({"real_cache", "built_site", "zensical_site"})
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist, keep every test of the real site in one worker.
 
-    Session fixtures are made once per worker process; the real site (51 snippets run, then two
+    Session fixtures are made once per worker process; the real site (every snippet run, then two
     builds) is the costliest of them, so its tests share one worker (``--dist loadgroup``, as
     ``scripts/dev test`` runs) and the other workers take everything else.
     """
     if not config.pluginmanager.hasplugin("xdist"):
         return
-    for item in items:
-        if _REAL_SITE_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("real-site"))
+    real = [item for item in items if _REAL_SITE_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    for item in real:
+        item.add_marker(pytest.mark.xdist_group("real-site"))
+    # The longest piece of work goes first: handed out last, it would run alone at the end.
+    chosen = set(map(id, real))
+    items[:] = real + [item for item in items if id(item) not in chosen]
