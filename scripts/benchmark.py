@@ -13,7 +13,9 @@ never touched (``--write-docs`` is the one exception: it rewrites the results se
 
 Scenarios, measured round-robin (each round runs one of each, in this order):
 
-1. ``floor``: the same pages with the refkit plugin disabled (``REFKIT_ENABLED=false``);
+1. ``floor``: the same pages with the refkit plugin disabled (``REFKIT_ENABLED=false``), in a
+   copy whose generated directives (``!refkit-topics``, ``!refkit-api``) are written out as the
+   Markdown refkit gives them, so that the host does the same work (the API reference);
 2. ``cold``: an empty cache (``REFKIT_CACHE_DIR`` = a fresh empty folder), every snippet runs;
 3. ``warm``: nothing changed since the cache was primed, a new ``mkdocs build`` process;
 4. ``big``: ``warm`` in a copy of the repository with one more page, ``docs/big.md``: a
@@ -605,6 +607,16 @@ def markdown_exec_page(text: str, catalog: object) -> str:
         if directive.kind == "environment":
             rendered[directive.line] = "(No markdown-exec counterpart of the environment table.)"
             continue
+        if directive.kind == "topics":
+            rendered[directive.line] = "(No markdown-exec counterpart of the table of topics.)"
+            continue
+        if directive.kind == "api":  # the same API reference, so mkdocstrings does the same work
+            from refkit.engine.render import api_markdown
+
+            topics = catalog.topics.values()  # type: ignore[attr-defined]
+            rows = [(topic.module, topic.title, None) for topic in topics]
+            rendered[directive.line] = api_markdown(PACKAGE, rows)
+            continue
         snippet = snippets.get(directive.snippet_id)
         if snippet is None:
             raise BenchmarkError(f"unknown snippet {directive.snippet_id}")
@@ -1077,6 +1089,35 @@ def check_stats(build: Build, scenario: str, expect_run: int | None, total: int)
         )
 
 
+def expand_generated(project: Path) -> None:
+    """Write the Markdown of ``!refkit-topics`` / ``!refkit-api`` into the pages of ``project``.
+
+    For the floors: with refkit disabled those lines stay text, and MkDocs (or Zensical) would
+    skip the API reference of every topic module, work the refkit builds do. Expanded, the
+    floor's pages ask the host for the same work, and only refkit's own is left out.
+    """
+    from refkit.engine.assemble import generated_markdown
+    from refkit.engine.directive import find_directives, replace_directives
+    from refkit.engine.session import BuildSession, PageSource
+    from refkit.engine.settings import Settings
+
+    docs = project / "docs"
+    settings = Settings.resolve({"package_dir": PACKAGE}, environ={}, project_dir=project)
+    session = BuildSession.open(settings)
+    pages = {p.relative_to(docs).as_posix(): p for p in sorted(docs.rglob("*.md"))}
+    session.plan(PageSource(uri, path.read_text(encoding="utf-8")) for uri, path in pages.items())
+    for uri, path in pages.items():
+        text = path.read_text(encoding="utf-8")
+        directives, _ = find_directives(text)
+        rendered = {
+            d.line: generated_markdown(session, d.kind, uri)
+            for d in directives
+            if d.kind in ("topics", "api")
+        }
+        if rendered:
+            path.write_text(replace_directives(text, rendered), encoding="utf-8")
+
+
 def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples], str, int]:
     env = base_environment()
     repo = work / "repo"
@@ -1120,12 +1161,19 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
     # Copies of `repo` with the bytecode its priming build compiled, so that no first measured
     # build compiles refkit. The big page gets its own copy (and cache); each Zensical scenario
     # too, as Zensical writes `site/` and `.cache/` into the project.
-    big_repo = work / "big-repo"
+    big_repo, big_floor_repo = work / "big-repo", work / "big-floor-repo"
     shutil.copytree(repo, big_repo, ignore=RECOPY_IGNORE)
     (big_repo / "docs" / "big.md").write_text(big_page(), encoding="utf-8")
+    shutil.copytree(big_repo, big_floor_repo, ignore=RECOPY_IGNORE)
+    floor_repo = work / "floor-repo"
+    shutil.copytree(repo, floor_repo, ignore=RECOPY_IGNORE)
     zensical_repos = {name: work / f"zensical-{name}-repo" for name in ("floor", "cold", "warm")}
     for zensical_repo in zensical_repos.values():
         shutil.copytree(repo, zensical_repo, ignore=RECOPY_IGNORE)
+    for floor in (floor_repo, big_floor_repo, zensical_repos["floor"]):
+        expand_generated(floor)
+    run_build(floor_repo, sites / "floor-warmup", floor_env, reports / "floor-warmup.json")
+    run_build(big_floor_repo, sites / "bf-warmup", floor_env, reports / "bf-warmup.json")
     log("warming up Zensical (a floor and a warm build, not timed)")
     run_zensical(zensical_repos["floor"], floor_env, reports / "zensical-warmup.json")
     build = run_zensical(
@@ -1148,7 +1196,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
         time.sleep(1.0)
         for number in range(1, args.rounds + 1):
             log(f"round {number}/{args.rounds}")
-            build = run_build(repo, sites / "floor", floor_env, reports / "floor.json")
+            build = run_build(floor_repo, sites / "floor", floor_env, reports / "floor.json")
             results["floor"].add_build(build)
 
             cold_cache = Path(tempfile.mkdtemp(prefix="cold-", dir=caches))
@@ -1169,7 +1217,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> tuple[dict[str, Samples],
             if not (sites / "big" / "big" / "index.html").is_file():
                 raise BenchmarkError("warm + big page: docs/big.md was not built")
             results["big"].add_build(build)
-            build = run_build(big_repo, sites / "big-floor", floor_env, reports / "bf.json")
+            build = run_build(big_floor_repo, sites / "big-floor", floor_env, reports / "bf.json")
             results["big_floor"].add_build(build)
 
             text, marker = editor.edited("edit", number)

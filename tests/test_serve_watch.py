@@ -70,6 +70,10 @@ def test_the_docs_state_sees_pages_configuration_and_watched_folders_but_not_the
     config = make_config(tmp_path)
     state = docs_state(config, package)
     (package / "alone.py").write_text('TITLE = "Alone, edited"\n')
+    # Bytecode that a build writes (MkDocs importing a hook or Griffe extension in docs/) is no
+    # edit of the docs: the first save after startup must still rebuild pages ahead.
+    (tmp_path / "docs" / "__pycache__").mkdir()
+    (tmp_path / "docs" / "__pycache__" / "hook.cpython-311.pyc").write_bytes(b"\0")
     assert docs_state(config, package) == state
     for changed in ("docs/index.md", "mkdocs.yml", "extra/a.txt"):
         path = tmp_path / changed

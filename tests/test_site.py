@@ -80,3 +80,14 @@ def test_search_index_holds_identifiers_of_the_code_but_no_source_listing(built_
     for snippet in CATALOG.snippets.values():
         if snippet.identifiers:
             assert f"Code of {snippet.id} uses: {', '.join(snippet.identifiers)}" in everything
+
+
+def test_the_home_page_shows_the_readme_procedure_as_one_list(built_site):
+    """The README's steps, included on the home page: each a list item of its own."""
+    home = (built_site / "index.html").read_text(encoding="utf-8")
+    section = home.split('id="how-to-add-a-topic"', 1)[1].split("</article>", 1)[0]
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    steps = readme.split("[start:add-a-topic]", 1)[1].split("[end:add-a-topic]", 1)[0]
+    count = len(re.findall(r"^\d+\. ", steps, flags=re.MULTILINE))
+    assert count >= 5 and section.count("<ol>") == 1
+    assert section.count("<li>") == count and "refkit new" in section

@@ -22,7 +22,14 @@ from refkit.engine.directive import Directive, find_directives, replace_directiv
 from refkit.engine.discovery import Snippet
 from refkit.engine.session import BuildSession, Problem
 
-__all__ = ["Block", "assemble_page", "block_html", "fill_placeholders", "placeholder_token"]
+__all__ = [
+    "Block",
+    "assemble_page",
+    "block_html",
+    "fill_placeholders",
+    "generated_markdown",
+    "placeholder_token",
+]
 
 BlockKind = Literal["html", "output", "environment"]
 
@@ -85,7 +92,7 @@ def assemble_page(
             rendered[directive.line] = placeholder(Block(kind="environment", where=where))
             continue
         if directive.kind in ("topics", "api"):
-            rendered[directive.line] = _generated_markdown(session, directive.kind, path)
+            rendered[directive.line] = generated_markdown(session, directive.kind, path)
             continue
         seen[directive.snippet_id] += 1
         if seen[directive.snippet_id] == 2:
@@ -106,7 +113,7 @@ def assemble_page(
     return markdown, problems
 
 
-def _generated_markdown(session: BuildSession, kind: str, path: str) -> str:
+def generated_markdown(session: BuildSession, kind: str, path: str) -> str:
     """The table of topics, or the API reference of the topic modules, for the page ``path``."""
     folder = posixpath.dirname(path) or "."
     rows = [

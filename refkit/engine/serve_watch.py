@@ -125,6 +125,8 @@ def docs_state(config: Any, package_dir: Path) -> tuple[tuple[str, int, int], ..
             continue
         paths = [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())
         for path in paths:
+            if "__pycache__" in path.parts:  # written by the build itself (a Griffe extension)
+                continue
             try:
                 stat = path.stat()
             except OSError:
