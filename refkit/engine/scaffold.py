@@ -15,7 +15,6 @@ the note says what to add. ``zensical.toml`` is never edited: the note says what
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import keyword
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from refkit.engine.discovery import SNIPPET_PREFIX
+from refkit.engine.worker_process import module_places
 
 __all__ = [
     "FIRST_SNIPPET",
@@ -97,14 +97,10 @@ class NavEdit:
 
 def _installed_elsewhere(name: str) -> str | None:
     """Where this environment already finds a top-level module ``name``, or ``None``."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):  # ValueError: imported, with no __spec__ to say from where
-        return "already imported" if name in sys.modules else None
-    if spec is None:
+    places = module_places(name)
+    if places is None:
         return None
-    places = [*(spec.submodule_search_locations or ()), *([spec.origin] if spec.origin else [])]
-    return str(places[0]) if places else "built in"
+    return places[0] if places else "built in"
 
 
 def topic_name_problem(topic: str) -> str | None:

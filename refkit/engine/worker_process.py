@@ -83,15 +83,33 @@ def package_name_problem(package_dir: Path) -> str | None:
     )
 
 
-def _found_elsewhere(name: str, package_dir: Path) -> str | None:
-    """Where a top-level module ``name`` is found other than ``package_dir``, or ``None``."""
+def module_places(name: str) -> list[str] | None:
+    """Where this process finds a top-level module ``name``: its folders and file.
+
+    ``None`` when it finds none; ``[]`` for a built-in; ``["already imported"]`` for a module
+    imported without a spec to say from where.
+
+    Examples:
+        >>> module_places("no_such_module_anywhere") is None
+        True
+        >>> module_places("sys")
+        []
+    """
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):  # ValueError: imported, with no __spec__ to say from where
-        return "already imported" if name in sys.modules else None
+        return ["already imported"] if name in sys.modules else None
     if spec is None:
         return None
-    places = [*(spec.submodule_search_locations or ()), *([spec.origin] if spec.origin else [])]
+    origin = [spec.origin] if spec.origin and spec.origin not in ("built-in", "frozen") else []
+    return [*(spec.submodule_search_locations or ()), *origin]
+
+
+def _found_elsewhere(name: str, package_dir: Path) -> str | None:
+    """Where a top-level module ``name`` is found other than ``package_dir``, or ``None``."""
+    places = module_places(name)
+    if places is None:
+        return None
     target = package_dir.resolve()
     for place in places:
         with contextlib.suppress(OSError, ValueError):
