@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -263,8 +264,11 @@ def used_identifiers(function: ast.FunctionDef) -> tuple[str, ...]:
     return tuple(sorted(name for name in names if not name.startswith("_")))
 
 
-def _names_used(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+# Trees are parsed once per file content (see ``_PackageReader.remembered``), so these walks of
+# the same nodes are remembered by node: a catalog load asks for them once per importing module.
+@functools.lru_cache(maxsize=4096)
+def _names_used(node: ast.AST) -> frozenset[str]:
+    return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
 
 
 def _names_mentioned(nodes: list[ast.stmt]) -> set[str]:
@@ -283,6 +287,21 @@ def _names_mentioned(nodes: list[ast.stmt]) -> set[str]:
     return names
 
 
+@functools.lru_cache(maxsize=1024)
+def _context_names(tree: ast.Module) -> frozenset[str]:
+    """What a module's code outside its snippet functions mentions (see ``_names_mentioned``)."""
+    context = [
+        node
+        for node in tree.body
+        if not (
+            isinstance(node, ast.FunctionDef)
+            and node.name.startswith(SNIPPET_PREFIX)
+            and not node.decorator_list
+        )
+    ]
+    return frozenset(_names_mentioned(context))
+
+
 def _without_unreached_snippets(source: str, tree: ast.Module, mentioned: set[str]) -> str:
     """A module's source minus the snippet functions that no code in play can reach.
 
@@ -297,8 +316,7 @@ def _without_unreached_snippets(source: str, tree: ast.Module, mentioned: set[st
         and node.name.startswith(SNIPPET_PREFIX)
         and not node.decorator_list  # a decorator runs at import: keep it in the hash
     }
-    context = [node for node in tree.body if node not in snippets.values()]
-    reached = (mentioned | _names_mentioned(context)) & snippets.keys()
+    reached = (mentioned | _context_names(tree)) & snippets.keys()
     for name in list(reached):
         reached |= _snippets_called(name, snippets)
     lines = source.splitlines(keepends=True)
