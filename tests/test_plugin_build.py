@@ -52,7 +52,8 @@ def test_build_shows_source_output_and_stamp_all_escaped(site):
         "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt; &lt;s&gt; tokens &lt;/s&gt; &lt;pad&gt;"
         in html
     )
-    assert '<p class="refkit-title">A &lt;b&gt;title&lt;/b&gt;</p>' in html
+    # The title is a heading below the page's "# Page": in the table of contents, linkable.
+    assert re.search(r"<h2 id=\"[^\"]+\">A &lt;b&gt;title&lt;/b&gt;</h2>", html)
     assert "demo_hostile" in html  # the highlighted source
     assert re.search(r'<p class="refkit-stamp">Ran on cpu · Python [\d.]+ · torch ', html)
 

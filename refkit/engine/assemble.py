@@ -86,6 +86,7 @@ def assemble_page(
     ]
     rendered: dict[int, str] = {}
     seen: Counter[str] = Counter()
+    headings = _heading_levels(markdown)
     for directive in directives:
         where = f"{path}:{directive.line + shift}"
         if directive.kind == "environment":
@@ -99,8 +100,11 @@ def assemble_page(
             problems.append(
                 Problem(where, f"snippet {directive.snippet_id} is embedded twice on this page")
             )
+        # A title at the top level is a heading one level below the section it is in.
+        above = [level for line, level in headings if line < directive.line]
+        level = (above[-1] if above else 1) + 1 if not directive.indent else 0
         rendered[directive.line] = _directive_markdown(
-            session, directive, where, placeholder, problems
+            session, directive, where, placeholder, problems, level=level
         )
     markdown = replace_directives(markdown, rendered)
     if topic:
@@ -111,6 +115,32 @@ def assemble_page(
             references = render.references_html(known.references, session.dead_links)
             markdown += "\n\n## References\n\n" + placeholder(Block(html=references)) + "\n"
     return markdown, problems
+
+
+_ATX_HEADING = re.compile(r"(#{1,6})[ \t]")
+_FENCE = re.compile(r"(`{3,}|~{3,})")
+
+
+def _heading_levels(markdown: str) -> list[tuple[int, int]]:
+    """``(line, level)`` of the page's top-level ATX headings, outside fenced code.
+
+    Examples:
+        >>> _heading_levels("# A\\n```\\n## not\\n```\\n### B\\n    # code\\n")
+        [(1, 1), (5, 3)]
+    """
+    found: list[tuple[int, int]] = []
+    fence = ""
+    for number, line in enumerate(markdown.split("\n"), start=1):
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened[1][0] == fence[0] and len(opened[1]) >= len(fence):
+                fence = ""
+            continue
+        if opened:
+            fence = opened[1]
+        elif heading := _ATX_HEADING.match(line):
+            found.append((number, len(heading[1])))
+    return found
 
 
 def generated_markdown(session: BuildSession, kind: str, path: str) -> str:
@@ -132,9 +162,14 @@ def _directive_markdown(
     where: str,
     placeholder: Placeholder,
     problems: list[Problem],
+    *,
+    level: int,
 ) -> str:
+    """A snippet directive's Markdown; its title a heading of ``level`` (0: a plain title)."""
     parts = []
-    if directive.title:
+    if directive.title and level:
+        parts.append(render.title_heading(directive.title, level))
+    elif directive.title:  # inside a list item, an admonition or a quote: no heading there
         parts.append(placeholder(Block(html=render.title_html(directive.title))))
     snippet = session.catalog.snippets.get(directive.snippet_id)
     if snippet is None:

@@ -5,7 +5,7 @@ A directive is a line of its own::
     !refkit train_tokenizer.demo_pipeline_stages title="The four stages" source=hide
 
 - the first word after ``!refkit`` is the snippet id (``<module>.<function>``);
-- ``title="..."`` puts a title above the snippet;
+- ``title="..."`` puts a title above the snippet (a heading, at the top level of a page);
 - ``source=show`` (default), ``source=hide`` or ``source=collapsed`` controls the source listing.
 
 Three more directives, each on a line of its own and without options, are generated from the

@@ -34,6 +34,7 @@ __all__ = [
     "references_html",
     "source_markdown",
     "stamp_html",
+    "title_heading",
     "title_html",
 ]
 
@@ -131,6 +132,18 @@ def identifiers_html(snippet: Snippet) -> str:
         return ""
     names = ", ".join(_text(name) for name in snippet.identifiers)
     return f'<p class="refkit-identifiers" hidden>Code of {_text(snippet.id)} uses: {names}</p>'
+
+
+def title_heading(title: str, level: int) -> str:
+    """A snippet's title as a Markdown heading: in the table of contents, and linkable.
+
+    Examples:
+        >>> print(title_heading("<b>Ids</b> *", 3))
+        ### &lt;b&gt;Ids&lt;/b&gt; \\*
+        >>> print(title_heading("a\x1bb", 9))
+        ###### a\\\\x1bb
+    """
+    return "#" * max(1, min(level, 6)) + " " + markdown_text(_visible(title))
 
 
 def title_html(title: str) -> str:
