@@ -279,6 +279,14 @@ def _drop_added_tokens(tokenizer: Tokenizer, keep: Iterable[str]) -> Tokenizer:
     return Tokenizer.from_str(json.dumps(state))
 
 
+# The BPE variants of train_model that differ only in how pieces are marked.
+_BPE_OPTIONS: dict[str, dict[str, str]] = {
+    "bpe": {},
+    "bpe-end-of-word-suffix": {"end_of_word_suffix": "</w>"},
+    "bpe-continuing-prefix": {"continuing_subword_prefix": "##"},
+}
+
+
 def train_model(kind: str, vocab_size: int = 400, *, pin_ids: bool = False) -> Tokenizer:
     """Train a tokenizer with the given model on the repo's corpus, as the trainers ship.
 
@@ -314,10 +322,12 @@ def train_model(kind: str, vocab_size: int = 400, *, pin_ids: bool = False) -> T
         trainer = trainers.WordPieceTrainer(
             vocab_size=vocab_size, special_tokens=special, show_progress=False
         )
-    elif kind == "bpe":
-        tokenizer = empty_pipeline(models.BPE(unk_token="[UNK]"))
+    elif kind in _BPE_OPTIONS:
+        # The model and its trainer must agree on how word ends or continuations are marked.
+        options = _BPE_OPTIONS[kind]
+        tokenizer = empty_pipeline(models.BPE(unk_token="[UNK]", **options))
         trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size, special_tokens=special, show_progress=False
+            vocab_size=vocab_size, special_tokens=special, show_progress=False, **options
         )
     elif kind == "byte-level-bpe":
         # GPT-2/RoBERTa style: bytes mapped to printable characters, no normalizer, and every
@@ -328,22 +338,6 @@ def train_model(kind: str, vocab_size: int = 400, *, pin_ids: bool = False) -> T
             vocab_size=vocab_size,
             special_tokens=special,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        )
-    elif kind == "bpe-end-of-word-suffix":
-        tokenizer = empty_pipeline(models.BPE(unk_token="[UNK]", end_of_word_suffix="</w>"))
-        trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            special_tokens=special,
-            end_of_word_suffix="</w>",
-            show_progress=False,
-        )
-    elif kind == "bpe-continuing-prefix":
-        tokenizer = empty_pipeline(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##"))
-        trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            special_tokens=special,
-            continuing_subword_prefix="##",
             show_progress=False,
         )
     elif kind == "unigram":
