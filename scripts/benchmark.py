@@ -179,6 +179,16 @@ if _inner_start is not None and _inner_wait is not None:  # else: no probe figur
             _probe["waits"] += 1
             _probe["long_waits"] += spent > 0.01
     _Session.start, _Session.wait = _start, _wait
+def _write_report(path, **extra):
+    import json, resource
+    with open(path, "w", encoding="utf-8") as _out:
+        json.dump({
+            "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            "cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+            "probe": _probe,
+            **extra,
+        }, _out)
 """
 
 # Runs `mkdocs build -q -d <site>` in this very process (as `python -m mkdocs` would) and, at
@@ -204,14 +214,7 @@ try:
     from mkdocs.__main__ import cli
     cli()
 finally:
-    with open(report, "w", encoding="utf-8") as _out:
-        json.dump({
-            "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            "cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
-            "records": records,
-            "probe": _probe,
-        }, _out)
+    _write_report(report, records=records)
 """
 )
 
@@ -223,15 +226,7 @@ _ZENSICAL_WRAPPER = (
     + r"""
 import atexit, json, resource, sys
 report = sys.argv[1]
-def _write_report():
-    with open(report, "w", encoding="utf-8") as _out:
-        json.dump({
-            "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            "cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
-            "probe": _probe,
-        }, _out)
-atexit.register(_write_report)
+atexit.register(_write_report, report)
 sys.argv = ["zensical", "build", "--clean"]
 from zensical.main import cli
 cli()

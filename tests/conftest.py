@@ -152,7 +152,7 @@ def zensical(project: Path, *args: str, env: dict[str, str] | None = None, timeo
 def real_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The result cache of this repository's real snippets, filled once per test session.
 
-    Every test of the real 51 snippets reads it, so they all run once per session: in the
+    Every test of the real snippets reads it, so they all run once per session: in the
     ``--strict`` MkDocs build of :func:`built_site`, which fills it.
     """
     return tmp_path_factory.mktemp("real-cache")
