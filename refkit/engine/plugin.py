@@ -225,7 +225,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             return False
         started = time.perf_counter()
         stale = self._begin(last.files)
-        if self.session.catalog_problems():  # the full rebuild reports them, on the pages too
+        if not stale or self.session.catalog_problems():  # the full rebuild reports problems
             return False
         try:
             built = rebuild_pages(stale, last)
@@ -260,7 +260,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             self._serve.build_finished()
 
     def on_build_error(self, *, error: Exception) -> None:
-        """A failed one-off build stops its worker too; serve forgets the abandoned run."""
+        """A failed one-off build stops its worker too; serve keeps what the run still owes."""
         if self._serve is not None:
             self._serve.build_failed()
         if self.command != "serve":

@@ -15,6 +15,7 @@ Three costs stood between saving a topic module and seeing its new output:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ __all__ = [
     "rebuild_pages",
 ]
 
+_log = logging.getLogger("mkdocs.plugins.refkit.serve")
 _CHANGE_EVENTS = frozenset({"created", "modified", "moved", "deleted"})
 # A file whose writing is over: closed after writing, or renamed into place (editors that save
 # atomically). A "modified" event may come from a file half written.
@@ -93,6 +95,8 @@ class PackageWatcher:
         """Stop every observer started by :meth:`watch`."""
         for observer in self._observers:
             observer.stop()
+        for observer in self._observers:  # a handler still running finishes before we go on
+            observer.join(timeout=5)
         self._observers.clear()
 
 
@@ -252,7 +256,8 @@ class DevServer:
 
     def files_read(self, config: Any, files: Any, package_dir: Path) -> None:
         """Remember the build's configuration, files, and the docs' state as it starts."""
-        self.last = LastBuild(config, files, docs_state(config, package_dir))
+        if self.dirty:  # only a dirty serve rebuilds pages ahead from it
+            self.last = LastBuild(config, files, docs_state(config, package_dir))
 
     def nav_made(self, nav: Any) -> None:
         """Remember the build's navigation."""
@@ -317,10 +322,15 @@ class DevServer:
 
         def pages_then_rebuild() -> None:
             # When only snippets changed, their pages are rebuilt and shown first; MkDocs' own
-            # rebuild follows for the rest (the search index), and browsers reload once.
-            with self.lock:
-                last = self._only_package_changed(package_dir)
-                shown = last is not None and pages_ahead(last)
+            # rebuild follows for the rest (the search index), and browsers reload once. It
+            # follows whatever happened ahead: an error there must not cost the rebuild.
+            try:
+                with self.lock:
+                    last = self._only_package_changed(package_dir)
+                    shown = last is not None and pages_ahead(last)
+            except Exception as exc:
+                _log.warning(f"refkit: could not rebuild pages ahead of the site ({exc})")
+                shown = False
             if shown:
                 publish(server)
             rebuild()

@@ -167,7 +167,7 @@ class BuildSession:
     _cache_warnings: list[Problem] = field(default_factory=list, init=False)
     _pending: PendingRun | None = field(default=None, init=False)
     _changed: set[str] = field(default_factory=set, init=False)
-    _ahead: bool = False
+    _ahead: bool = field(default=False, init=False)
     _embedded: set[str] = field(default_factory=set, init=False)
     _runner: SnippetRunner | None = field(default=None, init=False)
 
