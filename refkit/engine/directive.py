@@ -387,7 +387,6 @@ class _Line:
     prefix: str  # the blockquote markers stripped from the line
     content: str  # the rest
     kind: LineKind
-    level: int
 
 
 class _Lookahead:
@@ -553,7 +552,7 @@ def _scan(markdown: str) -> list[_Line]:
             del levels[level + 1 :]  # a line with fewer markers ends the deeper quotes
         kind = comments.read(index, line, content, level, kind)
         prefix = line[:start]
-        scanned.append(_Line(index + 1, line, prefix, content, kind, level))
+        scanned.append(_Line(index + 1, line, prefix, content, kind))
     return scanned
 
 
