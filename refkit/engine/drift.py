@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refkit.engine.atomic import write_atomic
-from refkit.engine.results import SnippetResult
+from refkit.engine.results import DISPLAY, SnippetResult
 
 __all__ = [
     "Drift",
@@ -77,6 +77,12 @@ def canonical_text(result: SnippetResult) -> str:
     for event in result.events:
         if event.stream == "stdout":
             parts.append(event.text)
+        elif event.stream == DISPLAY:
+            # A picture is approved by what it shows, not by its bytes; that text is what
+            # show() prints outside refkit, so it reads here as it would there.
+            if parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
+            parts.append(event.text.rstrip("\n") + "\n")
         else:
             parts.extend(f"[{event.stream}] {line}\n" for line in event.text.splitlines())
     text = "".join(parts)

@@ -23,9 +23,19 @@ from collections.abc import Iterable, Mapping
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import Drift
 from refkit.engine.references import Reference, is_web_address
-from refkit.engine.results import CRASHED, ERROR, TIMEOUT, RunEnvironment, SnippetResult
+from refkit.engine.results import (
+    CRASHED,
+    DISPLAY,
+    ERROR,
+    TIMEOUT,
+    OutputEvent,
+    RunEnvironment,
+    SnippetResult,
+)
+from refkit.engine.text import CONTROL, escapes, printable
 
 __all__ = [
+    "display_html",
     "drift_notice_html",
     "environment_table_html",
     "not_run_panel_html",
@@ -39,22 +49,7 @@ __all__ = [
 ]
 
 
-# What a page must not hold raw: C0 controls but tab and newline, DEL, C1 controls, and lone
-# surrogates (text from a snippet may carry them; no encoding of a page can).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]+")
 _CLASS_UNSAFE = re.compile(r"[^a-z0-9_-]")
-
-
-def _escapes(chars: str) -> str:
-    r"""Control characters written as Python escapes.
-
-    Examples:
-        >>> print(_escapes("\x1b\x00\x85"))
-        \x1b\x00\x85
-    """
-    return "".join(
-        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}" for char in chars
-    )
 
 
 def _text(value: object) -> str:
@@ -65,7 +60,7 @@ def _text(value: object) -> str:
         &lt;b&gt;<span class="refkit-control">\x1b</span>[31mred<span class="refkit-control">\x00\x00</span>
     """
     escaped = html.escape(str(value))
-    return _CONTROL.sub(lambda m: f'<span class="refkit-control">{_escapes(m[0])}</span>', escaped)
+    return CONTROL.sub(lambda m: f'<span class="refkit-control">{escapes(m[0])}</span>', escaped)
 
 
 def _visible(text: str) -> str:
@@ -75,7 +70,7 @@ def _visible(text: str) -> str:
         >>> print(_visible('<td title="a\x1bb">\x00</td>'))
         <td title="a\x1bb">\x00</td>
     """
-    return _CONTROL.sub(lambda m: _escapes(m[0]), text)
+    return printable(text)
 
 
 def _fence_for(code: str) -> str:
@@ -159,6 +154,9 @@ def title_html(title: str) -> str:
 def output_html(result: SnippetResult) -> str:
     """The live output of a run: output events in order, then the return value.
 
+    Printed text is escaped into ``<pre>`` blocks; a figure or view the snippet showed sits
+    between them, where it was shown (see :func:`display_html`).
+
     Examples:
         >>> from refkit.engine.results import OK, OutputEvent
         >>> r = SnippetResult("m.f", OK, (OutputEvent("stdout", "<s> hi </s>\\n"),), return_text="3")
@@ -167,12 +165,17 @@ def output_html(result: SnippetResult) -> str:
         </span></code></pre><pre class="refkit-return"><code><span class="refkit-return-label">returned</span> 3</code></pre></div>
     """
     parts = ['<div class="refkit-output">']
-    if result.events:
-        spans = "".join(
-            f'<span class="refkit-{_CLASS_UNSAFE.sub("", event.stream)}">{_text(event.text)}</span>'
-            for event in result.events
-        )
-        parts.append(f"<pre><code>{spans}</code></pre>")
+    spans: list[str] = []
+    for event in (*result.events, None):
+        if event is not None and event.stream != DISPLAY:
+            stream = _CLASS_UNSAFE.sub("", event.stream)
+            spans.append(f'<span class="refkit-{stream}">{_text(event.text)}</span>')
+            continue
+        if spans:
+            parts.append(f"<pre><code>{''.join(spans)}</code></pre>")
+            spans = []
+        if event is not None:
+            parts.append(display_html(event))
     if result.truncated:
         parts.append(
             '<p class="refkit-note">Output truncated: the snippet printed more than refkit keeps.</p>'
@@ -190,6 +193,34 @@ def output_html(result: SnippetResult) -> str:
         parts.append('<p class="refkit-note">(no output)</p>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def display_html(event: OutputEvent) -> str:
+    """A figure or view a snippet showed: the picture, its caption, and its text form folded.
+
+    The picture is the one raw part (SVG that matplotlib wrote, HTML that a view of
+    :mod:`refkit.engine.views` built, escaping what it holds); it stays out of the search
+    index, and so does the text form, but the caption is indexed. Without a picture (it was
+    too large to keep) the text form is shown open.
+
+    Examples:
+        >>> from refkit.engine.results import OutputEvent
+        >>> print(display_html(OutputEvent("display", "Mask <pad>\\n1 0", "<svg></svg>")))  # doctest: +NORMALIZE_WHITESPACE
+        <figure class="refkit-display"><div class="refkit-picture" data-search-exclude><svg></svg></div>
+        <figcaption>Mask &lt;pad&gt;</figcaption><details class="refkit-shows" data-search-exclude>
+        <summary>What it shows, as text</summary><pre><code>Mask &lt;pad&gt;
+        1 0</code></pre></details></figure>
+    """
+    caption = f"<figcaption>{_text(event.caption)}</figcaption>" if event.caption.strip() else ""
+    shown = f"<pre><code>{_text(event.text)}</code></pre>"
+    if event.html is None:
+        return f'<figure class="refkit-display">{shown}{caption}</figure>'
+    return (
+        '<figure class="refkit-display">'
+        f'<div class="refkit-picture" data-search-exclude>{_visible(event.html)}</div>\n'
+        f'{caption}<details class="refkit-shows" data-search-exclude>\n'
+        f"<summary>What it shows, as text</summary>{shown}</details></figure>"
+    )
 
 
 def stamp_html(result: SnippetResult) -> str:

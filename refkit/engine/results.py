@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 __all__ = [
     "CRASHED",
+    "DISPLAY",
     "ERROR",
     "OK",
     "STATUSES",
@@ -39,7 +40,8 @@ ERROR: Status = "error"
 TIMEOUT: Status = "timeout"
 CRASHED: Status = "crashed"
 STATUSES: tuple[Status, ...] = (OK, ERROR, TIMEOUT, CRASHED)
-STREAMS = ("stdout", "stderr", "warning", "log")
+DISPLAY = "display"
+STREAMS = ("stdout", "stderr", "warning", "log", DISPLAY)
 """The output streams a result's events may name (see :class:`OutputEvent`)."""
 
 
@@ -80,13 +82,28 @@ class OutputEvent:
 
     Attributes:
         stream: ``stdout``, ``stderr`` (both including what C code and subprocesses write
-            straight to file descriptors 1 and 2), ``warning`` (a ``warnings`` warning) or
-            ``log`` (a ``logging`` record, the snippet's or a library's).
-        text: The text, decoded with invalid bytes replaced.
+            straight to file descriptors 1 and 2), ``warning`` (a ``warnings`` warning),
+            ``log`` (a ``logging`` record, the snippet's or a library's) or ``display`` (a
+            figure or view the snippet showed with :func:`refkit.engine.display.show`).
+        text: The text, decoded with invalid bytes replaced. For ``display``, the text form
+            of what was shown: its caption on the first line, then the facts it shows.
+        html: For ``display`` only, the picture: a figure's SVG or a view's HTML (None when it
+            was too large to keep: the text form stands in for it).
     """
 
     stream: str
     text: str
+    html: str | None = None
+
+    @property
+    def caption(self) -> str:
+        """A display event's caption: the first line of its text.
+
+        Examples:
+            >>> OutputEvent(DISPLAY, "Zero pattern\\n1 0 1", "<svg/>").caption
+            'Zero pattern'
+        """
+        return self.text.partition("\n")[0]
 
 
 @dataclass(frozen=True)
@@ -177,7 +194,11 @@ class SnippetResult:
         """A JSON-ready dict (``from_cache`` is not stored: it is a property of the reading)."""
         data = asdict(self)
         data.pop("from_cache")
-        data["events"] = list(data["events"])  # JSON has lists, and from_json wants one
+        # JSON has lists, and from_json wants one; an event without a picture stores no html.
+        data["events"] = [
+            {key: value for key, value in event.items() if key != "html" or value is not None}
+            for event in data["events"]
+        ]
         return data
 
     @classmethod
@@ -248,7 +269,7 @@ _ERROR_FIELDS: dict[str, tuple[Any, ...]] = {"type": (str,), "message": (str,), 
 _ENVIRONMENT_FIELDS: dict[str, tuple[Any, ...]] = dict.fromkeys(
     ("python", "torch", "transformers", "tokenizers", "device"), (str,)
 )
-_EVENT_FIELDS: dict[str, tuple[Any, ...]] = {"stream": (str,), "text": (str,)}
+_EVENT_FIELDS: dict[str, tuple[Any, ...]] = {"stream": (str,), "text": (str,), "html": (str, None)}
 _TYPE_NAMES: dict[Any, str] = {
     None: "null",
     str: "a string",
@@ -294,12 +315,15 @@ def _fields(
 
 
 def _event(raw: Any, index: int) -> OutputEvent:
-    fields = _fields(raw, f"event {index}", _EVENT_FIELDS, required=_EVENT_FIELDS)
+    fields = _fields(raw, f"event {index}", _EVENT_FIELDS, required=("stream", "text"))
     if fields["stream"] not in STREAMS:
         raise ResultFormatError(
             f"event {index} has unknown stream {fields['stream']!r} (known: {', '.join(STREAMS)})"
         )
-    return OutputEvent(fields["stream"], fields["text"])
+    html = fields.get("html")
+    if html is not None and fields["stream"] != DISPLAY:
+        raise ResultFormatError(f"event {index}: only a display event has html")
+    return OutputEvent(fields["stream"], fields["text"], html)
 
 
 def _duration(value: float) -> float:

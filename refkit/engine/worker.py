@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO
 
+from refkit.engine.display import install_display_sink
 from refkit.engine.messages import (
     Finished,
     MessageDecoder,
@@ -72,6 +73,7 @@ from refkit.engine.messages import (
 )
 from refkit.engine.results import (
     CRASHED,
+    DISPLAY,
     ERROR,
     OK,
     TIMEOUT,
@@ -99,7 +101,7 @@ class _Capture:
         self.limit = limit
         self.size = 0
         self.truncated = False
-        self.events: list[tuple[str, list[str]]] = []
+        self.events: list[tuple[str, list[str], str | None]] = []
         # Called before each Python-level event is recorded, to record first what came in
         # meanwhile by another way (bytes written straight to file descriptors 1 and 2).
         self.catch_up: Callable[[], None] | None = None
@@ -123,14 +125,40 @@ class _Capture:
             self.truncated = True
         text = _clean(text)
         self.size += len(text)
-        if self.events and self.events[-1][0] == stream:
+        if self.events and self.events[-1][0] == stream and stream != DISPLAY:
             self.events[-1][1].append(text)
         else:
-            self.events.append((stream, [text]))
+            self.events.append((stream, [text], None))
+
+    def display(self, text: str, markup: str) -> None:
+        """Record a figure or view :func:`~refkit.engine.display.show` showed, as its own event.
+
+        Its text counts against the output limit like printed text. Its picture has a limit of
+        its own, ``limit`` again, and is kept whole or not at all (half an SVG would break the
+        page around it): without it the text form stands in, with a note on stderr.
+        """
+        if self.catch_up is not None:
+            self.catch_up()
+        before = len(self.events)
+        self.append(DISPLAY, text or " ")
+        if len(self.events) == before:  # over the output limit: nothing to attach a picture to
+            return
+        if len(markup) > self.limit:
+            self.truncated = True
+            self.append(
+                "stderr",
+                f"refkit: the picture shown was {len(markup):,} characters, more than "
+                f"max_output ({self.limit:,}) keeps; showing its text instead\n",
+            )
+            return
+        stream, parts, _ = self.events[before]
+        self.events[before] = (stream, parts, _clean(markup))
 
     def output(self) -> tuple[OutputEvent, ...]:
         """The events recorded, each run of one stream joined into one event."""
-        return tuple(OutputEvent(stream, "".join(parts)) for stream, parts in self.events)
+        return tuple(
+            OutputEvent(stream, "".join(parts), markup) for stream, parts, markup in self.events
+        )
 
 
 @dataclass
@@ -551,6 +579,7 @@ def _run_snippet(request: RunRequest, package: str) -> SnippetResult:
         capture.add("warning", warnings.formatwarning(message, category, filename, lineno))
 
     warnings.showwarning = show_warning
+    install_display_sink(capture.display)
 
     status: Status = OK
     error: ErrorInfo | None = None
