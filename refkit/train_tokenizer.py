@@ -18,7 +18,7 @@ A decoder (``decoders.WordPiece``) goes the other way, gluing ``##`` pieces back
 it does not undo the normalizer (``demo_decoder``).
 
 Training needs no download: ``Tokenizer.train_from_iterator`` accepts any iterator of strings,
-here the lines of the small corpus ``refkit/data/corpus.txt`` (``demo_train_locally`` prints how
+here the lines of the small corpus in ``refkit/_corpus.py`` (``demo_train_locally`` prints how
 many). ``tokenizer.save("tokenizer.json")`` writes the whole pipeline (every stage plus the
 vocabulary) to one JSON file, which ``Tokenizer.from_file`` reads back. For transformers, wrap
 the trained object in ``PreTrainedTokenizerFast(tokenizer_object=...)`` (in transformers 5 that
@@ -96,6 +96,7 @@ from tokenizers import (
     trainers,
 )
 
+from refkit._corpus import CORPUS_LINES
 from refkit.engine.references import Reference
 
 TITLE: str = "Training a tokenizer: pipeline, saving, reproducibility"
@@ -113,7 +114,6 @@ REFERENCES: tuple[Reference, ...] = (
 )
 
 __all__ = [
-    "CORPUS_PATH",
     "FRESH_PROCESS_SETTINGS",
     "MODEL_KINDS",
     "MODEL_VARIANTS",
@@ -147,7 +147,6 @@ __all__ = [
     "vocab_fingerprint",
 ]
 
-CORPUS_PATH = Path(__file__).resolve().parent / "data" / "corpus.txt"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 # One sentence that exercises every stage: capitals and accents (normalizer), punctuation
@@ -205,7 +204,7 @@ def read_corpus() -> list[str]:
         >>> read_corpus()[0]
         'A tokenizer turns raw text into the integer ids that a language model reads.'
     """
-    return CORPUS_PATH.read_text(encoding="utf-8").splitlines()
+    return list(CORPUS_LINES)
 
 
 def empty_pipeline(model: models.Model) -> Tokenizer:
