@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import keyword
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from refkit.engine.discovery import SNIPPET_PREFIX
-from refkit.engine.worker_process import module_places
+from refkit.engine.worker_process import existing_module, python_name_for
 
 __all__ = [
     "FIRST_SNIPPET",
@@ -95,14 +93,6 @@ class NavEdit:
     note: str
 
 
-def _installed_elsewhere(name: str) -> str | None:
-    """Where this environment already finds a top-level module ``name``, or ``None``."""
-    places = module_places(name)
-    if places is None:
-        return None
-    return places[0] if places else "built in"
-
-
 def topic_name_problem(topic: str) -> str | None:
     """Why ``topic`` cannot name a new topic module, or ``None`` when it can.
 
@@ -121,10 +111,8 @@ def topic_name_problem(topic: str) -> str | None:
         >>> print(topic_name_problem("_draft"))
         '_draft' starts with '_': files whose name starts with '_' are not read as topics; say 'draft'.
     """
-    if not topic.isidentifier() or keyword.iskeyword(topic):
-        better = re.sub(r"\W+", "_", topic).strip("_") or "notes"
-        if not better.isidentifier() or keyword.iskeyword(better):
-            better = f"notes_{better}"
+    better = python_name_for(topic)
+    if better is not None:
         return (
             f"{topic!r} is not a Python module name (letters, digits and underscores, not "
             f"starting with a digit); say {better!r}."
@@ -134,13 +122,9 @@ def topic_name_problem(topic: str) -> str | None:
             f"{topic!r} starts with '_': files whose name starts with '_' are not read as "
             f"topics; say {topic.lstrip('_') or 'notes'!r}."
         )
-    if topic in sys.stdlib_module_names:
-        where = "a standard-library module"
-    else:
-        location = _installed_elsewhere(topic)
-        if location is None:
-            return None
-        where = f"a module this environment already has ({location})"
+    where = existing_module(topic)
+    if where is None:
+        return None
     return (
         f"{topic!r} is the name of {where}: python -m doctest imports a topic file as a "
         f"top-level module, so the topic and the real {topic!r} would hide each other; say "

@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import keyword
 import os
+import re
 import selectors
 import subprocess
 import sys
@@ -32,7 +33,15 @@ from refkit.engine.messages import (
     encode,
 )
 
-__all__ = ["WORKER_START_SECONDS", "WorkerError", "WorkerProcess", "package_name_problem"]
+__all__ = [
+    "WORKER_START_SECONDS",
+    "WorkerError",
+    "WorkerProcess",
+    "existing_module",
+    "module_places",
+    "package_name_problem",
+    "python_name_for",
+]
 
 # On top of the snippets' own timeouts: how long the worker may take to start and import.
 WORKER_START_SECONDS = 300.0
@@ -59,28 +68,74 @@ def package_name_problem(package_dir: Path) -> str | None:
         True
     """
     name = package_dir.name
-    if not name.isidentifier() or keyword.iskeyword(name):
-        better = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "notes"
-        better = (
-            better if better.isidentifier() and not keyword.iskeyword(better) else f"notes_{better}"
-        )
+    better = python_name_for(name)
+    if better is not None:
         return (
             f"package_dir {name!r} is not a Python package name (letters, digits and underscores, "
             f"not starting with a digit); rename the folder, say to {better!r}."
         )
-    if name in sys.stdlib_module_names:
-        where = "a standard-library module"
-    else:
-        location = _found_elsewhere(name, package_dir)
-        if location is None:
-            return None
-        where = f"a module this environment already has ({location})"
+    where = existing_module(name, package_dir)
+    if where is None:
+        return None
     return (
         f"package_dir {name!r} is the name of {where}: the worker imports the topic package by "
         f"its folder's name, so this folder would hide the real {name!r} from the worker and every "
         f"library. Rename the folder (and the imports of it in its modules), say to "
         f"{name + '_notes'!r}."
     )
+
+
+def python_name_for(name: str) -> str | None:
+    """A Python name close to ``name`` when ``name`` is none (``None`` when it is one).
+
+    A Python name is an identifier that is not a keyword: what a module or package may be called.
+
+    Examples:
+        >>> python_name_for("my-notes"), python_name_for("class"), python_name_for("1st")
+        ('my_notes', 'notes_class', 'notes_1st')
+        >>> python_name_for("notes") is None
+        True
+    """
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return None
+    better = re.sub(r"\W+", "_", name).strip("_") or "notes"
+    return better if better.isidentifier() and not keyword.iskeyword(better) else f"notes_{better}"
+
+
+def existing_module(name: str, own: Path | None = None) -> str | None:
+    """What this process already finds under the top-level module name ``name``, or ``None``.
+
+    Both the worker's import of the topic package and ``python -m doctest`` on a topic file
+    import a top-level module of that name, so another module of the same name would hide it,
+    or be hidden by it.
+
+    Args:
+        name: A Python name.
+        own: The folder that is meant to be found under ``name`` (the topic package): finding
+            it, or a copy of refkit under its own name, is no clash.
+
+    Returns:
+        ``"a standard-library module"``, or ``"a module this environment already has (<where>)"``.
+
+    Examples:
+        >>> existing_module("json"), existing_module("no_such_module_anywhere")
+        ('a standard-library module', None)
+    """
+    if name in sys.stdlib_module_names:
+        return "a standard-library module"
+    places = module_places(name)
+    if places is None:
+        return None
+    if own is not None:
+        target = own.resolve()
+        for place in places:
+            with contextlib.suppress(OSError, ValueError):
+                path = Path(place).resolve()
+                if path == target or target in path.parents:
+                    return None  # the package itself, found on this process's path
+        if name == "refkit" and (own / "engine" / "worker.py").is_file():
+            return None  # a copy of refkit: its engine is the one the worker runs
+    return f"a module this environment already has ({places[0] if places else 'built in'})"
 
 
 def module_places(name: str) -> list[str] | None:
@@ -103,22 +158,6 @@ def module_places(name: str) -> list[str] | None:
         return None
     origin = [spec.origin] if spec.origin and spec.origin not in ("built-in", "frozen") else []
     return [*(spec.submodule_search_locations or ()), *origin]
-
-
-def _found_elsewhere(name: str, package_dir: Path) -> str | None:
-    """Where a top-level module ``name`` is found other than ``package_dir``, or ``None``."""
-    places = module_places(name)
-    if places is None:
-        return None
-    target = package_dir.resolve()
-    for place in places:
-        with contextlib.suppress(OSError, ValueError):
-            path = Path(place).resolve()
-            if path == target or target in path.parents:
-                return None  # the package itself, found on this process's path
-    if name == "refkit" and (package_dir / "engine" / "worker.py").is_file():
-        return None  # a copy of refkit: its engine is the one the worker runs
-    return str(places[0]) if places else "built in"
 
 
 class WorkerProcess:
