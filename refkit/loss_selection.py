@@ -54,7 +54,8 @@ What the original notes got wrong
   logits and gives something else): with decimal points the numbers are right, but the
   conclusion "softmax tends to always be close to 0 and 1 for two classes, so it is only suitable
   for multi-class" is wrong. The 99.7% equals sigmoid(3.45 - (-2.34)): the confidence comes from
-  the 5.79 logit gap, and close logits give probabilities near 50% (``demo_notes_numbers``).
+  the 5.79 logit gap, and close logits give probabilities near 50% (``demo_notes_numbers``,
+  ``demo_gap_sets_the_confidence``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ __all__ = [
     "demo_class_index_range",
     "demo_cross_entropy_inputs",
     "demo_cross_entropy_wants_logits",
+    "demo_gap_sets_the_confidence",
     "demo_multilabel_needs_independent_sigmoids",
     "demo_notes_numbers",
     "demo_two_class_softmax_is_sigmoid_of_gap",
@@ -300,6 +302,72 @@ def demo_notes_numbers() -> None:
           percentages(torch.softmax(logits + 100, dim=0)))
     print("softmax([-0.1, 0.1]) (small gap) =",
           percentages(torch.softmax(torch.tensor([-0.1, 0.1]), dim=0)))
+
+
+def demo_gap_sets_the_confidence() -> None:
+    """Draw ``sigmoid(b - a)`` and put the softmax of the notes' logit pairs on it.
+
+    Every pair ``[a, b]`` lands on the sigmoid curve at its gap ``b - a``: the notes' pair at
+    5.79 (99.70%), the same pair shifted by 100 on the very same spot, its reverse at -5.79
+    (the notes' 0.30%), and two close logits near the middle (54.98%). Where a pair sits on the
+    curve depends on the gap alone.
+
+    Examples:
+        >>> demo_gap_sets_the_confidence()
+        softmax([a, b])[1] at gap b - a:
+          [-2.34, 3.45] the notes' logits: gap 5.79 -> 99.70%
+          [97.66, 103.45] both shifted by 100: gap 5.79 -> 99.70%
+          [3.45, -2.34] the notes' logits swapped: gap -5.79 -> 0.30%
+          [-0.1, 0.1] close logits: gap 0.2 -> 54.98%
+        Two-class softmax against the sigmoid of the logit gap
+        axes x: 'logit gap b - a' y: 'P(class 1)'
+          line 'sigmoid(b - a)': x -8 -7.5 -7 -6.5 -6 -5.5 -5 -4.5 -4 -3.5 -3 -2.5 -2 -1.5 -1 \
+-0.5 0 0.5 1 1.5 2 2.5 3 3.5 4 4.5 5 5.5 6 6.5 7 7.5 8; y 0.000335 0.000553 0.000911 0.0015 \
+0.00247 0.00407 0.00669 0.011 0.018 0.0293 0.0474 0.0759 0.119 0.182 0.269 0.378 0.5 0.622 \
+0.731 0.818 0.881 0.924 0.953 0.971 0.982 0.989 0.993 0.996 0.998 0.998 0.999 0.999 1
+          line "the notes' logits": x 5.79; y 0.997
+          line 'both shifted by 100': x 5.79; y 0.997
+          line "the notes' logits swapped": x -5.79; y 0.00305
+          line 'close logits': x 0.2; y 0.55
+          text '99.70%'
+          text '0.30%'
+          text '54.98%'
+          legend: 'sigmoid(b - a)', "the notes' logits", 'both shifted by 100', \
+"the notes' logits swapped", 'close logits'
+    """
+    from matplotlib.figure import Figure
+
+    from refkit.engine.display import show
+
+    device = get_device()
+    gaps = torch.linspace(-8, 8, 33, device=device)
+    pairs = {
+        "the notes' logits": [-2.34, 3.45],
+        "both shifted by 100": [97.66, 103.45],
+        "the notes' logits swapped": [3.45, -2.34],
+        "close logits": [-0.1, 0.1],
+    }
+    figure = Figure(figsize=(6, 2.5))
+    axes = figure.add_subplot(xlabel="logit gap b - a", ylabel="P(class 1)")
+    axes.plot(gaps.cpu().tolist(), torch.sigmoid(gaps).cpu().tolist(), label="sigmoid(b - a)")
+    markers = {"the notes' logits": "o", "both shifted by 100": "x"}
+    print("softmax([a, b])[1] at gap b - a:")
+    for name, pair in pairs.items():
+        logits = torch.tensor(pair, device=device)
+        gap = round((logits[1] - logits[0]).item(), 2)
+        p_class_1 = torch.softmax(logits, dim=0)[1].item()
+        print(f"  {pair} {name}: gap {gap:g} -> {100 * p_class_1:.2f}%")
+        axes.plot(
+            [gap], [p_class_1], marker=markers.get(name, "o"), markersize=9,
+            linestyle="none", fillstyle="none", label=name,
+        )
+        if name != "both shifted by 100":  # same spot as the notes' pair: one label will do
+            axes.annotate(
+                f"{100 * p_class_1:.2f}%", (gap, p_class_1), xytext=(8, 6 if p_class_1 < 0.5 else -12),
+                textcoords="offset points", fontsize="small",
+            )
+    axes.legend(loc="upper left", fontsize="small")
+    show(figure, caption="Two-class softmax against the sigmoid of the logit gap")
 
 
 def demo_cross_entropy_wants_logits() -> None:
