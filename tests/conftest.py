@@ -12,7 +12,28 @@ from pathlib import Path
 
 import pytest
 
+from refkit.engine.discovery import load_catalog
+
 REPO = Path(__file__).resolve().parent.parent
+
+# The developer's own REFKIT_* settings (REFKIT_JOBS, REFKIT_ENABLED=false, ...), taken out of
+# the environment for the whole session by pytest_configure: a test that wants one sets it.
+SCRUBBED: dict[str, str] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Take every ``REFKIT_*`` variable out of the environment, before any test is collected.
+
+    Each xdist worker runs this too. Subprocesses the tests start inherit ``os.environ``, so
+    builds, commands and servers see only the variables a test sets on purpose.
+    """
+    for name in [name for name in os.environ if name.startswith("REFKIT_")]:
+        SCRUBBED[name] = os.environ.pop(name)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    os.environ.update(SCRUBBED)
+
 
 # A build script run in a fresh interpreter: builds the site in-process, then reports what the
 # MkDocs process imported and what the plugin did.
@@ -171,7 +192,11 @@ def built_site(tmp_path_factory: pytest.TempPathFactory, real_cache: Path) -> Pa
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-5000:]
-    assert "51 run" in done.stderr or " run, 0 failed" in done.stderr
+    # A fresh cache: every snippet of the package is on a page and ran in this build.
+    count = len(load_catalog(REPO / "refkit").snippets)
+    assert count > 0
+    ran = f"refkit: {count} snippets: 0 from the cache, {count} run, 0 failed, 0 not run"
+    assert ran in done.stderr, done.stderr[-3000:]
     return out / "site"
 
 
@@ -194,7 +219,9 @@ def zensical_site(
         shutil.copy(REPO / name, project / name)
     done = zensical(project, "build", "--clean", env={"REFKIT_CACHE_DIR": str(real_cache)})
     assert done.returncode == 0, done.stderr[-5000:]
-    assert " 0 run, 0 failed" in done.stderr, done.stderr[-3000:]
+    count = len(load_catalog(project / "refkit").snippets)
+    from_cache = f"refkit: {count} snippets: {count} from the cache, 0 run, 0 failed, 0 not run"
+    assert from_cache in done.stderr, done.stderr[-3000:]
     return project / "site"
 
 

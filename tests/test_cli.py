@@ -48,8 +48,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     (root / "sub").mkdir()
     monkeypatch.chdir(root / "sub")  # found from below, as git finds its repository
-    for option in ("PACKAGE_DIR", "CACHE_DIR", "APPROVED_DIR", "JOBS", "EXECUTE", "DEVICE"):
-        monkeypatch.delenv(f"REFKIT_{option}", raising=False)
     return root
 
 

@@ -43,8 +43,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "mkdocs.yml").write_text(MKDOCS_YML)
     (root / "sub").mkdir()
     monkeypatch.chdir(root / "sub")  # found from below, as the other subcommands find it
-    for option in ("PACKAGE_DIR", "CACHE_DIR", "APPROVED_DIR", "JOBS", "EXECUTE", "DEVICE"):
-        monkeypatch.delenv(f"REFKIT_{option}", raising=False)
     return root
 
 

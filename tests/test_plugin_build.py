@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
-from conftest import make_site
+from conftest import REPO, make_site
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +59,29 @@ def test_build_shows_source_output_and_stamp_all_escaped(site):
     assert re.search(r"<h2 id=\"[^\"]+\">A &lt;b&gt;title&lt;/b&gt;</h2>", html)
     assert "demo_hostile" in html  # the highlighted source
     assert re.search(r'<p class="refkit-stamp">Ran on cpu · Python [\d.]+ · torch ', html)
+
+
+def test_a_developers_refkit_variables_never_reach_the_builds_of_the_tests(tmp_path):
+    # The test above, run by a pytest started from a shell whose REFKIT_* settings would each
+    # break it: directives left as text, nothing run, no such package, a bad value.
+    developer = {
+        "REFKIT_ENABLED": "false",
+        "REFKIT_EXECUTE": "never",
+        "REFKIT_PACKAGE_DIR": "nowhere",
+        "REFKIT_JOBS": "two",
+    }
+    test = f"{__file__}::test_build_shows_source_output_and_stamp_all_escaped"
+    pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    done = subprocess.run(
+        [*pytest_command, "-p", "no:xdist", "--basetemp", str(tmp_path / "inner"), test],
+        cwd=REPO,
+        env={**os.environ, **developer},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
 
 
 def test_a_raising_snippet_fails_the_build_naming_page_line_snippet_and_frames(site):
