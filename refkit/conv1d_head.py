@@ -39,7 +39,8 @@ What the original notes got right and wrong
   tensor must first be permuted to ``(4, 128, 10)`` (``demo_keras_layout_in_pytorch``).
 * "To run sample, need to use the convolution weights": right; one output is the dot product of
   one timestep's 128 features with the weights, plus the bias (``demo_one_output_by_hand``), and
-  the whole layer is a per-timestep ``nn.Linear`` (``demo_kernel_size_one_is_a_linear_layer``).
+  the whole layer is a per-timestep ``nn.Linear`` (``demo_kernel_size_one_is_a_linear_layer``,
+  ``demo_kernel_window_as_a_linear_map``).
 * "There are differences in conv1d implementation in pytorch and tensorflow": the difference is
   the axis order (and the weight layout), not the computation.
 * "To use appropriate dropout on the timestep, we need to convert data from (N,T,C) ->
@@ -65,8 +66,8 @@ __all__ = [
     "demo_dropout1d_zero_patterns",
     "demo_keras_layout_in_pytorch",
     "demo_kernel_size_one_is_a_linear_layer",
+    "demo_kernel_window_as_a_linear_map",
     "demo_one_output_by_hand",
-    "zero_pattern_rows",
 ]
 
 TITLE: str = "What Conv1D(filters=1, kernel_size=1) means, and Dropout1d on (N, C, T)"
@@ -89,22 +90,6 @@ REFERENCES: tuple[Reference, ...] = (
         ),
     ),
 )
-
-
-def zero_pattern_rows(grid: torch.Tensor) -> list[str]:
-    """Format a 2-D tensor of small whole numbers as one line of text per row.
-
-    Args:
-        grid: A 2-D tensor, on any device.
-
-    Returns:
-        One string per row, the values as integers separated by spaces.
-
-    Examples:
-        >>> zero_pattern_rows(torch.tensor([[2.0, 0.0], [0.0, 2.0]]))
-        ['2 0', '0 2']
-    """
-    return [" ".join(str(int(value)) for value in row) for row in grid.cpu().tolist()]
 
 
 def demo_keras_layout_in_pytorch() -> None:
@@ -171,6 +156,90 @@ def demo_kernel_size_one_is_a_linear_layer() -> None:
     print("same outputs:", torch.allclose(from_conv, from_linear, atol=1e-6))
 
 
+def demo_kernel_window_as_a_linear_map() -> None:
+    """Draw which inputs each output of the convolution reads, for kernel sizes 1 and 3.
+
+    The convolution over a ``(T, C)`` sequence is a linear map from its ``T * C`` numbers to
+    ``T`` outputs; its matrix (the Jacobian, taken from the real layer by autograd) says which
+    input reaches which output, and with what weight. With ``kernel_size=1`` output t reads the
+    C channels of timestep t and nothing else, through the same C weights at every timestep: a
+    block diagonal, one ``nn.Linear(C, 1)`` per timestep. With ``kernel_size=3`` each output
+    also reads the neighbouring timesteps.
+
+    Examples:
+        >>> demo_kernel_window_as_a_linear_map()
+        kernel_size=1: output t reads the inputs of timesteps [[0], [1], [2], [3], [4]]
+        kernel_size=1: the same 3 weights at every timestep: True
+        kernel_size=3: output t reads the inputs of timesteps [[0, 1], [0, 1, 2], [1, 2, 3], \
+[2, 3, 4], [3, 4]]
+        Weight of each input (timestep, channel) in each output; blank: not read
+        axes 'kernel_size=1' y: 'output timestep'
+          image 5x15:
+            0.381 -0.432 0.471 None None None None None None None None None None None None
+            None None None 0.381 -0.432 0.471 None None None None None None None None None
+            None None None None None None 0.381 -0.432 0.471 None None None None None None
+            None None None None None None None None None 0.381 -0.432 0.471 None None None
+            None None None None None None None None None None None None 0.381 -0.432 0.471
+        axes 'kernel_size=3' x: 'input: 3 channels of each timestep' y: 'output timestep'
+          image 5x15:
+            -0.256 -0.311 0.043 -0.224 0.329 -0.285 None None None None None None None None None
+            0.28 0.159 0.071 -0.256 -0.311 0.043 -0.224 0.329 -0.285 None None None None None None
+            None None None 0.28 0.159 0.071 -0.256 -0.311 0.043 -0.224 0.329 -0.285 None None None
+            None None None None None None 0.28 0.159 0.071 -0.256 -0.311 0.043 -0.224 0.329 -0.285
+            None None None None None None None None None 0.28 0.159 0.071 -0.256 -0.311 0.043
+        axes y: 'weight'
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from refkit.engine.display import show
+
+    # The layers are built on the CPU (their initial weights are then the same everywhere);
+    # seed 5 gives weights well away from zero, so no drawn connection looks like a missing one.
+    seed_everything(5)
+    device = get_device()
+    steps, channels = 5, 3
+    convs = {
+        "kernel_size=1": nn.Conv1d(channels, 1, kernel_size=1).to(device),
+        "kernel_size=3": nn.Conv1d(channels, 1, kernel_size=3, padding=1).to(device),
+    }
+    sequence = torch.randn(steps, channels).to(device)  # Keras layout (T, C), one example
+    maps = {}
+    for name, conv in convs.items():
+        def outputs(x: torch.Tensor, conv: nn.Conv1d = conv) -> torch.Tensor:
+            return conv(x.T.unsqueeze(0))[0, 0]  # (T, C) -> (1, C, T) -> T scores
+
+        # d output[t] / d input[t', c], flattened to (T, T * C): the matrix of the linear map.
+        jacobian = torch.autograd.functional.jacobian(outputs, sequence)
+        maps[name] = jacobian.reshape(steps, steps * channels).cpu()
+        reads = [sorted({i // channels for i in row.nonzero().flatten().tolist()})
+                 for row in maps[name]]
+        print(f"{name}: output t reads the inputs of timesteps {reads}")
+        if name == "kernel_size=1":
+            blocks = maps[name].reshape(steps, steps, channels)[range(steps), range(steps)]
+            print(f"{name}: the same {channels} weights at every timestep:",
+                  bool((blocks == blocks[0]).all()))
+
+    scale = max(float(m.abs().max()) for m in maps.values())
+    figure = Figure(figsize=(6, 3.2), layout="constrained")
+    grid = figure.subplots(2, 1, sharex=True)
+    for axes, (name, matrix) in zip(grid, maps.items(), strict=True):
+        weights = np.round(matrix.numpy(), 3)
+        image = axes.imshow(
+            np.ma.masked_equal(weights, 0.0), cmap="viridis", vmin=-scale, vmax=scale
+        )
+        axes.set(title=name, ylabel="output timestep", yticks=range(steps))
+        axes.set_xticks([t * channels + (channels - 1) / 2 for t in range(steps)],
+                        [f"t{t}" for t in range(steps)])
+        # Thin lines between the timesteps' blocks of channels (minor ticks: no data lines).
+        axes.set_xticks([t * channels - 0.5 for t in range(1, steps)], minor=True)
+        axes.tick_params(which="minor", length=0)
+        axes.grid(which="minor", axis="x", linewidth=0.6)
+    grid[-1].set_xlabel(f"input: {channels} channels of each timestep")
+    figure.colorbar(image, ax=grid, label="weight", shrink=0.8)
+    show(figure, caption="Weight of each input (timestep, channel) in each output; blank: not read")
+
+
 def demo_one_output_by_hand() -> None:
     """Reproduce one output of the convolution from its weights and bias.
 
@@ -216,37 +285,66 @@ def demo_one_output_by_hand() -> None:
 def demo_dropout1d_zero_patterns() -> None:
     """Show which entries ``nn.Dropout1d`` zeroes in the notes' recipe and when applied directly.
 
-    The notes permute ``(N, T, C)`` to ``(N, C, T)`` to drop timesteps; printing the mask on a
-    tensor of ones shows that recipe drops whole channels, and that dropping whole timesteps
-    needs the layer on ``(N, T, C)`` as it is. Kept entries are scaled to 1 / (1 - 0.5) = 2.
+    The notes permute ``(N, T, C)`` to ``(N, C, T)`` to drop timesteps; the zero pattern on a
+    tensor of ones shows that this recipe drops whole channels (columns of zeros), and that
+    dropping whole timesteps (rows of zeros) needs the layer on ``(N, T, C)`` as it is. Kept
+    entries are scaled to 1 / (1 - 0.5) = 2.
 
     Examples:
         >>> demo_dropout1d_zero_patterns()
-        notes' recipe (N,T,C) -> Dropout1d on (N,C,T) -> (N,T,C); rows = timesteps:
-        2 0 2 0
-        2 0 2 0
-        2 0 2 0
-        2 0 2 0
-        2 0 2 0
-        Dropout1d on (N,T,C) directly; rows = timesteps:
-        0 0 0 0
-        0 0 0 0
-        2 2 2 2
-        0 0 0 0
-        2 2 2 2
+        notes' recipe: dropped channels [1, 3], dropped timesteps []
+        direct: dropped channels [], dropped timesteps [0, 1, 3]
+        Dropout1d(p=0.5) on a (1, 5, 4) tensor of ones, as (N,T,C): rows are timesteps, \
+columns channels; 0 dropped, 2 kept (scaled by 2)
+        recipe: on (N,C,T)
+            c0  c1  c2  c3
+        t0   2   0   2   0
+        t1   2   0   2   0
+        t2   2   0   2   0
+        t3   2   0   2   0
+        t4   2   0   2   0
+        <BLANKLINE>
+        direct: on (N,T,C)
+            c0  c1  c2  c3
+        t0   0   0   0   0
+        t1   0   0   0   0
+        t2   2   2   2   2
+        t3   0   0   0   0
+        t4   2   2   2   2
     """
+    from refkit.engine.display import show
+    from refkit.engine.views import matrix_view, side_by_side
+
     # Dropout masks come from the RNG of the tensor's device, and CPU and CUDA turn the same
-    # seed into different masks: this one tensor stays on the CPU so the printed pattern is the
-    # same on every machine. (demo_dropout1d_structure checks the same facts on get_device().)
+    # seed into different masks: this one tensor stays on the CPU so the pattern is the same
+    # on every machine. (demo_dropout1d_structure checks the same facts on get_device().)
     seed_everything(4)  # a seed whose masks keep some entries and drop others in both cases
     dropout = nn.Dropout1d(p=0.5)  # a fresh module is in training mode, so it drops
     ones_ntc = torch.ones(1, 5, 4)  # 1 sequence, 5 timesteps, 4 channels
-    recipe = dropout(ones_ntc.permute(0, 2, 1)).permute(0, 2, 1)
-    direct = dropout(ones_ntc)
-    print("notes' recipe (N,T,C) -> Dropout1d on (N,C,T) -> (N,T,C); rows = timesteps:")
-    print("\n".join(zero_pattern_rows(recipe[0])))
-    print("Dropout1d on (N,T,C) directly; rows = timesteps:")
-    print("\n".join(zero_pattern_rows(direct[0])))
+    patterns = {
+        "notes' recipe": dropout(ones_ntc.permute(0, 2, 1)).permute(0, 2, 1)[0],
+        "direct": dropout(ones_ntc)[0],
+    }
+    for name, pattern in patterns.items():
+        channels = (pattern == 0).all(dim=0).nonzero().flatten().tolist()
+        timesteps = (pattern == 0).all(dim=1).nonzero().flatten().tolist()
+        print(f"{name}: dropped channels {channels}, dropped timesteps {timesteps}")
+    titles = {"notes' recipe": "recipe: on (N,C,T)", "direct": "direct: on (N,T,C)"}
+    views = [
+        matrix_view(
+            pattern.int(),  # whole numbers, printed as they are
+            row_labels=[f"t{t}" for t in range(pattern.shape[0])],
+            col_labels=[f"c{c}" for c in range(pattern.shape[1])],
+            title=titles[name],
+            value_range=(0, 2),
+        )
+        for name, pattern in patterns.items()
+    ]
+    show(
+        side_by_side(*views),
+        caption="Dropout1d(p=0.5) on a (1, 5, 4) tensor of ones, as (N,T,C): rows are "
+        "timesteps, columns channels; 0 dropped, 2 kept (scaled by 2)",
+    )
 
 
 def demo_dropout1d_structure() -> None:
