@@ -23,7 +23,9 @@ There are two ways to find "the first token of each word" with a fast tokenizer:
   ``None`` for special tokens. A token whose word id differs from the previous token's opens a
   word. This is what the current transformers token-classification guide uses.
 
-On ordinary input the two rules give identical labels (``demo_labels_from_word_ids``). The offsets
+On ordinary input the two rules give identical labels (``demo_labels_from_word_ids``;
+``demo_alignment_strip`` shows the spans, word ids and labels of every token in one picture, next
+to the other common rule, which labels every sub-token). The offsets
 rule, however, infers word starts from character arithmetic and then pours the word labels into
 the positions it found in order, so it breaks whenever the number of "word starts" it sees is not
 the number of words: a word that normalizes to nothing, truncation, or a tokenizer whose offset
@@ -84,6 +86,7 @@ __all__ = [
     "REFERENCES",
     "TITLE",
     "bert_style_tokenizer",
+    "demo_alignment_strip",
     "demo_bert_normalizer_deletes_invisible_characters",
     "demo_collator_pads_labels_with_minus_100",
     "demo_labels_from_offsets",
@@ -97,6 +100,7 @@ __all__ = [
     "demo_word_ids_on_plain_text",
     "labels_from_offsets",
     "labels_from_word_ids",
+    "labels_on_every_sub_token",
     "roberta_style_tokenizer",
     "train_byte_level_bpe",
 ]
@@ -257,41 +261,118 @@ def labels_from_word_ids(word_ids: list[int | None], word_labels: list[int]) -> 
     return token_labels
 
 
+def labels_on_every_sub_token(word_ids: list[int | None], word_labels: list[int]) -> list[int]:
+    """Give every sub-token its word's label, as ``run_ner.py --label_all_tokens`` does.
+
+    The first token of a word gets the word's label; the word's other tokens get it too, with
+    a ``B-`` label turned into the matching ``I-`` one (``LABEL_NAMES``: ``B-ORG`` -> ``I-ORG``),
+    since they continue the entity rather than begin it. Special tokens still get ``-100``.
+
+    Args:
+        word_ids: The ``word_ids()`` of ONE encoding (``None`` marks special tokens).
+        word_labels: One label per input word, indices into ``LABEL_NAMES``.
+
+    Returns:
+        One label per token.
+
+    Examples:
+        >>> labels_on_every_sub_token([None, 0, 0, 1, None], [1, 0])
+        [-100, 1, 2, 0, -100]
+    """
+    inside = {
+        LABEL_NAMES.index(name): LABEL_NAMES.index("I-" + name[2:])
+        for name in LABEL_NAMES
+        if name.startswith("B-")
+    }
+    token_labels = []
+    previous = None
+    for word_id in word_ids:
+        if word_id is None:
+            token_labels.append(IGNORE_INDEX)
+        elif word_id == previous:  # a continuation piece: inside the word's entity
+            label = word_labels[word_id]
+            token_labels.append(inside.get(label, label))
+        else:
+            token_labels.append(word_labels[word_id])
+        previous = word_id
+    return token_labels
+
+
 def demo_offsets_and_word_ids() -> None:
     """Show what offsets and word ids look like for a sentence that is already split into words.
 
     With ``is_split_into_words=True`` each word's offsets restart at 0, which is what the old
-    offsets rule relies on; a plain string gives offsets into the whole string instead.
+    offsets rule relies on; a plain string gives offsets into the whole string instead, and
+    they point at the characters as written, capitals included, although the tokens are
+    lowercased.
 
     Examples:
         >>> demo_offsets_and_word_ids()
-        token     offsets  word id
-        [CLS]     (0, 0)   None
-        hu        (0, 2)   0
-        ##g       (2, 3)   0
-        ##ging    (3, 7)   0
-        f         (0, 1)   1
-        ##ace     (1, 4)   1
-        tokenizer (0, 9)   2
-        ##s       (9, 10)  2
-        split     (0, 5)   3
-        sub       (0, 3)   4
-        -         (3, 4)   4
-        word      (4, 8)   4
-        pieces    (0, 6)   5
-        [SEP]     (0, 0)   None
-        plain string offsets: [(0, 0), (0, 2), (2, 3), (3, 7), (8, 9), (9, 12), (13, 22)]...
+        pre-split: 6 spans start at 0, the plain string: 1
+        The same sentence as a list of words and as one string
+        words=["Hugging", "Face", ...], is_split_into_words=True
+        #   token      special  span     word id
+        0   [CLS]      yes      [0, 0)   None
+        1   hu                  [0, 2)   0
+        2   ##g                 [2, 3)   0
+        3   ##ging              [3, 7)   0
+        4   f                   [0, 1)   1
+        5   ##ace               [1, 4)   1
+        6   tokenizer           [0, 9)   2
+        7   ##s                 [9, 10)  2
+        8   split               [0, 5)   3
+        9   sub                 [0, 3)   4
+        10  -                   [3, 4)   4
+        11  word                [4, 8)   4
+        12  pieces              [0, 6)   5
+        13  [SEP]      yes      [0, 0)   None
+        <BLANKLINE>
+        text="Hugging Face tokenizers split sub-word pieces"
+        #   token      special  span      text       word id
+        0   [CLS]      yes      [0, 0)    ''         None
+        1   hu                  [0, 2)    Hu         0
+        2   ##g                 [2, 3)    g          0
+        3   ##ging              [3, 7)    ging       0
+        4   f                   [8, 9)    F          1
+        5   ##ace               [9, 12)   ace        1
+        6   tokenizer           [13, 22)  tokenizer  2
+        7   ##s                 [22, 23)  s          2
+        8   split               [24, 29)  split      3
+        9   sub                 [30, 33)  sub        4
+        10  -                   [33, 34)  -          5
+        11  word                [34, 38)  word       6
+        12  pieces              [39, 45)  pieces     7
+        13  [SEP]      yes      [0, 0)    ''         None
     """
+    from refkit.engine.display import show
+    from refkit.engine.views import side_by_side, token_strip
+
     tokenizer = bert_style_tokenizer()
-    encoding = tokenizer(EXAMPLE_WORDS, is_split_into_words=True, return_offsets_mapping=True)
-    print(f"{'token':<10}{'offsets':<9}word id")
-    for token, span, word_id in zip(
-        encoding.tokens(), encoding["offset_mapping"], encoding.word_ids(), strict=True
-    ):
-        print(f"{token:<10}{span!s:<9}{word_id}")
+    options = {"return_offsets_mapping": True, "return_special_tokens_mask": True}
+    words = tokenizer(EXAMPLE_WORDS, is_split_into_words=True, **options)
     # The same words joined into one string: offsets now count from the start of the sentence.
-    plain = tokenizer(" ".join(EXAMPLE_WORDS), return_offsets_mapping=True)
-    print(f"plain string offsets: {plain['offset_mapping'][:7]}...")
+    text = " ".join(EXAMPLE_WORDS)
+    plain = tokenizer(text, **options)
+    starts = [
+        sum(start == 0 and end > 0 for start, end in encoding["offset_mapping"])
+        for encoding in (words, plain)
+    ]
+    print(f"pre-split: {starts[0]} spans start at 0, the plain string: {starts[1]}")
+    strips = [
+        token_strip(
+            encoding.tokens(),
+            offsets=encoding["offset_mapping"],
+            word_ids=encoding.word_ids(),
+            special=encoding["special_tokens_mask"],
+            text=covered,
+            title=title,
+        )
+        for encoding, covered, title in (
+            (words, None, 'words=["Hugging", "Face", ...], is_split_into_words=True'),
+            (plain, text, f'text="{text}"'),
+        )
+    ]
+    show(side_by_side(*strips), caption="The same sentence as a list of words and as one string")
 
 
 def demo_labels_from_offsets() -> None:
@@ -333,6 +414,68 @@ def demo_labels_from_word_ids() -> None:
     print(f"word ids: {encoding.word_ids()}")
     print(f"labels:   {by_word_ids}")
     print(f"same labels as the offsets rule: {by_word_ids == by_offsets}")
+
+
+def demo_alignment_strip() -> None:
+    """Show the tokens of one pre-split sentence with their spans, word ids and both label rules.
+
+    One cell per token: its per-word character span, its word id, and the label it gets under
+    each rule. "First sub-token" is the rule of this page (and of the transformers guide):
+    continuation pieces get ``-100``. "Every sub-token" is ``run_ner.py --label_all_tokens``:
+    they carry the word's label, ``B-ORG`` turned into ``I-ORG``. Special tokens get ``-100``
+    under both rules, so the loss sees 6 positions under the first and 12 under the second.
+
+    Examples:
+        >>> demo_alignment_strip()
+        positions in the loss: first sub-token 6, every sub-token 12 (of 14 tokens)
+        "Hugging Face tokenizers split sub-word pieces", split into 6 words
+        #   token      special  span     word id  first sub-token  every sub-token
+        0   [CLS]      yes      [0, 0)   None     -100             -100
+        1   hu                  [0, 2)   0        B-ORG            B-ORG
+        2   ##g                 [2, 3)   0        -100             I-ORG
+        3   ##ging              [3, 7)   0        -100             I-ORG
+        4   f                   [0, 1)   1        I-ORG            I-ORG
+        5   ##ace               [1, 4)   1        -100             I-ORG
+        6   tokenizer           [0, 9)   2        O                O
+        7   ##s                 [9, 10)  2        -100             O
+        8   split               [0, 5)   3        O                O
+        9   sub                 [0, 3)   4        O                O
+        10  -                   [3, 4)   4        -100             O
+        11  word                [4, 8)   4        -100             O
+        12  pieces              [0, 6)   5        O                O
+        13  [SEP]      yes      [0, 0)   None     -100             -100
+    """
+    from refkit.engine.display import show
+    from refkit.engine.views import token_strip
+
+    encoding = bert_style_tokenizer()(
+        EXAMPLE_WORDS,
+        is_split_into_words=True,
+        return_offsets_mapping=True,
+        return_special_tokens_mask=True,
+    )
+    word_ids = encoding.word_ids()
+    rules = {
+        "first sub-token": labels_from_word_ids(word_ids, EXAMPLE_WORD_LABELS),
+        "every sub-token": labels_on_every_sub_token(word_ids, EXAMPLE_WORD_LABELS),
+    }
+    kept = {name: sum(label != IGNORE_INDEX for label in labels) for name, labels in rules.items()}
+    print(
+        f"positions in the loss: first sub-token {kept['first sub-token']}, "
+        f"every sub-token {kept['every sub-token']} (of {len(word_ids)} tokens)"
+    )
+    strip = token_strip(
+        encoding.tokens(),
+        offsets=encoding["offset_mapping"],  # per word: is_split_into_words=True
+        word_ids=word_ids,
+        # Label names for reading; -100 stays a number (the strip dims it).
+        labels={
+            name: [label if label == IGNORE_INDEX else LABEL_NAMES[label] for label in labels]
+            for name, labels in rules.items()
+        },
+        special=encoding["special_tokens_mask"],
+    )
+    show(strip, caption=f'"{" ".join(EXAMPLE_WORDS)}", split into {len(EXAMPLE_WORDS)} words')
 
 
 def demo_offsets_rule_breaks() -> None:
