@@ -267,6 +267,51 @@ class Report:
         print(f"{verdict} {name}" + "".join(f"\n       - {p}" for p in problems), flush=True)
 
 
+COMMENTED_OUT = "a directive in an HTML comment never runs"
+NO_ORPHANS = "no process a snippet started outlives the build"
+DISK_INPUT = "files read back from disk (cache, link report, approved) are validated"
+SHADOWING_PACKAGE = (
+    "a package folder named like a standard-library module is refused with a message"
+)
+
+
+def page_case_names(host: str, selected: list[PageCase]) -> list[str]:
+    """The names :func:`page_cases` reports for ``host``, in order."""
+    cases = [c.name for c in selected if host in c.hosts]
+    if not cases:
+        return []
+    return [
+        f"{host}: the build finishes",
+        *(f"{host}: {name}" for name in cases),
+        f"{host}: {COMMENTED_OUT}",
+        f"{host}: {NO_ORPHANS}",
+        *(f"{host}: malformed topic {name} is a per-file error" for name in BAD_TOPICS),
+    ]
+
+
+def command_case_name(args: list[str], status: int) -> str:
+    return f"refkit {' '.join(args)}: exits {status}, its output escaped, no crash"
+
+
+def case_names(k: str = "", zensical: bool = False) -> list[str]:
+    """Every case a run of the campaign reports, in order, for its options ``-k``, ``--zensical``.
+
+    Examples:
+        >>> case_names()[:2]
+        ['mkdocs: the build finishes', 'mkdocs: huge_return']
+        >>> case_names(k="memory")[:2]
+        ['mkdocs: the build finishes', 'mkdocs: memory_hog']
+    """
+    selected = [c for c in PAGE_CASES if k in c.name]
+    names = page_case_names("mkdocs", selected)
+    if zensical:
+        names += page_case_names("zensical", selected)
+    if not k:
+        names += [command_case_name(args, status) for args, status, _ in COMMAND_CASES]
+        names += [DISK_INPUT, SHADOWING_PACKAGE]
+    return names
+
+
 def page_cases(work: Path, report: Report, host: str, selected: list[PageCase]) -> None:
     cases = [c for c in selected if host in c.hosts]
     if not cases:
@@ -285,7 +330,7 @@ def page_cases(work: Path, report: Report, host: str, selected: list[PageCase]) 
     for case in cases:
         report.record(f"{host}: {case.name}", case.check(built))
     report.record(
-        f"{host}: a directive in an HTML comment never runs",
+        f"{host}: {COMMENTED_OUT}",
         ["the commented-out snippet ran"]
         if (root / "topics" / "HIDDEN_RAN").exists() or (root / "HIDDEN_RAN").exists()
         else [],
@@ -293,7 +338,7 @@ def page_cases(work: Path, report: Report, host: str, selected: list[PageCase]) 
     time.sleep(0.5)
     left = sleepers() - before
     report.record(
-        f"{host}: no process a snippet started outlives the build",
+        f"{host}: {NO_ORPHANS}",
         [f"pids {sorted(left)}"] if left else [],
     )
     for pid in left:
@@ -305,26 +350,54 @@ def page_cases(work: Path, report: Report, host: str, selected: list[PageCase]) 
         )
 
 
+# The commands run on the command site: (arguments, exit status, what the output must hold).
+# The raising snippet's topic is in the package but on no page (a build would stop at it).
+COMMAND_CASES = (
+    (
+        ["list"],
+        0,
+        ("control_characters.demo_case ", "escape_in_exception.demo_case ", "(on no page)"),
+    ),
+    (["check", "control_characters.demo_case"], 1, ("never approved", "0 passed, 1 failed")),
+    (["run", "control_characters.demo_case"], 0, ("nul\\x00 esc\\x1b[31m red c1\\x9b del\\x7f",)),
+    (
+        ["run", "escape_in_exception.demo_case"],
+        1,
+        (
+            'escape_in_exception.py", line 5, in demo_case',
+            "RuntimeError: \\x1b[2J\\x1b]0;owned\\x07 cleared your terminal",
+        ),
+    ),
+)
+
+
+def command_problems(
+    done: subprocess.CompletedProcess[str], status: int, needles: tuple[str, ...]
+) -> list[str]:
+    """What a command must satisfy: its status and output, nothing raw, no failure of its own.
+
+    A snippet's traceback is its output; a traceback through refkit's own code is a crash.
+    """
+    out = done.stdout + done.stderr
+    problems = [f"exit {done.returncode}, not {status}"] if done.returncode != status else []
+    problems += [f"the output lacks {n!r}" for n in needles if n not in out]
+    if RAW_CONTROL.search(out):
+        problems.append("a raw control character in the output")
+    if "refkit/engine/" in out or "unknown snippet id" in out:
+        problems.append(f"refkit itself failed: {out[-800:]}")
+    return problems
+
+
 def command_cases(work: Path, report: Report) -> None:
     root = work / "site-commands"
     cases = [c for c in PAGE_CASES if c.name in {"control_characters", "markup_in_output"}]
     write_site(root, cases, {})
+    [raising] = [c for c in PAGE_CASES if c.name == "escape_in_exception"]
+    (root / "topics" / f"{raising.name}.py").write_text(raising.topic)
     refkit = [sys.executable, "-m", "refkit.engine.cli"]
-    for args in (
-        ["list"],
-        ["check", "control_characters.demo_case"],
-        ["run", "escape_in_exception.demo_case"],
-    ):
+    for args, status, needles in COMMAND_CASES:
         done = run([*refkit, *args], root)
-        out = done.stdout + done.stderr
-        problems = []
-        if "Traceback (most recent call last)" in out and args[0] == "list":
-            problems.append("a traceback")
-        if "\x1b" in out or "\x00" in out:
-            problems.append("a raw control character in the output")
-        if args[0] == "list" and done.returncode != 0:
-            problems.append(f"exit {done.returncode}")
-        report.record(f"refkit {' '.join(args)}: no raw control characters, no crash", problems)
+        report.record(command_case_name(args, status), command_problems(done, status, needles))
 
     # What is read back from disk is input too: a tampered cache heals, with a warning.
     site_build = [sys.executable, "-m", "mkdocs", "build"]
@@ -360,16 +433,14 @@ def command_cases(work: Path, report: Report) -> None:
     garbage = run(site_build, root)
     if garbage.returncode != 0 or "Traceback" in garbage.stderr:
         problems.append(f"an approved file of garbage broke the build: {garbage.stderr[-500:]}")
-    report.record(
-        "files read back from disk (cache, link report, approved) are validated", problems
-    )
+    report.record(DISK_INPUT, problems)
 
     shadow = work / "site-shadow"
     write_site(shadow, cases[:1], {"package_dir": "json"})
     (shadow / "topics").rename(shadow / "json")
     done = run(site_build, shadow)
     report.record(
-        "a package folder named like a standard-library module is refused with a message",
+        SHADOWING_PACKAGE,
         []
         if done.returncode != 0 and "json" in done.stderr and "Traceback" not in done.stderr
         else [done.stderr[-800:]],
@@ -392,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
             page_cases(work, report, "zensical", selected)
         if not args.k:
             command_cases(work, report)
+    # A case that was never reported (its code skipped, renamed or gone) fails too.
+    for name in case_names(args.k, args.zensical):
+        if name not in report.passed and name not in report.failures:
+            report.record(name, ["never reported"])
     print(f"{len(report.passed)} passed, {len(report.failures)} failed")
     return 1 if report.failures else 0
 
