@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -393,6 +394,19 @@ def demo_surrogates():
 def demo_surrogate_message():
     import os
     raise FileNotFoundError(os.fsdecode(b"missing-\\xff"))
+
+class SurrogateRepr:
+    def __repr__(self):
+        import os
+        return os.fsdecode(b"repr-\\xff")
+
+def demo_surrogates_in_every_stream():
+    import os
+    print(os.fsdecode(b"out-\\xff"), flush=True)
+    print(os.fsdecode(b"err-\\xff"), file=sys.stderr, flush=True)
+    warnings.warn(os.fsdecode(b"warned-\\xff"))
+    logging.getLogger("lib").warning("%s", os.fsdecode(b"logged-\\xff"))
+    return SurrogateRepr()
 '''
 
 MAX_OUTPUT = 10_000
@@ -532,6 +546,18 @@ def test_lone_surrogates_are_replaced_in_every_field(bounded):
     assert returned.return_text == "'name-\\udcff'"  # repr escapes it: nothing to replace
     message = bounded[0]["topic.demo_surrogate_message"].error
     assert message.message == "missing-?" and "missing-?" in message.traceback
+    streams = bounded[0]["topic.demo_surrogates_in_every_stream"]
+    assert streams.ok and streams.return_text == "repr-?", streams
+    by_stream = {event.stream: event.text for event in streams.events}
+    assert sorted(by_stream) == ["log", "stderr", "stdout", "warning"], streams.events
+    assert (by_stream["stdout"], by_stream["stderr"]) == ("out-?\n", "err-?\n")
+    assert "warned-?" in by_stream["warning"] and "logged-?" in by_stream["log"]
+    for snippet_id in ("topic.demo_surrogate_message", "topic.demo_surrogates_in_every_stream"):
+        result = bounded[0][snippet_id]
+        texts = [event.text for event in result.events] + [result.return_text or ""]
+        if result.error:
+            texts += [result.error.message, result.error.traceback]
+        assert not [t for t in texts if re.search("[\\ud800-\\udfff]", t)], snippet_id
 
 
 @pytest.mark.slow
