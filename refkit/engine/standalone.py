@@ -1,0 +1,282 @@
+"""A snippet as a script that runs on its own: its imports and the package helpers it uses, inlined.
+
+A page shows a demonstration's function; pasted alone it would fail on the names it takes from
+its module (``F``, ``nn``, ``seed_everything``, a tokenizer built by a helper). For the
+downloads (a notebook cell, a ``.py`` file) refkit builds the whole program instead, read from
+the package's source, never imported:
+
+- every module-level name the function uses is followed, transitively: a helper function or
+  class, a constant, an import. Definitions from the package itself (``from refkit.x import y``)
+  are copied in from their module, in the order they depend on each other; other imports
+  (torch, transformers, the standard library) stay imports, one per name used;
+- module-level statements that are not definitions (a logger set up, an environment variable
+  set) run on import, so the state they make is part of what the snippet ran with: they are
+  copied too, for every module something was taken from;
+- names used only in annotations are not followed (every module of the package starts with
+  ``from __future__ import annotations``, and the copy does too), nor what sits under
+  ``if TYPE_CHECKING:``.
+
+A name defined differently in two modules that the script needs both of would make the copy
+ambiguous: :class:`StandaloneError` names both places.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["StandaloneError", "standalone_program", "standalone_source"]
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+class StandaloneError(ValueError):
+    """A snippet whose standalone copy cannot be made; the message names the file and line."""
+
+
+@dataclass
+class _Definition:
+    """A top-level statement of a module: what it binds, and the names it uses."""
+
+    module: str
+    node: ast.stmt
+    text: str
+    binds: tuple[str, ...]
+    uses: frozenset[str]
+
+
+@dataclass
+class _Module:
+    name: str
+    path: Path
+    definitions: list[_Definition] = field(default_factory=list)
+    # name -> (module the package import comes from, the name there), for `from pkg.x import y`
+    package_imports: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # name -> the import statement that binds it, for every other import
+    imports: dict[str, str] = field(default_factory=dict)
+    effects: list[_Definition] = field(default_factory=list)
+
+    def binding(self, name: str) -> _Definition | None:
+        for definition in self.definitions:
+            if name in definition.binds:
+                return definition
+        return None
+
+
+def _names_used(node: ast.AST) -> frozenset[str]:
+    """Names a statement reads, annotations left out (they are never evaluated here)."""
+    used: set[str] = set()
+
+    def visit(item: ast.AST) -> None:
+        if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load):
+            used.add(item.id)
+        for name, child in ast.iter_fields(item):
+            if name in ("annotation", "returns"):
+                continue
+            for value in child if isinstance(child, list) else [child]:
+                if isinstance(value, ast.AST):
+                    visit(value)
+
+    visit(node)
+    return frozenset(used)
+
+
+def _bound_names(node: ast.stmt) -> tuple[str, ...]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return (node.name,)
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+        targets = [node.target]
+    names: list[str] = []
+    for target in targets:
+        names.extend(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return tuple(names)
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+
+
+def _statement_text(lines: list[str], node: ast.stmt) -> str:
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return "".join(lines[start - 1 : node.end_lineno]).rstrip() + "\n"
+
+
+class _Reader:
+    """The package's modules, read from source on first use."""
+
+    def __init__(self, package_dir: Path) -> None:
+        self.package_dir = package_dir
+        self.package = package_dir.name
+        self.modules: dict[str, _Module] = {}
+
+    def path_of(self, module: str) -> Path | None:
+        parts = module.split(".")
+        if parts[0] != self.package:
+            return None
+        base = self.package_dir.joinpath(*parts[1:])
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def module(self, name: str) -> _Module:
+        if name in self.modules:
+            return self.modules[name]
+        path = self.path_of(name)
+        if path is None:
+            raise StandaloneError(f"{name}: no such module in {self.package_dir}")
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines(keepends=True)
+        module = _Module(name, path)
+        for node in ast.parse(source, filename=str(path)).body:
+            self._read_statement(module, lines, node)
+        self.modules[name] = module
+        return module
+
+    def _read_statement(  # noqa: PLR0912 - one branch per kind of top-level statement
+        self, module: _Module, lines: list[str], node: ast.stmt
+    ) -> None:
+        where = f"{module.path}:{node.lineno}"
+        if isinstance(node, ast.ImportFrom):
+            source = node.module or ""
+            if node.level:
+                source = ".".join(
+                    module.name.split(".")[: -node.level] + ([source] if source else [])
+                )
+            if source == "__future__":
+                return
+            for alias in node.names:
+                local = alias.asname or alias.name
+                if alias.name == "*":
+                    raise StandaloneError(f"{where}: `from {source} import *` cannot be inlined")
+                if source.split(".")[0] == self.package:
+                    module.package_imports[local] = (source, alias.name)
+                else:
+                    as_part = f" as {alias.asname}" if alias.asname else ""
+                    module.imports[local] = f"from {source} import {alias.name}{as_part}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == self.package:
+                    raise StandaloneError(
+                        f"{where}: `import {alias.name}` cannot be inlined; import names from it"
+                    )
+                local = alias.asname or alias.name.split(".")[0]
+                as_part = f" as {alias.asname}" if alias.asname else ""
+                module.imports[local] = f"import {alias.name}{as_part}"
+        elif _is_type_checking(node):
+            return
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return  # a docstring
+        else:
+            binds = _bound_names(node)
+            definition = _Definition(
+                module.name, node, _statement_text(lines, node), binds, _names_used(node)
+            )
+            if binds == ("__all__",):
+                return
+            (module.definitions if binds else module.effects).append(definition)
+
+
+def standalone_source(package_dir: Path, module: str, function: str) -> str:
+    """The source of a script that defines ``function`` of ``module`` and all it needs.
+
+    The script does not call the function: its caller adds the call (a notebook cell ends with
+    it, a ``.py`` file under ``if __name__ == "__main__":``).
+
+    Args:
+        package_dir: The package's folder; its name is the package's import name.
+        module: The topic module, without the package (``conv1d_head``).
+        function: The snippet's function (``demo_kernel_size_one_is_a_linear_layer``).
+
+    Raises:
+        StandaloneError: A name that two modules define differently, a star import, a function
+            the module lacks.
+
+    Examples:
+        >>> import refkit, pathlib
+        >>> code = standalone_source(pathlib.Path(refkit.__file__).parent, "loss_selection", "demo_cross_entropy_inputs")
+        >>> "import torch" in code and "def seed_everything" in code and "refkit" not in code.split("def ")[0]
+        True
+    """
+    return standalone_program(package_dir, [(module, function)])
+
+
+def standalone_program(package_dir: Path, functions: Sequence[tuple[str, str]]) -> str:
+    """One script that defines every ``(module, function)`` given, sharing what they need.
+
+    The functions come last, in the order given; see :func:`standalone_source`.
+    """
+    reader = _Reader(package_dir)
+    roots: list[_Definition] = []
+    for module, function in functions:
+        top = reader.module(f"{reader.package}.{module}")
+        root = top.binding(function)
+        if root is None or not isinstance(root.node, ast.FunctionDef):
+            raise StandaloneError(f"{top.path}: no function {function!r}")
+        roots.append(root)
+
+    imports: dict[str, None] = {}  # import statements, in the order first needed
+    chosen: dict[tuple[str, str], _Definition] = {}  # (module, name) -> definition
+    defined_by: dict[str, tuple[str, _Definition]] = {}  # name -> (module, definition)
+    order: list[_Definition] = []
+    aliases: list[str] = []
+    modules_used: dict[str, None] = {}
+
+    def need(module_name: str, name: str, wanted_at: str) -> None:
+        if (module_name, name) in chosen:
+            return
+        source = reader.module(module_name)
+        if name in source.package_imports:
+            origin, original = source.package_imports[name]
+            need(origin, original, wanted_at)
+            if original != name:
+                aliases.append(f"{name} = {original}\n")
+            if (origin, original) in chosen:
+                chosen[(module_name, name)] = chosen[(origin, original)]
+            return
+        if name in source.imports:
+            imports.setdefault(source.imports[name])
+            return
+        definition = source.binding(name)
+        if definition is None:
+            return  # a builtin, a local name, or one only an annotation uses
+        other = defined_by.get(name)
+        if other is not None and other[1] is not definition:
+            raise StandaloneError(
+                f"{wanted_at}: {name!r} is defined in both {other[0]} and {module_name}; "
+                "the standalone copy can hold only one"
+            )
+        for bound in definition.binds:
+            chosen[(module_name, bound)] = definition
+            defined_by[bound] = (module_name, definition)
+        modules_used.setdefault(module_name)
+        for used in sorted(definition.uses - _BUILTINS):
+            need(module_name, used, f"{source.path}:{definition.node.lineno}")
+        order.append(definition)  # after what it uses: dependencies come first
+
+    for (_, function), root in zip(functions, roots, strict=True):
+        need(root.module, function, f"{reader.module(root.module).path}:{root.node.lineno}")
+    effects = [effect for name in modules_used for effect in reader.module(name).effects]
+    for effect in effects:
+        for used in sorted(effect.uses - _BUILTINS):
+            need(effect.module, used, f"{reader.module(effect.module).path}:{effect.node.lineno}")
+    ordered = [d for d in order if not any(d is root for root in roots)] + effects + roots
+    parts = ["from __future__ import annotations\n\n"]
+    parts += [f"{statement}\n" for statement in sorted(imports, key=_import_order)]
+    return "".join(parts) + "\n\n" + "".join(aliases) + _join(d.text for d in ordered)
+
+
+def _import_order(statement: str) -> tuple[int, str]:
+    return (0 if statement.startswith("import ") else 1, statement)
+
+
+def _join(texts: Iterable[str]) -> str:
+    """Statements with two blank lines between them, as a module is laid out."""
+    return "\n\n".join(text.strip("\n") + "\n" for text in texts)
