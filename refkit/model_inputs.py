@@ -146,21 +146,43 @@ def demo_padded_pair_batch() -> None:
         keys: ['input_ids', 'token_type_ids', 'attention_mask']
         row 0 tokens: [CLS] sh ##or ##t pair . [SEP] pa ##d ##d ##ed . [SEP] [PAD] [PAD] [PAD]
           input_ids:      [2, 311, 68, 53, 208, 7, 3, 126, 38, 38, 91, 7, 3, 0, 0, 0]
-          token_type_ids: [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0]
-          attention_mask: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
         row 1 tokens: [CLS] a tokenizer turns text into ids . [SEP] the model read ##s ids . [SEP]
           input_ids:      [2, 9, 122, 275, 142, 152, 139, 7, 3, 61, 207, 380, 52, 139, 7, 3]
-          token_type_ids: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1]
-          attention_mask: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+        token_type_ids and attention_mask of a padded batch of two sentence pairs, one column per token
+        row 0
+                        [CLS]  sh  ##or  ##t  pair  .  [SEP]  pa  ##d  ##d  ##ed  .  [SEP]  [PAD]  [PAD]  [PAD]
+        token_type_ids      0   0     0    0     0  0      0   1    1    1     1  1      1      0      0      0
+        attention_mask      1   1     1    1     1  1      1   1    1    1     1  1      1      0      0      0
+        <BLANKLINE>
+        row 1
+                        [CLS]  a  tokenizer  turns  text  into  ids  .  [SEP]  the  model  read  ##s  ids  .  [SEP]
+        token_type_ids      0  0          0      0     0     0    0  0      0    1      1     1    1    1  1      1
+        attention_mask      1  1          1      1     1     1    1  1      1    1      1     1    1    1  1      1
     """
+    from refkit.engine.display import show
+    from refkit.engine.views import matrix_view, side_by_side
+
     tokenizer = loaded_demo_tokenizer()
     firsts, seconds = zip(*PAIRS, strict=True)
     batch = tokenizer(list(firsts), list(seconds), padding=True)
     print(f"keys: {list(batch.keys())}")
+    views = []
     for row, ids in enumerate(batch["input_ids"]):
-        print(f"row {row} tokens: {' '.join(tokenizer.convert_ids_to_tokens(ids))}")
-        for key in ("input_ids", "token_type_ids", "attention_mask"):
-            print(f"  {key + ':':<16}{batch[key][row]}")
+        tokens = tokenizer.convert_ids_to_tokens(ids)
+        print(f"row {row} tokens: {' '.join(tokens)}")
+        print(f"  {'input_ids:':<16}{ids}")
+        keys = ("token_type_ids", "attention_mask")
+        views.append(
+            matrix_view(
+                [batch[key][row] for key in keys], row_labels=keys, col_labels=tokens,
+                title=f"row {row}",
+            )
+        )
+    show(
+        side_by_side(*views),
+        caption="token_type_ids and attention_mask of a padded batch of two sentence pairs, "
+        "one column per token",
+    )
 
 
 def _padded_batch_and_alone() -> tuple[dict, dict]:
@@ -184,8 +206,49 @@ def demo_attention_mask_hides_padding() -> None:
         share of attention from the 13 real tokens to the 3 [PAD] tokens, layer 0 and layer 1:
           with attention_mask:    0.0000  0.0000
           without attention_mask: 0.1874  0.1874
+        Attention weights of the padded row, layer 0 (mean of its heads): row = query token, column = key token; each row sums to 1
+        with attention_mask
+               [CLS]    sh  ##or   ##t  pair     .  [SEP]    pa   ##d   ##d  ##ed     .  [SEP]  [PAD]  [PAD]  [PAD]
+        [CLS]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        sh      0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        ##or    0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        ##t     0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        pair    0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        .       0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        [SEP]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        pa      0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        ##d     0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        ##d     0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        ##ed    0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        .       0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        [SEP]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        [PAD]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        [PAD]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        [PAD]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
+        <BLANKLINE>
+        without attention_mask
+               [CLS]    sh  ##or   ##t  pair     .  [SEP]    pa   ##d   ##d  ##ed     .  [SEP]  [PAD]  [PAD]  [PAD]
+        [CLS]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        sh      0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        ##or    0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        ##t     0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        pair    0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        .       0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        [SEP]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        pa      0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        ##d     0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        ##d     0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        ##ed    0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        .       0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        [SEP]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        [PAD]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        [PAD]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        [PAD]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
     """
     import torch
+
+    from refkit.engine.display import show
+    from refkit.engine.views import matrix_view, side_by_side
 
     model = tiny_bert()
     batch, _ = _padded_batch_and_alone()
@@ -198,6 +261,7 @@ def demo_attention_mask_hides_padding() -> None:
         + " and ".join(f"layer {layer}" for layer in range(layers))
         + ":"
     )
+    layer_0 = {}  # the weights of row 0 in layer 0, averaged over heads: the picture below
     for label, inputs in (("with attention_mask:", batch), ("without attention_mask:", unmasked)):
         with torch.no_grad():
             attentions = model(**inputs, output_attentions=True).attentions
@@ -207,6 +271,22 @@ def demo_attention_mask_hides_padding() -> None:
             # Sum over the padding keys, average over heads and real queries.
             shares.append(weights[:, ~is_pad][:, :, is_pad].sum(dim=-1).mean().item())
         print(f"  {label:<24}" + "  ".join(f"{share:.4f}" for share in shares))
+        layer_0[label.rstrip(":")] = attentions[0][0].mean(dim=0).cpu()
+
+    tokens = loaded_demo_tokenizer().convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    top = max(float(weights.max()) for weights in layer_0.values())
+    views = [
+        matrix_view(
+            weights.round(decimals=2).tolist(), row_labels=tokens, col_labels=tokens,
+            title=label, value_range=(0.0, top),
+        )
+        for label, weights in layer_0.items()
+    ]
+    show(
+        side_by_side(*views),
+        caption="Attention weights of the padded row, layer 0 (mean of its heads): "
+        "row = query token, column = key token; each row sums to 1",
+    )
 
 
 def demo_attention_mask_keeps_outputs_unchanged() -> None:
