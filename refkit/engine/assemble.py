@@ -20,6 +20,7 @@ from typing import Literal
 from refkit.engine import render
 from refkit.engine.directive import Directive, find_directives, replace_directives
 from refkit.engine.discovery import Snippet
+from refkit.engine.downloads import DownloadLinks
 from refkit.engine.session import BuildSession, Problem
 
 __all__ = [
@@ -63,6 +64,7 @@ def assemble_page(
     first_line: int,
     topic: str,
     placeholder: Placeholder,
+    downloads: DownloadLinks | None = None,
 ) -> tuple[str, list[Problem]]:
     """Replace a page's directives and append its topic's references.
 
@@ -73,6 +75,8 @@ def assemble_page(
         first_line: The file line on which ``markdown`` starts, so messages name file lines.
         topic: The ``topic`` of its front matter, or ``""``.
         placeholder: Called for every block, in page order.
+        downloads: What a topic page links under its title (see :mod:`refkit.engine.downloads`);
+            ``None`` for none.
 
     Returns:
         The new Markdown, and the problems found (malformed or unknown directives, an unknown
@@ -114,6 +118,9 @@ def assemble_page(
         else:
             references = render.references_html(known.references, session.dead_links)
             markdown += "\n\n## References\n\n" + placeholder(Block(html=references)) + "\n"
+            if downloads is not None:
+                links = render.downloads_html(downloads.notebook, downloads.script, downloads.colab)
+                markdown = _after_title(markdown, placeholder(Block(html=links)))
     return markdown, problems
 
 
@@ -141,6 +148,18 @@ def _heading_levels(markdown: str) -> list[tuple[int, int]]:
         elif heading := _ATX_HEADING.match(line):
             found.append((number, len(heading[1])))
     return found
+
+
+def _after_title(markdown: str, block: str) -> str:
+    """``markdown`` with ``block`` after its first top-level heading (at the top without one).
+
+    Examples:
+        >>> _after_title("Intro\\n# Title\\ntext", "LINKS")
+        'Intro\\n# Title\\n\\nLINKS\\n\\ntext'
+    """
+    lines = markdown.split("\n")
+    first = next((line for line, level in _heading_levels(markdown) if level == 1), 0)
+    return "\n".join([*lines[:first], "", block, "", *lines[first:]]).lstrip("\n")
 
 
 def generated_markdown(session: BuildSession, kind: str, path: str) -> str:

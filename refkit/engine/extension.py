@@ -35,6 +35,7 @@ from markdown.preprocessors import Preprocessor
 
 from refkit.engine.assemble import Block, assemble_page, block_html
 from refkit.engine.directive import Directive, find_directives
+from refkit.engine.downloads import download_links, write_page_downloads
 from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.session import (
     BuildMode,
@@ -166,12 +167,17 @@ class _RefkitPreprocessor(Preprocessor):
         if plan is None:  # a page saved since it was planned, or one from outside docs
             _plan_docs(session, project.docs_dir)
             plan = session.page_for_body(text)
-        return self._render(session, process, text, plan, found).split("\n")
+        rendered = self._render(
+            session, process=process, project=project, text=text, plan=plan, directives=found
+        )
+        return rendered.split("\n")
 
     def _render(
         self,
         session: BuildSession,
+        *,
         process: _Process,
+        project: ProjectConfig,
         text: str,
         plan: PagePlan | None,
         directives: list[Directive],
@@ -187,14 +193,20 @@ class _RefkitPreprocessor(Preprocessor):
             problems.extend(found)
             return self.md.htmlStash.store(html)
 
+        topic = plan.topic if plan else ""
+        folder = project.page_folder(path)
         markdown, found = assemble_page(
             session,
             path,
             text,
             first_line=plan.body_line if plan else 1,
-            topic=plan.topic if plan else "",
+            topic=topic,
             placeholder=stash,
+            downloads=download_links(topic, f"{folder}/", project.repo_url) if topic else None,
         )
+        if plan is not None and topic:
+            # No host event comes after the pages here: the page's files go out with it.
+            found += write_page_downloads(session, plan, project.site_dir / folder)[1]
         process.report(found + problems)
         style = self.md.htmlStash.store(f"<style>{_STYLESHEET.read_text(encoding='utf-8')}</style>")
         return f"{style}\n\n{markdown}"

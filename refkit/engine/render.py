@@ -36,6 +36,7 @@ from refkit.engine.text import CONTROL, escapes, printable
 
 __all__ = [
     "display_html",
+    "downloads_html",
     "drift_notice_html",
     "environment_table_html",
     "not_run_panel_html",
@@ -221,6 +222,25 @@ def display_html(event: OutputEvent) -> str:
         f'{caption}<details class="refkit-shows" data-search-exclude>\n'
         f"<summary>What it shows, as text</summary>{shown}</details></figure>"
     )
+
+
+def downloads_html(notebook: str, script: str, colab: str | None = None) -> str:
+    """The line under a topic page's title that links its notebook, its script and Colab.
+
+    Examples:
+        >>> print(downloads_html("m.ipynb", "m.py", "https://colab.research.google.com/github/a/b/blob/gh-pages/m.ipynb"))  # doctest: +NORMALIZE_WHITESPACE
+        <p class="refkit-downloads">Run this page yourself: <a href="m.ipynb" download>notebook</a>
+        · <a href="m.py" download>Python script</a>
+        · <a href="https://colab.research.google.com/github/a/b/blob/gh-pages/m.ipynb">Open in Colab</a></p>
+    """
+    links = [
+        f'<a href="{_text(notebook)}" download>notebook</a>',
+        f'<a href="{_text(script)}" download>Python script</a>',
+    ]
+    if colab is not None and is_web_address(colab):
+        links.append(f'<a href="{_text(colab)}">Open in Colab</a>')
+    joined = "\n· ".join(links)
+    return f'<p class="refkit-downloads">Run this page yourself: {joined}</p>'
 
 
 def stamp_html(result: SnippetResult) -> str:

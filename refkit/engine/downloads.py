@@ -1,0 +1,101 @@
+"""Every topic page's downloads, written next to the page once its snippets have run.
+
+A topic page links ``<topic>.ipynb`` and ``<topic>.py`` beside it (relative links, so they work
+wherever the site is served), and, when the site's ``repo_url`` is on GitHub, "Open in Colab"
+at the copy that ``mkdocs gh-deploy`` publishes on the ``gh-pages`` branch. The files are made
+by :mod:`refkit.engine.notebook` from the page and this build's results; nothing is committed.
+
+The hosts only say where a page's HTML goes (:func:`write_downloads` takes a function of the
+page's path); the rest is here, without a host.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from refkit.engine.atomic import write_atomic
+from refkit.engine.notebook import colab_url, page_downloads
+from refkit.engine.session import BuildSession, PagePlan, Problem
+from refkit.engine.standalone import StandaloneError
+
+__all__ = ["DownloadLinks", "download_links", "write_downloads", "write_page_downloads"]
+
+# Where `mkdocs gh-deploy` (and `zensical`'s equivalent) publishes the built site.
+PUBLISHED_BRANCH = "gh-pages"
+
+
+@dataclass(frozen=True)
+class DownloadLinks:
+    """What a topic page links: its two files, by name beside the page, and Colab's address."""
+
+    notebook: str
+    script: str
+    colab: str | None = None
+
+
+def download_links(topic: str, page_url: str, repo_url: str) -> DownloadLinks:
+    """The links of the topic page at ``page_url`` (its folder in the site, ``topics/x/``).
+
+    Examples:
+        >>> download_links("conv1d_head", "topics/conv1d_head/", "https://github.com/acme/notes").colab
+        'https://colab.research.google.com/github/acme/notes/blob/gh-pages/topics/conv1d_head/conv1d_head.ipynb'
+        >>> download_links("conv1d_head", "topics/conv1d_head/", "").script
+        'conv1d_head.py'
+    """
+    notebook = f"{topic}.ipynb"
+    folder = page_url if page_url.endswith("/") else posixpath.dirname(page_url)
+    site_path = posixpath.join(folder, notebook)
+    return DownloadLinks(notebook, f"{topic}.py", colab_url(repo_url, PUBLISHED_BRANCH, site_path))
+
+
+def write_downloads(
+    session: BuildSession, folder_of: Callable[[str], Path | None]
+) -> tuple[list[Path], list[Problem]]:
+    """Write the notebook and script of every planned topic page into the page's folder.
+
+    Args:
+        session: A build whose snippets have run (their results are what the files carry).
+        folder_of: The folder of the site a page's HTML goes to, from the page's path in the
+            docs folder; ``None`` for a page the host does not build.
+
+    Returns:
+        The files written, and a problem (page, what went wrong) for each page whose files
+        could not be made or written; the page itself is unharmed.
+    """
+    written: list[Path] = []
+    problems: list[Problem] = []
+    for plan in session.pages.values():
+        folder = folder_of(plan.path) if plan.topic else None
+        if folder is not None:
+            files, found = write_page_downloads(session, plan, folder)
+            written += files
+            problems += found
+    return written, problems
+
+
+def write_page_downloads(
+    session: BuildSession, plan: PagePlan, folder: Path
+) -> tuple[list[Path], list[Problem]]:
+    """Write one topic page's notebook and script into ``folder``; see :func:`write_downloads`."""
+    topic = session.catalog.topics.get(plan.topic)
+    if topic is None:
+        return [], []  # no topic page: assembling it already said so
+    ids = [d.snippet_id for d in plan.directives if d.kind == "snippet"]
+    results = {i: r for i in ids if (r := session.result(i)) is not None}
+    written: list[Path] = []
+    try:
+        made = page_downloads(
+            plan.body,
+            title=topic.title,
+            page=plan.path,
+            package_dir=session.catalog.package_dir,
+            results=results,
+        )
+        for suffix, text in ((".ipynb", made.notebook), (".py", made.script)):
+            written.append(write_atomic(folder / f"{topic.module}{suffix}", text))
+    except (OSError, StandaloneError, SyntaxError, ValueError) as exc:
+        return written, [Problem(plan.path, f"its downloads could not be made: {exc}")]
+    return written, []
