@@ -44,6 +44,7 @@ and what is open above it (list items, admonitions, code) is kept on a stack.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -582,6 +583,15 @@ def find_directives(markdown: str) -> tuple[list[Directive], list[DirectiveError
         >>> find_directives("!refkitt a.demo_x")[1][0].line
         1
     """
+    found, errors = _found_in(markdown)
+    return list(found), list(errors)
+
+
+# A build reads a page's directives more than once: when it plans the build, and when the host
+# converts the page (under Zensical, the extension asks a third time whether the page is its
+# business). The answer depends on the text alone, so it is kept for the pages of a site.
+@functools.lru_cache(maxsize=512)
+def _found_in(markdown: str) -> tuple[tuple[Directive, ...], tuple[DirectiveError, ...]]:
     found: list[Directive] = []
     errors: list[DirectiveError] = []
     for line in _scan(markdown):
@@ -594,7 +604,7 @@ def find_directives(markdown: str) -> tuple[list[Directive], list[DirectiveError
             continue
         if directive is not None:
             found.append(directive)
-    return found, errors
+    return tuple(found), tuple(errors)
 
 
 def replace_directives(markdown: str, rendered: dict[int, str]) -> str:
