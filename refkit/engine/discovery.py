@@ -22,9 +22,9 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import functools
 import hashlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -244,82 +244,154 @@ def used_identifiers(function: ast.FunctionDef) -> tuple[str, ...]:
         >>> used_identifiers(tree.body[0])
         ('Conv1d', 'SIZES', 'helper', 'nn', 'shape', 'torch', 'weight')
     """
-    bound = {a.arg for a in (*function.args.args, *function.args.kwonlyargs)}
-    read: set[str] = set()
-    attributes: set[str] = set()
-    imported: set[str] = set()
-    for node in ast.walk(function):
+    return _walk(function).identifiers()
+
+
+@dataclass
+class _Names:
+    """What one walk of a syntax tree finds: the names its code reads, binds and imports."""
+
+    loads: set[str] = field(default_factory=set)
+    """Plain names read."""
+    stores: set[str] = field(default_factory=set)
+    """Plain names bound (assigned, deleted)."""
+    arguments: set[str] = field(default_factory=set)
+    """Names of arguments, of every function and lambda in the tree."""
+    attributes: set[str] = field(default_factory=set)
+    aliases: set[str] = field(default_factory=set)
+    """The last part of every imported name (``import a.b`` gives ``b``)."""
+    modules: set[str] = field(default_factory=set)
+    """The parts of the modules of ``from ... import`` statements."""
+    imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)
+
+    def mentioned(self) -> set[str]:
+        """Every name code could use to reach another module's function.
+
+        Plain names, attribute names (``module.demo_x``) and imported names.
+        """
+        return self.loads | self.stores | self.attributes | self.aliases
+
+    def identifiers(self) -> tuple[str, ...]:
+        """See :func:`used_identifiers`."""
+        bound = self.stores | self.arguments
+        names = (self.loads - bound - _BUILTINS) | self.attributes | self.modules | self.aliases
+        return tuple(sorted(name for name in names if not name.startswith("_")))
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _walk(root: ast.AST) -> _Names:
+    """Every node of ``root`` visited once, for everything discovery reads of names."""
+    found = _Names()
+    todo = deque([root])
+    while todo:
+        node = todo.popleft()
         if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            (found.loads if isinstance(node.ctx, ast.Load) else found.stores).add(node.id)
         elif isinstance(node, ast.Attribute):
-            attributes.add(node.attr)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported.update(node.module.split("."))
-            imported.update(alias.name.split(".")[-1] for alias in node.names)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    builtin = set(dir(builtins))
-    names = (read - bound - builtin) | attributes | imported
-    return tuple(sorted(name for name in names if not name.startswith("_")))
-
-
-# Trees are parsed once per file content (see ``_PackageReader.remembered``), so these walks of
-# the same nodes are remembered by node: a catalog load asks for them once per importing module.
-@functools.lru_cache(maxsize=4096)
-def _names_used(node: ast.AST) -> frozenset[str]:
-    return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
-
-
-def _names_mentioned(nodes: list[ast.stmt]) -> set[str]:
-    """Every name code could use to reach another module's function.
-
-    Plain names, attribute names (``module.demo_x``) and imported names.
-    """
-    names: set[str] = set()
-    for node in (inner for outer in nodes for inner in ast.walk(outer)):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            names.add(node.attr)
+            found.attributes.add(node.attr)
         elif isinstance(node, ast.alias):
-            names.add(node.name.rsplit(".", 1)[-1])
-    return names
+            found.aliases.add(node.name.rsplit(".", 1)[-1])
+        elif isinstance(node, ast.arg):
+            found.arguments.add(node.arg)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            found.imports.append(node)
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.modules.update(node.module.split("."))
+        # ast.iter_child_nodes, inlined (a walk is most of a catalog's first load), without the
+        # contexts (Load, Store) that every name carries and that hold nothing.
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                todo.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST) and not isinstance(value, ast.expr_context):
+                todo.append(value)
+    return found
 
 
-@functools.lru_cache(maxsize=1024)
-def _context_names(tree: ast.Module) -> frozenset[str]:
-    """What a module's code outside its snippet functions mentions (see ``_names_mentioned``)."""
-    context = [
-        node
-        for node in tree.body
-        if not (
-            isinstance(node, ast.FunctionDef)
-            and node.name.startswith(SNIPPET_PREFIX)
-            and not node.decorator_list
-        )
-    ]
-    return frozenset(_names_mentioned(context))
+def _is_plain_snippet(node: ast.stmt) -> bool:
+    """A snippet function without decorators: defining it runs none of its code."""
+    return (
+        isinstance(node, ast.FunctionDef)
+        and node.name.startswith(SNIPPET_PREFIX)
+        and not node.decorator_list  # a decorator runs at import
+    )
 
 
-def _without_unreached_snippets(source: str, tree: ast.Module, mentioned: set[str]) -> str:
+@dataclass(frozen=True)
+class _Module:
+    """One file of the package, and what discovery reads from its syntax tree.
+
+    Attributes:
+        source: The file's text.
+        tree: Its syntax tree; ``None`` when it does not parse.
+        imports: Every dotted name an import statement may load, with the statement, by name.
+        mentioned: Every name its code mentions (see :meth:`_Names.mentioned`).
+        context: The same, outside its snippet functions without decorators.
+        names: For each top-level function, the plain names its code uses or binds.
+        identifiers: For each top-level function, see :func:`used_identifiers`.
+    """
+
+    source: str
+    tree: ast.Module | None = None
+    imports: tuple[tuple[str, ast.stmt], ...] = ()
+    mentioned: frozenset[str] = frozenset()
+    context: frozenset[str] = frozenset()
+    names: dict[ast.FunctionDef, frozenset[str]] = field(default_factory=dict)
+    identifiers: dict[ast.FunctionDef, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _read_module(source: str, package: str) -> _Module:
+    """Parse a module and walk its tree once; ``package``: the dotted package it belongs to."""
+    try:
+        tree = ast.parse(source)
+    except _PARSE_ERRORS:
+        return _Module(source)
+    mentioned: set[str] = set()
+    context: set[str] = set()
+    statements: list[ast.Import | ast.ImportFrom] = []
+    names: dict[ast.FunctionDef, frozenset[str]] = {}
+    identifiers: dict[ast.FunctionDef, tuple[str, ...]] = {}
+    for node in tree.body:
+        found = _walk(node)
+        statements += found.imports
+        mentioned |= found.mentioned()
+        if not _is_plain_snippet(node):
+            context |= found.mentioned()
+        if isinstance(node, ast.FunctionDef):
+            names[node] = frozenset(found.loads | found.stores)
+            identifiers[node] = found.identifiers()
+    imports = sorted(_imported_modules(statements, package), key=lambda item: item[0])
+    return _Module(
+        source,
+        tree,
+        tuple(imports),
+        frozenset(mentioned),
+        frozenset(context),
+        names,
+        identifiers,
+    )
+
+
+def _without_unreached_snippets(module: _Module, mentioned: Set[str]) -> str:
     """A module's source minus the snippet functions that no code in play can reach.
 
     An importing module depends on a module's helpers and constants, and on the snippets it
     names (``from a import demo_x``, ``a.demo_x``) or that those helpers call, but not on the
     other snippets' bodies: defining a function runs none of its body.
     """
+    assert module.tree is not None
     snippets = {
         node.name: node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef)
-        and node.name.startswith(SNIPPET_PREFIX)
-        and not node.decorator_list  # a decorator runs at import: keep it in the hash
+        for node in module.tree.body
+        if _is_plain_snippet(node) and isinstance(node, ast.FunctionDef)
     }
-    reached = (mentioned | _context_names(tree)) & snippets.keys()
+    calls = {name: module.names[node] for name, node in snippets.items()}
+    reached = (mentioned | module.context) & snippets.keys()
     for name in list(reached):
-        reached |= _snippets_called(name, snippets)
-    lines = source.splitlines(keepends=True)
+        reached |= _snippets_called(name, calls)
+    lines = module.source.splitlines(keepends=True)
     dropped: set[int] = set()
     for name in snippets.keys() - reached:
         node = snippets[name]
@@ -327,53 +399,64 @@ def _without_unreached_snippets(source: str, tree: ast.Module, mentioned: set[st
     return "".join(line for number, line in enumerate(lines, start=1) if number not in dropped)
 
 
-def _snippets_called(name: str, functions: dict[str, ast.FunctionDef]) -> set[str]:
-    """The snippets ``name`` calls, directly or through other snippets."""
+def _snippets_called(name: str, calls: Mapping[str, Set[str]]) -> set[str]:
+    """The snippets ``name`` calls, directly or through other snippets.
+
+    Args:
+        name: A snippet function's name.
+        calls: For each snippet function, the plain names its code uses.
+    """
     seen: set[str] = set()
     todo = [name]
     while todo:
         current = todo.pop()
-        for called in _names_used(functions[current]) & functions.keys():
+        for called in calls[current] & calls.keys():
             if called not in seen:
                 seen.add(called)
                 todo.append(called)
     return seen
 
 
-def _imported_modules(tree: ast.Module, package: str = "") -> list[tuple[str, ast.stmt]]:
+def _imported_modules(
+    statements: Iterable[ast.Import | ast.ImportFrom], package: str = ""
+) -> list[tuple[str, ast.stmt]]:
     """Every dotted name an import statement may load, with the statement.
 
     ``from a import b`` may load the module ``a.b`` as well as ``a``; relative imports are
     resolved against ``package``, the dotted package the importing module belongs to.
     """
     found: list[tuple[str, ast.stmt]] = []
-    for node in ast.walk(tree):
+    for node in statements:
         if isinstance(node, ast.Import):
             found.extend((alias.name, node) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".") if package else []
-                base = parts[: len(parts) - (node.level - 1)]
-                if not base:
-                    continue
-                module = ".".join([*base, *([node.module] if node.module else [])])
-            elif node.module:
-                module = node.module
-            else:
+            continue
+        if node.level:
+            parts = package.split(".") if package else []
+            base = parts[: len(parts) - (node.level - 1)]
+            if not base:
                 continue
-            found.append((module, node))
-            found.extend((f"{module}.{alias.name}", node) for alias in node.names)
+            module = ".".join([*base, *([node.module] if node.module else [])])
+        elif node.module:
+            module = node.module
+        else:
+            continue
+        found.append((module, node))
+        found.extend((f"{module}.{alias.name}", node) for alias in node.names)
     return found
 
 
 class _PackageReader:
-    """Reads and hashes the package's files once per catalog load."""
+    """Reads the package's files once per catalog load, and what it can, once per content.
+
+    A load reads every file (:meth:`module`); whatever is computed from files' contents goes
+    through :meth:`remembered`, keyed by those contents, so an earlier load's answer is reused
+    when they did not change.
+    """
 
     def __init__(self, package_dir: Path, memo: dict[tuple[Any, ...], Any] | None = None) -> None:
         self.package_dir = package_dir
         self.package_name = package_dir.name
-        self._parsed: dict[Path, tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]] = {}
-        self._mentioned: dict[Path, set[str]] = {}
+        self._sources: dict[Path, str] = {}
         self.previous = memo or {}
         """What an earlier load computed, keyed by everything it was computed from."""
         self.used: dict[tuple[Any, ...], Any] = {}
@@ -387,43 +470,28 @@ class _PackageReader:
         self.used[key] = value
         return value
 
-    def parsed(self, path: Path) -> tuple[str, list[tuple[str, ast.stmt]], ast.Module | None]:
-        """A module's source, its imports and its tree (none when it does not parse), read once."""
-        if path not in self._parsed:
+    def module(self, path: Path) -> _Module:
+        """A module's source and what its tree says, the file read once per load."""
+        source = self._sources.get(path)
+        if source is None:
             source = path.read_text(encoding="utf-8-sig")  # as Python reads a file with a BOM
-            folder = path.parent.relative_to(self.package_dir).parts
-            package = ".".join([self.package_name, *folder])
-
-            def parse() -> tuple[list[tuple[str, ast.stmt]], ast.Module | None]:
-                try:
-                    tree = ast.parse(source)
-                except _PARSE_ERRORS:
-                    return [], None
-                return sorted(_imported_modules(tree, package), key=lambda item: item[0]), tree
-
-            imports, tree = self.remembered(("parse", path, package, source), parse)
-            self._parsed[path] = (source, imports, tree)
-        return self._parsed[path]
+            self._sources[path] = source
+        folder = path.parent.relative_to(self.package_dir).parts
+        package = ".".join([self.package_name, *folder])
+        return self.remembered(
+            ("module", path, package, source),
+            lambda: _read_module(source, package),
+        )
 
     def closure(self, path: Path, seen: set[Path] | None = None) -> set[Path]:
         """The module and every in-package module it imports, recursively."""
         seen = set() if seen is None else seen
         if path not in seen:
             seen.add(path)
-            for name, _ in self.parsed(path)[1]:
+            for name, _ in self.module(path).imports:
                 if (dependency := self.module_path(name)) is not None:
                     self.closure(dependency, seen)
         return seen
-
-    def names_mentioned(self, path: Path) -> set[str]:
-        """Every name a module mentions (see ``_names_mentioned``), computed once."""
-        if path not in self._mentioned:
-            source, _, tree = self.parsed(path)
-            self._mentioned[path] = self.remembered(
-                ("mentioned", path, source),
-                lambda: _names_mentioned(tree.body) if tree is not None else set(),
-            )
-        return self._mentioned[path]
 
     def module_path(self, dotted: str) -> Path | None:
         """The file of an in-package module name like ``refkit.engine.device``, if any."""
@@ -437,7 +505,7 @@ class _PackageReader:
         return None
 
     def transitive_digest(
-        self, path: Path, mentioned: set[str], seen: set[Path] | None = None
+        self, path: Path, mentioned: Set[str], seen: set[Path] | None = None
     ) -> str:
         """Hash of an imported module and of every in-package module it imports, recursively.
 
@@ -451,15 +519,16 @@ class _PackageReader:
         if path in seen:
             return ""
         seen.add(path)
-        source, imports, tree = self.parsed(path)
-        kept = source if tree is None else _without_unreached_snippets(source, tree, mentioned)
+        module = self.module(path)
+        kept = (
+            module.source if module.tree is None else _without_unreached_snippets(module, mentioned)
+        )
         # What this module mentions anywhere is what it may use of the modules it imports.
-        mentioned_here = self.names_mentioned(path)
         parts = [str(path.relative_to(self.package_dir)), kept]
-        for name, _ in imports:
+        for name, _ in module.imports:
             dependency = self.module_path(name)
             if dependency is not None:
-                parts.append(self.transitive_digest(dependency, mentioned_here, seen))
+                parts.append(self.transitive_digest(dependency, module.mentioned, seen))
         return _digest(*parts)
 
     def third_party_imports(self, path: Path, seen: set[Path] | None = None) -> set[str]:
@@ -469,7 +538,7 @@ class _PackageReader:
             return set()
         seen.add(path)
         statements: set[str] = set()
-        for name, statement in self.parsed(path)[1]:
+        for name, statement in self.module(path).imports:
             dependency = self.module_path(name)
             if dependency is not None:
                 statements |= self.third_party_imports(dependency, seen)
@@ -515,9 +584,10 @@ def _module_data(
 
 
 def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic | None:
-    source, _, parsed_tree = reader.parsed(path)
+    parsed = reader.module(path)
+    source = parsed.source
     try:
-        tree = parsed_tree or ast.parse(source, filename=str(path))  # parsed again only to fail
+        tree = parsed.tree or ast.parse(source, filename=str(path))  # parsed again only to fail
     except SyntaxError as exc:
         raise TopicSyntaxError(path, exc.lineno or 1, f"syntax error: {exc.msg}") from exc
     except _PARSE_ERRORS as exc:
@@ -535,10 +605,9 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     # (helpers, constants) too. A snippet's own body, and the bodies of other snippets it calls,
     # change only that snippet: editing one demo re-runs only what depends on it, in this topic
     # and in the topics that import this one.
-    mentioned = reader.names_mentioned(path)
     imports_digest = "".join(
-        reader.transitive_digest(dep, mentioned)
-        for name, _ in reader.parsed(path)[1]
+        reader.transitive_digest(dep, parsed.mentioned)
+        for name, _ in parsed.imports
         if (dep := reader.module_path(name)) is not None
     )
     # The module's context: every line outside the snippet functions (helpers, constants...).
@@ -568,8 +637,9 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
 
     preload = tuple(sorted(reader.third_party_imports(path)))
     snippets = []
+    calls = {name: parsed.names[node] for name, node in functions.items()}
     for name, node in functions.items():
-        called = sorted(_snippets_called(name, functions) - {name})
+        called = sorted(_snippets_called(name, calls) - {name})
         fingerprint = _digest(
             function_source(node),
             *(function_source(functions[other]) for other in called),
@@ -587,7 +657,7 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
                 line=node.lineno,
                 source=function_source(node),
                 display_source=display_source(node),
-                identifiers=used_identifiers(node),
+                identifiers=parsed.identifiers[node],
                 summary=docstring.strip().splitlines()[0] if docstring.strip() else "",
                 fingerprint=fingerprint,
                 preload_imports=preload,
@@ -629,7 +699,7 @@ def load_catalog(package_dir: Path) -> Catalog:
         try:
             # A topic is what its own source, the in-package modules it imports and the data
             # make it: when none of them changed, the earlier load's topic is the same.
-            sources = tuple((p, reader.parsed(p)[0]) for p in sorted(reader.closure(path)))
+            sources = tuple((p, reader.module(p).source) for p in sorted(reader.closure(path)))
             found = reader.remembered(
                 ("topic", path, data_digest, sources),
                 lambda: _read_topic(path, reader, data_digest),  # noqa: B023  # called at once
