@@ -194,7 +194,9 @@ class _RefkitPreprocessor(Preprocessor):
             return self.md.htmlStash.store(html)
 
         topic = plan.topic if plan else ""
-        folder = project.page_folder(path)
+        # Zensical rewrites a page's relative links, raw HTML too, as if written from the page's
+        # source file: the files go beside that, and the links name them from there.
+        folder = path.rpartition("/")[0]
         markdown, found = assemble_page(
             session,
             path,
@@ -202,7 +204,9 @@ class _RefkitPreprocessor(Preprocessor):
             first_line=plan.body_line if plan else 1,
             topic=topic,
             placeholder=stash,
-            downloads=download_links(topic, f"{folder}/", project.repo_url) if topic else None,
+            downloads=download_links(topic, f"{folder}/" if folder else "", project.repo_url)
+            if topic
+            else None,
         )
         if plan is not None and topic:
             # No host event comes after the pages here: the page's files go out with it.

@@ -49,8 +49,6 @@ class ProjectConfig:
         nav: The pages of the file's ``nav``, in its order (empty without a ``nav``).
         site_dir: The folder the built site goes to.
         repo_url: The site's ``repo_url`` (``""`` without one): Colab links need GitHub's.
-        use_directory_urls: Whether ``a/b.md`` is built as ``a/b/index.html`` (the default)
-            or as ``a/b.html``.
     """
 
     path: Path | None
@@ -59,24 +57,6 @@ class ProjectConfig:
     nav: tuple[str, ...] = ()
     site_dir: Path = Path("site")
     repo_url: str = ""
-    use_directory_urls: bool = True
-
-    def page_folder(self, page: str) -> str:
-        """The folder of the site, relative to it, that the HTML of ``page`` goes to.
-
-        Examples:
-            >>> ProjectConfig(None, Path("docs")).page_folder("topics/conv1d_head.md")
-            'topics/conv1d_head'
-            >>> ProjectConfig(None, Path("docs")).page_folder("index.md")
-            ''
-            >>> ProjectConfig(None, Path("docs"), use_directory_urls=False).page_folder("a/b.md")
-            'a'
-        """
-        folder, _, name = page.rpartition("/")
-        stem = name.rsplit(".", 1)[0]
-        if not self.use_directory_urls or stem in ("index", "README"):
-            return folder
-        return f"{folder}/{stem}" if folder else stem
 
     @property
     def project_dir(self) -> Path:
@@ -207,5 +187,4 @@ def read_project(path: Path | None) -> ProjectConfig:
         nav_pages(data.get("nav")),
         site_dir=path.parent / str(data.get("site_dir") or "site"),
         repo_url=str(data.get("repo_url") or ""),
-        use_directory_urls=data.get("use_directory_urls", True) is not False,
     )
