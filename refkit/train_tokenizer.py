@@ -612,7 +612,7 @@ def demo_decoder() -> None:
 
 
 def demo_offsets_after_normalization() -> None:
-    r"""Offsets point into the original text, even after a normalizer changed its length.
+    """Offsets point into the original text, even after a normalizer changed its length.
 
     The normalizer lowercases, strips accents and (NFD) decomposes characters, so the token
     ``tokenizer`` is not a substring of the input. Its offsets are nevertheless positions in
@@ -620,29 +620,49 @@ def demo_offsets_after_normalization() -> None:
     capitals and accent included. The second input types the accent as a separate combining
     character (``E`` + U+0301, the decomposed form): it belongs to the token it follows, so the
     same word gets wider offsets. transformers' ``offset_mapping`` holds the same pairs. Strings
-    are printed with ``ascii()``, so that ``\xc9`` (É) and ``\u0301`` (the combining accent)
+    are printed with ``ascii()``, so that ``\\xc9`` (\xc9) and ``\\u0301`` (the combining accent)
     can be told apart.
 
     Examples:
         >>> demo_offsets_after_normalization()
-        input 'TOK\xc9NIZERS split' (16 characters) -> normalized 'tokenizers split'
-          tokenizer  (0, 9)    text[0:9]   = 'TOK\xc9NIZER'
+        input 'TOK\\xc9NIZERS split' (16 characters) -> normalized 'tokenizers split'
+          tokenizer  (0, 9)    text[0:9]   = 'TOK\\xc9NIZER'
           ##s        (9, 10)   text[9:10]  = 'S'
           split      (11, 16)  text[11:16] = 'split'
-        input 'TOKE\u0301NIZERS split' (17 characters) -> normalized 'tokenizers split'
-          tokenizer  (0, 10)   text[0:10]  = 'TOKE\u0301NIZER'
+        input 'TOKE\\u0301NIZERS split' (17 characters) -> normalized 'tokenizers split'
+          tokenizer  (0, 10)   text[0:10]  = 'TOKE\\u0301NIZER'
           ##s        (10, 11)  text[10:11] = 'S'
           split      (12, 17)  text[12:17] = 'split'
         transformers offset_mapping, same pairs: True
+        Lowercased tokens over the original characters: \xc9 as one character, then as E + U+0301
+        'TOK\\xc9NIZERS split' (16 characters)
+        #  token      special  span      text
+        0  [CLS]      yes      [0, 0)    ''
+        1  tokenizer           [0, 9)    TOK\xc9NIZER
+        2  ##s                 [9, 10)   S
+        3  split               [11, 16)  split
+        4  [SEP]      yes      [0, 0)    ''
+        <BLANKLINE>
+        'TOKE\\u0301NIZERS split' (17 characters)
+        #  token      special  span      text
+        0  [CLS]      yes      [0, 0)    ''
+        1  tokenizer           [0, 10)   TOKE\u0301NIZER
+        2  ##s                 [10, 11)  S
+        3  split               [12, 17)  split
+        4  [SEP]      yes      [0, 0)    ''
     """
     import unicodedata
 
     from transformers import PreTrainedTokenizerFast
 
+    from refkit.engine.display import show
+    from refkit.engine.views import side_by_side, token_strip
+
     tokenizer = train_demo_tokenizer()
     wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer)
     composed = "TOK\u00c9NIZERS split"  # É as one character, U+00C9
     same_pairs = True
+    strips = []
     for text in (composed, unicodedata.normalize("NFD", composed)):
         normalized = tokenizer.normalizer.normalize_str(text)
         print(f"input {text!a} ({len(text)} characters) -> normalized {normalized!r}")
@@ -654,7 +674,21 @@ def demo_offsets_after_normalization() -> None:
             print(f"  {token:<10} {(start, end)!s:<9} {where:<11} = {text[start:end]!a}")
         mapping = wrapped(text, return_offsets_mapping=True)["offset_mapping"]
         same_pairs = same_pairs and [tuple(pair) for pair in mapping] == encoding.offsets
+        strips.append(
+            token_strip(
+                encoding.tokens,
+                offsets=encoding.offsets,
+                special=[token in SPECIAL_TOKENS for token in encoding.tokens],
+                text=text,
+                title=f"{text!a} ({len(text)} characters)",
+            )
+        )
     print(f"transformers offset_mapping, same pairs: {same_pairs}")
+    show(
+        side_by_side(*strips),
+        caption="Lowercased tokens over the original characters: É as one character, "
+        "then as E + U+0301",
+    )
 
 
 def demo_train_locally() -> None:
