@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import device_label
 
 from refkit.engine.directive import find_directives
@@ -91,3 +93,46 @@ def test_the_home_page_shows_the_readme_procedure_as_one_list(built_site):
     count = len(re.findall(r"^\d+\. ", steps, flags=re.MULTILINE))
     assert count >= 5 and section.count("<ol>") == 1
     assert section.count("<li>") == count and "refkit new" in section
+
+
+def nav_topic_modules() -> list[str]:
+    """The topic modules of mkdocs.yml's "Topics" section, in its order."""
+    nav = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    [topics] = [entry["Topics"] for entry in nav if isinstance(entry, dict) and "Topics" in entry]
+    return [
+        Path(page if isinstance(page, str) else next(iter(page.values()))).stem for page in topics
+    ]
+
+
+def module_title_and_summary(module: str) -> tuple[str, str]:
+    """``TITLE`` and the first line of the docstring, read from the module's source."""
+    tree = ast.parse((REPO / "refkit" / f"{module}.py").read_text(encoding="utf-8"))
+    assigned = {
+        target.id: node.value
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    }
+    title = ast.literal_eval(assigned["TITLE"])
+    return title, (ast.get_docstring(tree) or "").strip().splitlines()[0]
+
+
+def test_the_home_page_lists_the_topics_in_nav_order_with_their_docstring_summaries(
+    built_site, zensical_site
+):
+    modules = nav_topic_modules()
+    assert set(modules) == set(CATALOG.topics)
+    # The summary as Markdown renders it: ``literals`` become code, the rest escaped text.
+    expected = []
+    for module in modules:
+        title, summary = module_title_and_summary(module)
+        shown = re.sub(r"``(.+?)``", r"<code>\1</code>", html.escape(summary, quote=False))
+        expected.append((module, html.escape(title, quote=False), shown))
+    for site in (built_site, zensical_site):
+        home = (site / "index.html").read_text(encoding="utf-8")
+        table = home.split('id="topics"', 1)[1].split("</table>", 1)[0]
+        rows = re.findall(
+            r'<tr>\s*<td><a href="topics/(\w+)/">(.*?)</a></td>\s*<td>(.*?)</td>\s*</tr>', table
+        )
+        assert rows == expected, site
