@@ -302,12 +302,37 @@ def demo_class_rebuilds_pipeline() -> None:
         PreTrainedTokenizerFast  Sequence        Whitespace        ['wh', '##at', '[UNK]', 'the', \
 '##n']
         same ids: False
+        'What... then' through the rebuilt pipeline and through the one saved
+        AutoTokenizer
+        #  token  special  span      text
+        0  [CLS]  yes      [0, 0)    ''
+        1  wh              [0, 2)    Wh
+        2  ##at            [2, 4)    at
+        3  .               [4, 5)    .
+        4  .               [5, 6)    .
+        5  .               [6, 7)    .
+        6  the             [8, 11)   the
+        7  ##n             [11, 12)  n
+        8  [SEP]  yes      [0, 0)    ''
+        <BLANKLINE>
+        PreTrainedTokenizerFast
+        #  token  special  span      text
+        0  [CLS]  yes      [0, 0)    ''
+        1  wh              [0, 2)    Wh
+        2  ##at            [2, 4)    at
+        3  [UNK]           [4, 7)    ...
+        4  the             [8, 11)   the
+        5  ##n             [11, 12)  n
+        6  [SEP]  yes      [0, 0)    ''
         tokenizer.json with the template 'A [SEP]' (no [CLS]), loaded as:
           BertTokenizer            ['[CLS]', 'split', 'words', '[SEP]']
           PreTrainedTokenizerFast  ['split', 'words', '[SEP]']
     """
     from tokenizers import processors
     from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerFast
+
+    from refkit.engine.display import show
+    from refkit.engine.views import side_by_side, token_strip
 
     text = "What... then"
     with saved_demo_tokenizer() as folder:
@@ -319,6 +344,22 @@ def demo_class_rebuilds_pipeline() -> None:
         pre_tokenizer = type(tok.backend_tokenizer.pre_tokenizer).__name__
         print(f"{loader:<24} {normalizer:<15} {pre_tokenizer:<17} {tok.tokenize(text)}")
     print(f"same ids: {auto(text)['input_ids'] == as_saved(text)['input_ids']}")
+    strips = []
+    for loader, tok in (("AutoTokenizer", auto), ("PreTrainedTokenizerFast", as_saved)):
+        encoding = tok(text, return_offsets_mapping=True, return_special_tokens_mask=True)
+        strips.append(
+            token_strip(
+                encoding.tokens(),
+                offsets=encoding["offset_mapping"],
+                special=encoding["special_tokens_mask"],
+                text=text,
+                title=loader,
+            )
+        )
+    show(
+        side_by_side(*strips),
+        caption=f"{text!r} through the rebuilt pipeline and through the one saved",
+    )
 
     raw = train_demo_tokenizer()
     sep_id = raw.token_to_id("[SEP]")
