@@ -155,37 +155,81 @@ def _get(url: str) -> str:
         return ""
 
 
+class Served:
+    """A ``zensical serve`` process of a project; its output once it has stopped."""
+
+    def __init__(self, project: Path) -> None:
+        address = f"127.0.0.1:{_free_port()}"
+        self.url = f"http://{address}/"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "zensical", "serve", "-a", address],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output = ""
+
+    def wait_for(self, text: str, seconds: float) -> str:
+        """The home page once it holds ``text``; fails if the server stops first."""
+        deadline = time.monotonic() + seconds
+        while text not in (page := _get(self.url)):
+            assert self.process.poll() is None, f"zensical serve stopped before showing {text!r}"
+            assert time.monotonic() < deadline, f"{text!r} never appeared"
+            time.sleep(0.1)
+        return page
+
+    def stop(self) -> str:
+        self.process.terminate()
+        try:
+            self.output, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.output, _ = self.process.communicate()
+        return self.output
+
+
 def test_saving_a_topic_module_under_zensical_serve_shows_the_new_output(tmp_path):
     project = make_project(tmp_path / "p", PAGE)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "zensical", "serve", "-a", f"127.0.0.1:{port}"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
+    served = Served(project)
     try:
-        deadline = time.monotonic() + 120
-        while "hello from &lt;zensical&gt; v1" not in _get(url):
-            assert time.monotonic() < deadline and server.poll() is None, "serve never showed v1"
-            time.sleep(0.2)
+        served.wait_for("hello from &lt;zensical&gt; v1", 120)
         time.sleep(1.1)  # Zensical compares watched files by whole seconds of mtime
         module = project / "notes" / "greetings.py"
         module.write_text(module.read_text().replace("v1", "v2"))
-        saved = time.monotonic()
-        while "hello from &lt;zensical&gt; v2" not in _get(url):
-            assert time.monotonic() - saved < 60 and server.poll() is None, "no v2 after a save"
-            time.sleep(0.1)
+        served.wait_for("hello from &lt;zensical&gt; v2", 60)
     finally:
-        server.terminate()
-        try:
-            output, _ = server.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            output, _ = server.communicate()
+        output = served.stop()
     assert "Traceback" not in output, output[-3000:]
+
+
+RAISING_LINE = 'raise ValueError("no \\x1b[31mred")'
+RAISING = f'\n\ndef demo_raises():\n    """Raise."""\n    {RAISING_LINE}\n'
+
+
+def test_a_raising_snippet_under_zensical_serve_is_a_panel_and_a_warning_and_heals(tmp_path):
+    project = make_project(
+        tmp_path / "p", PAGE + "\nThen:\n\n!refkit greetings.demo_raises\n", TOPIC + RAISING
+    )
+    served = Served(project)
+    try:
+        page = served.wait_for("Snippet greetings.demo_raises raised ValueError", 120)
+        assert '<div class="admonition failure refkit-problem">' in page
+        assert "raise ValueError(&quot;no \\x1b[31mred&quot;)" in page  # the snippet's frame
+        assert "hello from &lt;zensical&gt; v1" in page  # the rest of the page is there
+        time.sleep(1.1)  # Zensical compares watched files by whole seconds of mtime
+        module = project / "notes" / "greetings.py"
+        module.write_text(module.read_text().replace(RAISING_LINE, 'print("fixed output")'))
+        page = served.wait_for("fixed output", 60)
+        assert "refkit-problem" not in page
+    finally:
+        output = served.stop()
+    # The server reported it, naming page, line and snippet, and never printed an escape raw.
+    assert (
+        "WARNING -  refkit: index.md:10: snippet greetings.demo_raises (greetings.py:14) error: "
+        "ValueError: no \\x1b[31mred" in output
+    ), output[-3000:]
+    assert "\x1b[31m" not in output and "Traceback" not in output, output[-3000:]
 
 
 def _topic_parts(page: str) -> dict[str, list[str]]:
