@@ -46,6 +46,9 @@ class _Definition:
     text: str
     binds: tuple[str, ...]
     uses: frozenset[str]
+    # `from pkg.x import y [as z]` inside the statement (a function's lazy import): (z, pkg.x, y).
+    # Its lines are left out of ``text``; the copy defines ``y`` (and ``z``) before it instead.
+    package_imports: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -103,9 +106,14 @@ def _is_type_checking(node: ast.stmt) -> bool:
     return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
 
 
-def _statement_text(lines: list[str], node: ast.stmt) -> str:
+def _statement_text(lines: list[str], node: ast.stmt, leave_out: set[int] = frozenset()) -> str:
     start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-    return "".join(lines[start - 1 : node.end_lineno]).rstrip() + "\n"
+    kept = [
+        line
+        for number, line in enumerate(lines[start - 1 : node.end_lineno], start=start)
+        if number not in leave_out
+    ]
+    return "".join(kept).rstrip() + "\n"
 
 
 class _Reader:
@@ -176,11 +184,33 @@ class _Reader:
             return  # a docstring
         else:
             binds = _bound_names(node)
-            definition = _Definition(
-                module.name, node, _statement_text(lines, node), binds, _names_used(node)
-            )
             if binds == ("__all__",):
                 return
+            nested = [
+                inner
+                for inner in ast.walk(node)
+                if isinstance(inner, ast.ImportFrom)
+                and inner is not node
+                and (inner.module or "").split(".")[0] == self.package
+                and not inner.level
+            ]
+            leave_out = {
+                n
+                for inner in nested
+                for n in range(inner.lineno, (inner.end_lineno or inner.lineno) + 1)
+            }
+            definition = _Definition(
+                module.name,
+                node,
+                _statement_text(lines, node, leave_out),
+                binds,
+                _names_used(node),
+                tuple(
+                    (alias.asname or alias.name, inner.module or "", alias.name)
+                    for inner in nested
+                    for alias in inner.names
+                ),
+            )
             (module.definitions if binds else module.effects).append(definition)
 
 
@@ -225,8 +255,7 @@ def standalone_program(package_dir: Path, functions: Sequence[tuple[str, str]]) 
     imports: dict[str, None] = {}  # import statements, in the order first needed
     chosen: dict[tuple[str, str], _Definition] = {}  # (module, name) -> definition
     defined_by: dict[str, tuple[str, _Definition]] = {}  # name -> (module, definition)
-    order: list[_Definition] = []
-    aliases: list[str] = []
+    order: list[_Definition | str] = []  # definitions, and the text of `alias = name` lines
     modules_used: dict[str, None] = {}
 
     def need(module_name: str, name: str, wanted_at: str) -> None:
@@ -236,8 +265,8 @@ def standalone_program(package_dir: Path, functions: Sequence[tuple[str, str]]) 
         if name in source.package_imports:
             origin, original = source.package_imports[name]
             need(origin, original, wanted_at)
-            if original != name:
-                aliases.append(f"{name} = {original}\n")
+            if original != name and (module_name, name) not in chosen:
+                order.append(f"{name} = {original}\n")  # right after what it names
             if (origin, original) in chosen:
                 chosen[(module_name, name)] = chosen[(origin, original)]
             return
@@ -257,8 +286,13 @@ def standalone_program(package_dir: Path, functions: Sequence[tuple[str, str]]) 
             chosen[(module_name, bound)] = definition
             defined_by[bound] = (module_name, definition)
         modules_used.setdefault(module_name)
+        where = f"{source.path}:{definition.node.lineno}"
+        for local, origin, original in definition.package_imports:
+            need(origin, original, where)
+            if local != original:
+                order.append(f"{local} = {original}\n")
         for used in sorted(definition.uses - _BUILTINS):
-            need(module_name, used, f"{source.path}:{definition.node.lineno}")
+            need(module_name, used, where)
         order.append(definition)  # after what it uses: dependencies come first
 
     for (_, function), root in zip(functions, roots, strict=True):
@@ -270,7 +304,8 @@ def standalone_program(package_dir: Path, functions: Sequence[tuple[str, str]]) 
     ordered = [d for d in order if not any(d is root for root in roots)] + effects + roots
     parts = ["from __future__ import annotations\n\n"]
     parts += [f"{statement}\n" for statement in sorted(imports, key=_import_order)]
-    return "".join(parts) + "\n\n" + "".join(aliases) + _join(d.text for d in ordered)
+    texts = (d if isinstance(d, str) else d.text for d in ordered)
+    return "".join(parts) + "\n\n" + _join(texts)
 
 
 def _import_order(statement: str) -> tuple[int, str]:
