@@ -47,11 +47,11 @@ def _option(
     kind: type | None = None,
     choices: tuple[str, ...] = (),
     minimum: float | None = None,
+    runs: bool = False,
 ) -> Any:
-    return field(
-        default=default,
-        metadata={"doc": doc, "kind": kind or type(default), "choices": choices, "min": minimum},
-    )
+    """A settings field; ``runs``: what a run gives depends on it (see :meth:`Settings.same_runs`)."""
+    metadata = {"doc": doc, "kind": kind or type(default), "choices": choices, "min": minimum}
+    return field(default=default, metadata={**metadata, "runs": runs})
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,27 @@ class Settings:
         "Seconds one snippet may run before it is killed; its page then shows a timeout panel.",
         kind=float,
         minimum=0.1,
+        runs=True,
     )
     device: str = _option(
         "auto",
         "Where snippets put tensors: `auto` (CUDA when a GPU is visible), `cpu` or `cuda`.",
         choices=DEVICES,
+        runs=True,
     )
-    jobs: int = _option(2, "How many snippets run at the same time.", minimum=1)
+    jobs: int = _option(2, "How many snippets run at the same time.", minimum=1, runs=True)
     max_output: int = _option(
         200_000,
         "Characters of output one snippet may produce; what is past it is cut, with a note.",
         minimum=100,
+        runs=True,
     )
     memory_limit: int = _option(
         -1,
         "MiB of memory one snippet, with the processes it starts, may use before it is killed; "
         "its page then shows a crash panel. `-1`: half of this machine's memory; `0`: no limit.",
         minimum=-1,
+        runs=True,
     )
     on_error: str = _option(
         "fail",
@@ -100,14 +104,14 @@ class Settings:
         "`--strict` fails on). A timeout or a crash is always a warning and a panel.",
         choices=ON_ERROR_MODES,
     )
-    package_dir: str = _option("refkit", "Folder of the topic modules.")
+    package_dir: str = _option("refkit", "Folder of the topic modules.", runs=True)
     cache_dir: str = _option(
         ".refkit-cache",
         "Folder of cached results and the link report. Outside `.cache/`, which "
         "`zensical build --clean` deletes whole.",
     )
     approved_dir: str = _option("approved", "Folder of approved outputs.")
-    project_dir: Path = field(default=Path(), metadata={"internal": True})
+    project_dir: Path = field(default=Path(), metadata={"internal": True, "runs": True})
     """The folder of the host's configuration file, which relative paths start from."""
 
     @classmethod
@@ -187,6 +191,21 @@ class Settings:
     def approved_path(self) -> Path:
         """The folder of approved outputs."""
         return self.path(self.approved_dir)
+
+    def same_runs(self, other: Settings) -> bool:
+        """Whether snippets run as they do under ``other``: the same worker, the same outputs.
+
+        The options marked ``runs`` in the model decide (the topic package, the device, the
+        worker's jobs, the limits of a run); the others (``execute``, ``on_error``, the cache and
+        approved folders) change what a build does with results, not what a run gives.
+
+        Examples:
+            >>> Settings(jobs=2).same_runs(Settings(jobs=2, execute="never"))
+            True
+            >>> Settings(jobs=2).same_runs(Settings(jobs=3))
+            False
+        """
+        return all(getattr(self, name) == getattr(other, name) for name in _RUN_FIELDS)
 
     def with_values(self, **values: Any) -> Settings:
         """A copy with some options replaced (values already of the right type)."""
@@ -285,6 +304,7 @@ OPTIONS: tuple[Option, ...] = tuple(
 """Every option, in the order the docs list them."""
 
 _BY_NAME = {option.name: option for option in OPTIONS}
+_RUN_FIELDS = tuple(f.name for f in fields(Settings) if f.metadata.get("runs"))
 
 
 def options_table(options: Iterable[Option] = OPTIONS) -> str:
