@@ -152,7 +152,10 @@ class SnippetRunner:
         return EnvironmentKey.current(self.device)
 
     def start(
-        self, snippets: Iterable[Snippet], read_state: PackageState | None = None
+        self,
+        snippets: Iterable[Snippet],
+        read_state: PackageState | None = None,
+        environment: EnvironmentKey | None = None,
     ) -> PendingRun:
         """Answer what the cache can and send the rest to the worker, without waiting.
 
@@ -163,19 +166,21 @@ class SnippetRunner:
             snippets: What is needed (duplicates are fine).
             read_state: The package's files as they were when ``snippets`` were read
                 (``Catalog.state``); by default, as they are now.
+            environment: The environment part of the cache keys, when the caller has read it
+                already (once per build); by default, read now.
         """
         wanted = {snippet.id: snippet for snippet in snippets}
         # The state the snippets' code was read in: a file saved since then means their results
         # may be of other code (checked before caching each one).
         state = package_state(self.package_dir) if read_state is None else read_state
         pending = PendingRun(package_state=state)
-        environment = self.environment_key()
+        environment = environment or self.environment_key()
         to_run: list[tuple[Snippet, str]] = []
         for snippet in wanted.values():
             key = cache_key(snippet, environment)
             cached = (
                 self.cache.get(key, snippet_id=snippet.id, warnings=pending.cache_warnings)
-                if self.cache and self.execute != "always"
+                if self.cache is not None and self._reads_cache
                 else None
             )
             if cached is not None:
@@ -206,6 +211,42 @@ class SnippetRunner:
                     )
                 )
         return pending
+
+    @property
+    def _reads_cache(self) -> bool:
+        """Whether :meth:`start` answers from the cache (``execute`` is not ``always``)."""
+        return self.cache is not None and self.execute != "always"
+
+    def warm_up_for(
+        self, snippets: Iterable[Snippet], environment: EnvironmentKey | None = None
+    ) -> bool:
+        """Start the worker on the imports of those ``snippets`` that :meth:`start` would run.
+
+        The decision is :meth:`start`'s, taken from the cache's file names alone (an entry is not
+        read, so one that proves unusable counts as there): nothing with ``execute="never"``,
+        everything with ``always``, what the cache lacks otherwise. When nothing would run (a
+        warm build), no worker is started.
+
+        Returns:
+            Whether the worker was asked to import anything.
+        """
+        if self.execute == "never":
+            return False
+        environment = environment or self.environment_key()
+        missing = [
+            snippet
+            for snippet in snippets
+            if not (
+                self.cache is not None
+                and self._reads_cache
+                and self.cache.has(cache_key(snippet, environment))
+            )
+        ]
+        if missing:
+            self.warm_up(
+                {statement for snippet in missing for statement in snippet.preload_imports}
+            )
+        return bool(missing)
 
     def finish(
         self,
