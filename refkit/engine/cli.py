@@ -107,22 +107,41 @@ def _settings_flags(command: F, options: Iterable[str] | None = None) -> F:
     )(command)  # fmt: skip
 
 
-def _open(flags: dict[str, Any], execute: str) -> tuple[BuildSession, ProjectConfig]:
-    """The session of the project that the flags and the current folder point at."""
-    config_file = flags.pop("config_file")
-    docs_dir = flags.pop("docs_dir")
+def _project(
+    config_file: Path | None, flags: dict[str, Any], *, required: bool = False
+) -> tuple[ProjectConfig, Settings]:
+    """The project that ``-f`` or the current folder points at, and its settings with ``flags``.
+
+    Args:
+        config_file: The ``-f`` flag.
+        flags: Values of the settings' flags (``None``: not given).
+        required: Refuse to go on without a configuration file (else defaults apply).
+    """
     if config_file is not None and not config_file.is_file():
         raise click.UsageError(f"no such configuration file: {config_file}")
+    path = config_file or find_project()
+    if path is None and required:
+        raise click.ClickException(
+            f"no zensical.toml, mkdocs.yml or mkdocs.yaml in {Path.cwd()} or above it: run "
+            "refkit new inside a site (mkdocs new makes one), or pass -f FILE"
+        )
     try:
-        project = read_project(config_file or find_project())
+        project = read_project(path)
         settings = Settings.resolve(
-            project.options,
-            flags=flags,
-            project_dir=project.project_dir,
-            config_name=project.name,
-        ).with_values(execute=execute)
-        session = BuildSession.open(settings)
-    except (ProjectError, SettingsError, SessionError) as exc:
+            project.options, flags=flags, project_dir=project.project_dir, config_name=project.name
+        )
+    except (ProjectError, SettingsError) as exc:
+        raise click.ClickException(printable(str(exc)).removeprefix("refkit: ")) from exc
+    return project, settings
+
+
+def _open(flags: dict[str, Any], execute: str) -> tuple[BuildSession, ProjectConfig]:
+    """The session of the project that the flags and the current folder point at."""
+    config_file, docs_dir = flags.pop("config_file"), flags.pop("docs_dir")
+    project, settings = _project(config_file, flags)
+    try:
+        session = BuildSession.open(settings.with_values(execute=execute))
+    except SessionError as exc:
         raise click.ClickException(printable(str(exc)).removeprefix("refkit: ")) from exc
     for problem in session.catalog_problems():
         click.echo(f"refkit: {printable(str(problem))}", err=True)
@@ -306,22 +325,10 @@ def new_topic(
     Refuses, changing nothing, a name that is not a Python module name or that is the name of
     a standard-library or installed module, and a topic whose module or page already exists.
     """
-    if config_file is not None and not config_file.is_file():
-        raise click.UsageError(f"no such configuration file: {config_file}")
-    config_path = config_file or find_project()
-    if config_path is None:
-        raise click.ClickException(
-            f"no zensical.toml, mkdocs.yml or mkdocs.yaml in {Path.cwd()} or above it: run "
-            "refkit new inside a site (mkdocs new makes one), or pass -f FILE"
-        )
+    project, settings = _project(config_file, {"package_dir": package_dir}, required=True)
+    assert project.path is not None  # required above
+    config_path = project.path
     try:
-        project = read_project(config_path)
-        settings = Settings.resolve(
-            project.options,
-            flags={"package_dir": package_dir},
-            project_dir=project.project_dir,
-            config_name=project.name,
-        )
         plan = plan_topic(
             topic,
             package_dir=settings.package_path,
@@ -329,12 +336,12 @@ def new_topic(
             title=title,
         )
         created = create_topic(plan)
-    except (ProjectError, SettingsError, ScaffoldError, OSError) as exc:
+    except (ScaffoldError, OSError) as exc:
         raise click.ClickException(printable(str(exc)).removeprefix("refkit: ")) from exc
     shown = functools.partial(_shown, project_dir=project.project_dir)
     for path in created:
         click.echo(f"created {printable(shown(path))}")
-    click.echo(printable(_add_page_to_nav(config_path.resolve(), plan)))
+    click.echo(printable(_add_page_to_nav(config_path, plan)))
     # This repository serves through scripts/dev (it installs first); other sites their host.
     if (project.project_dir / "scripts" / "dev").is_file():
         serve = "scripts/dev serve"
@@ -384,13 +391,7 @@ def links(ctx: click.Context, config_file: Path | None) -> None:
     """Check every reference URL of the topics; refkit links --help lists its options."""
     from refkit.engine.links import main as check_links
 
-    try:
-        project = read_project(config_file or find_project())
-        settings = Settings.resolve(
-            project.options, project_dir=project.project_dir, config_name=project.name
-        )
-    except (ProjectError, SettingsError) as exc:
-        raise click.ClickException(printable(str(exc))) from exc
+    _, settings = _project(config_file, {})
     argv = list(ctx.args)
     if "--cache" not in argv and not any(a.startswith("--cache=") for a in argv):
         argv += ["--cache", str(settings.cache_path / "links.json")]
