@@ -12,8 +12,10 @@ shows has two forms:
   follows the page's light or dark palette), the view's HTML for a view.
 
 Run by refkit's worker, :func:`show` hands both to the worker's capture (see
-:func:`install_display_sink`); anywhere else (``python -m doctest``, a notebook, a pasted
-script) it prints the text form. It imports matplotlib only when handed a figure.
+:func:`install_display_sink`); in a Jupyter kernel (a downloaded notebook) it displays the
+picture, with the text form as its plain-text alternative, as the notebook recorded it; anywhere
+else (``python -m doctest``, a pasted script) it prints the text form. It imports matplotlib
+only when handed a figure.
 
 This module is copied into the standalone sources refkit builds for readers, so it keeps to
 the standard library and has no state but the sink the worker installs.
@@ -25,6 +27,7 @@ import html
 import io
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,18 +75,34 @@ def show(thing: Any, caption: str = "") -> None:
         Ids per word
         a table
     """
-    text, markup = _text_and_markup(thing, caption)
     if _display_sink:
-        _display_sink[0](text, markup)
+        _display_sink[0](*_text_and_markup(thing, caption))
+    elif _notebook_display() is not None:
+        text, markup = _text_and_markup(thing, caption)
+        kind = "image/svg+xml" if markup.startswith("<svg") else "text/html"
+        # As refkit recorded it in the page's notebook: the picture, its text form beside it.
+        _notebook_display()({kind: markup, "text/plain": text}, raw=True)
     else:
-        print(text)
+        print(_text_and_markup(thing, caption, picture=False)[0])
 
 
-def _text_and_markup(thing: Any, caption: str) -> tuple[str, str]:
+def _notebook_display() -> Callable[..., Any] | None:
+    """IPython's ``display`` when this runs in a Jupyter kernel (a downloaded notebook)."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    from IPython.display import display
+
+    return display
+
+
+def _text_and_markup(thing: Any, caption: str, *, picture: bool = True) -> tuple[str, str]:
+    """The text form and the picture of ``thing``; with ``picture=False`` no SVG is drawn."""
     caption = " ".join(str(caption).split())
     if hasattr(thing, "savefig") and hasattr(thing, "axes"):
         text = figure_text(thing)
-        markup = figure_svg(thing, caption)
+        markup = figure_svg(thing, caption) if picture else ""
     elif callable(getattr(thing, "_repr_html_", None)):
         text = str(thing)
         markup = thing._repr_html_()
