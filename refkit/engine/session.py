@@ -17,20 +17,30 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key, gpu_visible
 from refkit.engine.directive import Directive, DirectiveError, find_directives
-from refkit.engine.discovery import Catalog, Snippet, Topic, load_catalog, package_state
+from refkit.engine.discovery import (
+    Catalog,
+    PackageState,
+    Snippet,
+    Topic,
+    load_catalog,
+    package_state,
+)
 from refkit.engine.drift import Drift, canonical_text, compare, read_approved
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
 from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
 from refkit.engine.settings import Settings, SettingsError
 from refkit.engine.worker_process import package_name_problem
+
+if TYPE_CHECKING:
+    from refkit.engine.assemble import Block
 
 __all__ = [
     "BuildMode",
@@ -170,6 +180,17 @@ class BuildSession:
     _ahead: bool = field(default=False, init=False)
     _embedded: set[str] = field(default_factory=set, init=False)
     _runner: SnippetRunner | None = field(default=None, init=False)
+    collected: bool = field(default=False, init=False)
+    """Whether :meth:`collect` has waited for this build's snippets."""
+    _environment: EnvironmentKey | None = field(default=None, init=False)
+    _places: tuple[tuple[PagePlan, ...], dict[str, list[str]]] = field(
+        default_factory=lambda: ((), {}), init=False
+    )
+    """The plans :meth:`snippet_pages` last worked from, and what it found in them."""
+    _pruned: tuple[PackageState, EnvironmentKey, Path] | None = field(default=None, init=False)
+    _blocks: dict[str, dict[str, Block]] = field(default_factory=dict, init=False)
+    """Page -> placeholder token -> what stands for it, between :meth:`assemble` and :meth:`fill`."""
+    """What the last :meth:`prune_cache` decided from: the catalog, the environment, the folder."""
 
     def __post_init__(self) -> None:
         self._check_settings(self.settings)
@@ -177,7 +198,8 @@ class BuildSession:
         self._load_dead_links()
 
     @staticmethod
-    def _check_settings(settings: Settings) -> None:
+    def _check_settings(settings: Settings, checked: Settings | None = None) -> None:
+        """Raise :class:`SessionError` if ``settings`` cannot work; ``checked`` passed before."""
         package = settings.package_path
         if not package.is_dir():
             raise SessionError(
@@ -185,6 +207,14 @@ class BuildSession:
                 f"site's configuration ({package}); set `package_dir` to the folder of your "
                 "topic modules."
             )
+        if checked is not None and (package, settings.device) == (
+            checked.package_path,
+            checked.device,
+        ):
+            # The folder's name and this machine's GPU are what the checks below read, and a
+            # rebuild (mkdocs serve re-reads the settings every time) changes neither: they
+            # passed when the session opened. The name's check asks the import system.
+            return
         problem = package_name_problem(package)
         if problem is not None:
             raise SessionError(f"refkit: {problem}")
@@ -203,6 +233,16 @@ class BuildSession:
         except SettingsError as exc:
             raise SessionError(f"refkit: {exc}") from exc
 
+    @classmethod
+    def reopen(
+        cls, session: BuildSession | None, settings: Settings, mode: BuildMode = "build"
+    ) -> BuildSession:
+        """``session`` with new settings (see :meth:`reconfigure`), or a new one if it is ``None``."""
+        if session is None:
+            return cls.open(settings, mode)
+        session.reconfigure(settings)
+        return session
+
     def _load_dead_links(self) -> None:
         # What `refkit links` last found; a build never goes online. The link checker (http,
         # ssl: a noticeable share of import time) loads only when there is a report to read.
@@ -217,21 +257,24 @@ class BuildSession:
 
     def reconfigure(self, settings: Settings) -> None:
         """Use new settings (a ``mkdocs serve`` rebuild re-reads them); keep the worker if it fits."""
-        self._check_settings(settings)
-        worker_settings = (
-            "package_dir",
-            "timeout",
-            "device",
-            "jobs",
-            "max_output",
-            "memory_limit",
-            "project_dir",
-        )
-        if any(getattr(settings, n) != getattr(self.settings, n) for n in worker_settings):
+        self._check_settings(settings, checked=self.settings)
+        if not settings.same_runs(self.settings):
             self.close()
             self._known.clear()
         self.settings = settings
+        self._environment = None
         self._load_dead_links()
+
+    def environment(self) -> EnvironmentKey:
+        """The environment part of this build's cache keys, read once per build.
+
+        Read anew once a build is over (:meth:`end_build`), the settings were read again
+        (:meth:`reconfigure`) or the catalog changed (:meth:`refresh`): a library upgraded while
+        ``mkdocs serve`` runs changes the next build's keys.
+        """
+        if self._environment is None:
+            self._environment = EnvironmentKey.current(self.settings.device)
+        return self._environment
 
     def refresh(self) -> set[str]:
         """Read the catalog again if a file of the package changed.
@@ -241,24 +284,32 @@ class BuildSession:
         """
         if package_state(self.settings.package_path) == self.catalog.state:
             return set()
+        self._environment = None
         before = {sid: s.fingerprint for sid, s in self.catalog.snippets.items()}
         self.catalog = load_catalog(self.settings.package_path)
         after = {sid: s.fingerprint for sid, s in self.catalog.snippets.items()}
         return {sid for sid in before.keys() | after.keys() if before.get(sid) != after.get(sid)}
 
-    def begin_build(self) -> set[str]:
+    def begin_build(self, *, keep_pages: bool = False) -> set[str]:
         """Start a new build: re-read the catalog, forget drifts and what the last build owed.
 
         After :meth:`start_ahead`, the build it began goes on instead (its runs and stats kept).
+
+        Args:
+            keep_pages: Keep the pages planned for the last build (the host knows they have not
+                changed) instead of forgetting them for :meth:`plan` to read anew.
 
         Returns:
             The ids of snippets whose code changed since the last :meth:`end_build` (see
             :meth:`refresh`): what the pages of this build must show anew.
         """
         self._changed |= self.refresh()
-        self._embedded |= set(self.snippet_pages())
-        self.pages.clear()
+        self._embedded.update(self.snippet_pages())
+        if not keep_pages:
+            self.pages.clear()
         self._drifts.clear()
+        self._blocks.clear()
+        self.collected = False
         if self._ahead:
             self._ahead = False
             return set(self._changed)
@@ -287,13 +338,37 @@ class BuildSession:
         Returns:
             The ids of the snippets that changed (see :meth:`begin_build`).
         """
-        changed = self.begin_build()
+        changed = self.begin_build(keep_pages=True)  # the host's rebuild plans them, or keeps them
         self._ahead = True
-        self.start(sid for sid in changed if sid in self._embedded)
+        # Never wait here (a host's watcher calls this, and must not stand still): with a run in
+        # flight, the next one would have to wait for it, so the rebuild starts these instead.
+        if self._pending is None:
+            self.start(sid for sid in changed if sid in self._embedded)
         return changed
+
+    def begin_pages(self, pages: Iterable[PageSource] | None = None) -> set[str]:
+        """Begin a build of a site's pages and start every snippet they embed, without waiting.
+
+        Args:
+            pages: Every page of the site; ``None``: the pages of the last build, which the host
+                knows have not changed (they are not read again).
+
+        Returns:
+            The pages that embed a snippet whose code changed (see :meth:`begin_build`): what a
+            host must build again even though their text did not change.
+
+        Raises:
+            WorkerError: The worker could not be started.
+        """
+        changed = self.begin_build(keep_pages=pages is None)
+        if pages is not None:
+            self.plan(pages)
+        self.start()
+        return self.pages_embedding(changed)
 
     def end_build(self) -> None:
         """The host has written every page: what changed is shown, nothing is owed."""
+        self._environment = None
         self._changed.clear()
         self._embedded = set(self.snippet_pages())
 
@@ -312,6 +387,80 @@ class BuildSession:
         self.pages.update((plan.path, plan) for plan in plans)
         return plans
 
+    def page_lines(self, path: str, markdown: str, text: Callable[[], str]) -> tuple[PagePlan, int]:
+        """A page's plan, and the file line on which ``markdown`` starts (for messages).
+
+        Args:
+            path: The page, as in :class:`PageSource`.
+            markdown: What the host hands to Markdown: the page without its front matter, or
+                text another plugin changed.
+            text: Reads the whole file; called only when the plan made by :meth:`plan` does not
+                tell (no plan, or ``markdown`` is not the plan's body).
+        """
+        plan = self.pages.get(path)
+        raw = None
+        if plan is None:
+            raw = text()
+            plan = plan_page(PageSource(path, raw))
+        if markdown == plan.body:
+            return plan, plan.body_line
+        raw = text() if raw is None else raw
+        # Lines are counted from the top of the file, front matter included.
+        return plan, raw.count("\n") - markdown.count("\n") + 1 if raw.endswith(markdown) else 1
+
+    def assemble(
+        self, path: str, markdown: str, text: Callable[[], str], topic: str | None = None
+    ) -> tuple[str, list[Problem]]:
+        """A page's Markdown with its directives replaced, and a placeholder where output goes.
+
+        For a host that converts every page before it needs any output (MkDocs): :meth:`fill`
+        puts the outputs in place in the converted page. A host that waits for a page's
+        snippets before converting it (Zensical) calls :func:`~refkit.engine.assemble.assemble_page`
+        itself.
+
+        Args:
+            path: The page, as in :class:`PageSource`.
+            markdown: What the host hands to Markdown (see :meth:`page_lines`).
+            text: Reads the whole file, when the plan does not tell where ``markdown`` starts.
+            topic: The ``topic`` of the front matter as the host read it (else the plan's).
+
+        Returns:
+            The Markdown, and the problems found (see
+            :func:`~refkit.engine.assemble.assemble_page`).
+        """
+        # The page assembler builds on this module (it takes a session), so it is imported here.
+        from refkit.engine.assemble import assemble_page, placeholder_token
+
+        plan, first_line = self.page_lines(path, markdown, text)
+        blocks = self._blocks[path] = {}
+
+        def placeholder(block: Block) -> str:
+            token = placeholder_token(path, len(blocks))
+            blocks[token] = block
+            return token
+
+        topic = str(topic or plan.topic or "")
+        return assemble_page(
+            self, path, markdown, first_line=first_line, topic=topic, placeholder=placeholder
+        )
+
+    def fill(self, path: str, html: str) -> tuple[str, list[Problem]]:
+        """The converted page ``html`` with outputs in place of :meth:`assemble`'s placeholders.
+
+        Call it once the page's snippets have results (:meth:`collect`), once per page.
+
+        Returns:
+            The HTML and the problems its outputs show.
+        """
+        from refkit.engine.assemble import fill_placeholders
+
+        blocks = self._blocks.pop(path, None)
+        return fill_placeholders(html, blocks, self) if blocks else (html, [])
+
+    def has_placeholders(self, path: str) -> bool:
+        """Whether :meth:`assemble` left placeholders in the page ``path`` for :meth:`fill`."""
+        return bool(self._blocks.get(path))
+
     def page_for_body(self, body: str) -> PagePlan | None:
         """The planned page whose body (front matter removed) is ``body``.
 
@@ -325,15 +474,27 @@ class BuildSession:
         return None
 
     def snippet_pages(self) -> dict[str, list[str]]:
-        """Snippet id -> the ``page:line`` places that embed it."""
-        places: dict[str, list[str]] = {}
-        for plan in self.pages.values():
-            for directive in plan.directives:
-                if directive.kind == "snippet":
-                    places.setdefault(directive.snippet_id, []).append(
-                        f"{plan.path}:{directive.line}"
-                    )
-        return places
+        """Snippet id -> the ``page:line`` places that embed it (not to be modified).
+
+        Worked out once per set of planned pages: a build asks several times.
+        """
+        plans = tuple(self.pages.values())
+        # Plans are immutable, and the tuple compares them by identity first: a cheap check.
+        if plans != self._places[0]:
+            places: dict[str, list[str]] = {}
+            for plan in plans:
+                for directive in plan.directives:
+                    if directive.kind == "snippet":
+                        places.setdefault(directive.snippet_id, []).append(
+                            f"{plan.path}:{directive.line}"
+                        )
+            self._places = (plans, places)
+        return self._places[1]
+
+    def pages_embedding(self, snippet_ids: Iterable[str]) -> set[str]:
+        """The planned pages that embed any of ``snippet_ids``."""
+        places = self.snippet_pages()
+        return {place.rsplit(":", 1)[0] for sid in snippet_ids for place in places.get(sid, ())}
 
     def topic_pages(self) -> list[tuple[Topic, str | None]]:
         """Every topic with the planned page whose front matter names it (``None``: no page).
@@ -393,7 +554,9 @@ class BuildSession:
             return
         if self._pending is not None:
             self.wait()  # one run at a time: the worker's answers then all belong to it
-        pending = self._make_runner().start(todo, read_state=self.catalog.state)
+        pending = self._make_runner().start(
+            todo, read_state=self.catalog.state, environment=self.environment()
+        )
         self._cache_warnings.extend(
             Problem(str(path), f"unusable cache entry deleted ({reason}); the snippet runs again")
             for path, reason in pending.cache_warnings
@@ -433,6 +596,21 @@ class BuildSession:
             for error in pending.cache_errors[errors_before:]
         ]
 
+    def collect(self, progress: Progress | None = None) -> list[Problem]:
+        """Wait for everything this build started, the first time a host asks in the build.
+
+        For a host that fills its pages once every snippet has run (MkDocs), from whichever page
+        comes first: later calls in the same build return at once, with no problems.
+        :attr:`collected` says whether it has waited.
+
+        Returns:
+            What :meth:`wait` returns.
+        """
+        if self.collected:
+            return []
+        self.collected = True
+        return self.wait(progress=progress)
+
     def _absorb_stats(self, stats: RunStats, before: RunStats | None = None) -> None:
         base = before or RunStats()
         self.stats.from_cache += stats.from_cache - base.from_cache
@@ -463,24 +641,31 @@ class BuildSession:
 
         For the front doors to call once a build is over. It decides from the catalog alone, so
         it is right after a build of some pages too; it does nothing while a topic module fails
-        to parse, whose snippets' entries are still wanted.
+        to parse, whose snippets' entries are still wanted. A session that lives across
+        rebuilds prunes again only once the catalog or the environment changed: with neither
+        changed, a pruning decides what the last one did (it deletes only entries unused for a
+        day or more, which the next process sees to).
 
         Returns:
             What went wrong (the cache folder cannot be listed), once each.
         """
         if self.catalog.errors:
             return []
-        environment = EnvironmentKey.current(self.settings.device)
+        environment = self.environment()
+        pruned = (self.catalog.state, environment, self.settings.cache_path)
+        if pruned == self._pruned:
+            return []
         keep = [cache_key(snippet, environment) for snippet in self.catalog.snippets.values()]
         try:
             ResultCache(self.settings.cache_path).prune(keep, environment)
         except OSError as exc:
             return [Problem("", f"cannot prune the result cache ({exc.strerror or exc})")]
+        self._pruned = pruned
         return []
 
     def cached_result(self, snippet: Snippet) -> SnippetResult | None:
         """The cached result of a snippet's current code, without running anything."""
-        key = cache_key(snippet, EnvironmentKey.current(self.settings.device))
+        key = cache_key(snippet, self.environment())
         return ResultCache(self.settings.cache_path).get(key)
 
     # -- verdicts -------------------------------------------------------------------------
@@ -571,23 +756,13 @@ class BuildSession:
         spends seconds importing torch and transformers in the worker. Overlapping the two is
         free when something must run, and skipped when nothing must (a warm build starts no
         worker). Only the imports of the missing snippets are loaded, so an edit of a torch-only
-        snippet does not wait for transformers.
+        snippet does not wait for transformers. What must run is the runner's decision
+        (:meth:`~refkit.engine.runner.SnippetRunner.warm_up_for`).
         """
-        if self.settings.execute == "never":
-            return
-        cache = ResultCache(self.settings.cache_path)
-        environment = EnvironmentKey.current(self.settings.device)
-        missing = [
-            snippet
-            for snippet in self.catalog.snippets.values()
-            if not self._current(snippet)
-            and (
-                self.settings.execute == "always" or not cache.has(cache_key(snippet, environment))
-            )
-        ]
-        if missing:
-            imports = {statement for snippet in missing for statement in snippet.preload_imports}
-            self._make_runner().warm_up(sorted(imports))
+        stale = (
+            snippet for snippet in self.catalog.snippets.values() if not self._current(snippet)
+        )
+        self._make_runner().warm_up_for(stale, self.environment())
 
     def warm_up(self) -> None:
         """Start the worker now and import what snippets need, so the next edit runs at once."""
