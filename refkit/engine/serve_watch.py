@@ -11,6 +11,12 @@ Three costs stood between saving a topic module and seeing its new output:
   snippets changed (no page, no configuration), nothing of that changes either, so
   :func:`rebuild_pages` runs MkDocs' own per-page steps (every plugin's page events included)
   on just the pages that embed them, with the navigation and files of the last full build.
+
+Threads: the watcher calls :meth:`DevServer.start_saved` in its own thread, while MkDocs builds in
+the main one. :attr:`DevServer.lock` keeps them apart: the watcher touches the session only
+between builds, never waits for the lock or for a run (a save arriving meanwhile is read by the
+build under way, or by the rebuild it triggers), and shutting down takes the lock, so it never
+closes the session under a rebuild of pages ahead or under the watcher.
 """
 
 from __future__ import annotations
@@ -18,12 +24,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
+
+from refkit.engine.text import printable
+from refkit.engine.worker_process import WorkerError
+
+if TYPE_CHECKING:
+    from refkit.engine.session import BuildSession
 
 __all__ = [
     "DevServer",
@@ -238,26 +251,49 @@ class DevServer:
 
     Args:
         dirty: Served with ``--dirty``: pages of changed snippets alone are rebuilt first.
+        session: Returns the plugin's build session (``None`` while there is none).
+        log: Where to say what happened (the plugin's logger).
     """
 
-    def __init__(self, dirty: bool) -> None:
+    def __init__(
+        self,
+        dirty: bool,
+        session: Callable[[], BuildSession | None],
+        log: logging.Logger | logging.LoggerAdapter[Any] = _log,
+    ) -> None:
         self.dirty = dirty
         self.watcher = PackageWatcher()
         self.templates = TemplateCache()
         self.last: LastBuild | None = None
-        # Snippets start from the file watcher's thread, between builds only.
         self.lock = threading.RLock()
+        """Held while anything but a full build uses the session: see the module docstring."""
         self.building = False
+        """Between a build's ``on_config`` and its end: the watcher leaves the session alone."""
+        self.closed = False
+        """Set by :meth:`shutdown`: nothing uses the session any more."""
+        self._session = session
+        self._log = log
 
-    def build_started(self) -> None:
-        """A build began (``on_config``): the watcher leaves the session alone."""
+    def build_started(self) -> bool:
+        """A build began (``on_config``): the watcher leaves the session alone.
+
+        Returns:
+            ``False`` once the server has shut down: the build must not open a session.
+        """
         with self.lock:
             self.building = True
+            return not self.closed
 
-    def files_read(self, config: Any, files: Any, package_dir: Path) -> None:
-        """Remember the build's configuration, files, and the docs' state as it starts."""
-        if self.dirty:  # only a dirty serve rebuilds pages ahead from it
-            self.last = LastBuild(config, files, docs_state(config, package_dir))
+    def files_read(self, config: Any, files: Any) -> None:
+        """Remember the build's configuration, files, and the docs' state before pages are read."""
+        session = self._session()
+        if self.dirty and session is not None:  # only a dirty serve rebuilds pages ahead from it
+            self.last = LastBuild(config, files, docs_state(config, session.settings.package_path))
+
+    def pages_changed(self, files: Any, stale: set[str]) -> None:
+        """Under ``--dirty``, rebuild ``stale`` pages, whose snippets changed, text unchanged."""
+        if self.dirty:
+            mark_stale([file.abs_dest_path for uri in stale if (file := files.src_uris.get(uri))])
 
     def nav_made(self, nav: Any) -> None:
         """Remember the build's navigation."""
@@ -278,7 +314,18 @@ class DevServer:
                     file.page.read_source(config)
 
     def build_finished(self) -> None:
-        """The build wrote every page: the next save may rebuild pages from it."""
+        """The build wrote every page: the next save may rebuild pages from it.
+
+        The session learns that the pages show every change, and its worker imports, while
+        the author reads the page, what the next edit will need.
+        """
+        session = self._session()
+        if session is not None:
+            session.end_build()
+            try:
+                session.warm_up()
+            except WorkerError as exc:
+                self._log.warning(f"could not start the worker ahead of time: {exc}")
         if self.last is not None:
             self.last.complete = True
         with self.lock:
@@ -290,28 +337,67 @@ class DevServer:
         with self.lock:
             self.building = False
 
-    def attach(
-        self,
-        server: Any,
-        config: Any,
-        package_dir: Path,
-        on_written: Callable[[], None],
-        pages_ahead: Callable[[LastBuild], bool],
-    ) -> str:
-        """Watch the package for ``server``; under ``--dirty``, rebuild pages ahead of the site.
+    def start_saved(self) -> None:
+        """A topic module was written: start its changed snippets now, ahead of the rebuild.
+
+        Called in the watcher's thread, which must never stand still: when the lock is taken
+        (a rebuild of pages ahead, which may be waiting for snippets) or a build is under way,
+        that build, or the rebuild the save triggers, reads the change itself.
+        """
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            session = self._session()
+            if self.building or self.closed or session is None:
+                return
+            session.start_ahead()  # never waits for a run
+        except Exception as exc:  # the rebuild that follows runs them, or says what failed
+            self._log.debug(f"could not start snippets ahead of the rebuild: {exc}")
+        finally:
+            self.lock.release()
+
+    def pages_ahead(self, last: LastBuild) -> bool:
+        """Only the package changed: rebuild the pages of changed snippets, ahead of the site.
+
+        Called under :attr:`lock`. The pages are those of ``last``, unchanged, so the session
+        keeps their plans.
+
+        Returns:
+            Whether any page was rebuilt.
+        """
+        session = self._session()
+        if session is None:
+            return False
+        started = time.perf_counter()
+        stale = session.begin_pages(None)
+        if not stale or session.catalog_problems():  # the full rebuild reports problems
+            return False
+        try:
+            built = rebuild_pages(stale, last)
+        except Exception as exc:  # whatever went wrong, the full rebuild that follows is right
+            self._log.warning(f"could not rebuild {sorted(stale)} ahead: {printable(str(exc))}")
+            return False
+        if built:
+            seconds = time.perf_counter() - started
+            shown = ", ".join(sorted(stale))
+            self._log.info(f"{shown} built in {seconds:.2f} seconds, ahead of the rest of the site")
+        return bool(built)
+
+    def attach(self, server: Any, config: Any) -> str:
+        """Watch the topic package for ``server``; under ``--dirty``, rebuild pages ahead.
 
         Args:
             server: MkDocs' ``LiveReloadServer``.
             config: The configuration it serves, whose ``watch`` entries are still to be read.
-            package_dir: The topic package.
-            on_written: See :meth:`PackageWatcher.watch`.
-            pages_ahead: Rebuilds the pages of changed snippets from the last full build and
-                says whether it did; called under :attr:`lock` when only the package changed.
 
         Returns:
-            What is watched, for the log.
+            What is watched, for the log (nothing without a session).
         """
-        watching = self.watcher.watch(server, package_dir, on_written=on_written)
+        session = self._session()
+        if session is None:
+            return ""
+        package_dir = session.settings.package_path
+        watching = self.watcher.watch(server, package_dir, on_written=self.start_saved)
         # The watcher sees the package; MkDocs polling it too (a `watch:` entry, there for
         # Zensical) would only rebuild a second time.
         package = package_dir.resolve()
@@ -326,10 +412,10 @@ class DevServer:
             # follows whatever happened ahead: an error there must not cost the rebuild.
             try:
                 with self.lock:
-                    last = self._only_package_changed(package_dir)
-                    shown = last is not None and pages_ahead(last)
+                    last = None if self.closed else self._only_package_changed(package_dir)
+                    shown = last is not None and self.pages_ahead(last)
             except Exception as exc:
-                _log.warning(f"refkit: could not rebuild pages ahead of the site ({exc})")
+                self._log.warning(f"could not rebuild pages ahead of the site ({exc})")
                 shown = False
             if shown:
                 publish(server)
@@ -337,6 +423,18 @@ class DevServer:
 
         server.builder = pages_then_rebuild
         return watching
+
+    def shutdown(self, close: Callable[[], None]) -> None:
+        """Stop watching, then ``close`` the session once nothing else uses it.
+
+        The lock waits for a rebuild of pages ahead, or the watcher's start of snippets, to
+        finish; once :attr:`closed` is set, neither starts again (nor a build: see
+        :meth:`build_started`), so no worker outlives the server.
+        """
+        self.watcher.stop()
+        with self.lock:
+            self.closed = True
+            close()
 
     def _only_package_changed(self, package_dir: Path) -> LastBuild | None:
         """The last full build, if only the package changed since it started."""
