@@ -148,16 +148,44 @@ def demo_padded_pair_batch() -> None:
           input_ids:      [2, 311, 68, 53, 208, 7, 3, 126, 38, 38, 91, 7, 3, 0, 0, 0]
         row 1 tokens: [CLS] a tokenizer turns text into ids . [SEP] the model read ##s ids . [SEP]
           input_ids:      [2, 9, 122, 275, 142, 152, 139, 7, 3, 61, 207, 380, 52, 139, 7, 3]
-        token_type_ids and attention_mask of a padded batch of two sentence pairs, one column per token
+        token_type_ids and attention_mask of a padded batch of two sentence pairs, one line per position
         row 0
-                        [CLS]  sh  ##or  ##t  pair  .  [SEP]  pa  ##d  ##d  ##ed  .  [SEP]  [PAD]  [PAD]  [PAD]
-        token_type_ids      0   0     0    0     0  0      0   1    1    1     1  1      1      0      0      0
-        attention_mask      1   1     1    1     1  1      1   1    1    1     1  1      1      0      0      0
+                  token_type_ids  attention_mask
+        0 [CLS]                0               1
+        1 sh                   0               1
+        2 ##or                 0               1
+        3 ##t                  0               1
+        4 pair                 0               1
+        5 .                    0               1
+        6 [SEP]                0               1
+        7 pa                   1               1
+        8 ##d                  1               1
+        9 ##d                  1               1
+        10 ##ed                1               1
+        11 .                   1               1
+        12 [SEP]               1               1
+        13 [PAD]               0               0
+        14 [PAD]               0               0
+        15 [PAD]               0               0
         <BLANKLINE>
         row 1
-                        [CLS]  a  tokenizer  turns  text  into  ids  .  [SEP]  the  model  read  ##s  ids  .  [SEP]
-        token_type_ids      0  0          0      0     0     0    0  0      0    1      1     1    1    1  1      1
-        attention_mask      1  1          1      1     1     1    1  1      1    1      1     1    1    1  1      1
+                     token_type_ids  attention_mask
+        0 [CLS]                   0               1
+        1 a                       0               1
+        2 tokenizer               0               1
+        3 turns                   0               1
+        4 text                    0               1
+        5 into                    0               1
+        6 ids                     0               1
+        7 .                       0               1
+        8 [SEP]                   0               1
+        9 the                     1               1
+        10 model                  1               1
+        11 read                   1               1
+        12 ##s                    1               1
+        13 ids                    1               1
+        14 .                      1               1
+        15 [SEP]                  1               1
     """
     from refkit.engine.display import show
     from refkit.engine.views import matrix_view, side_by_side
@@ -174,14 +202,17 @@ def demo_padded_pair_batch() -> None:
         keys = ("token_type_ids", "attention_mask")
         views.append(
             matrix_view(
-                [batch[key][row] for key in keys], row_labels=keys, col_labels=tokens,
+                # One line per position, so the two rows of the batch fit next to each other.
+                list(zip(*(batch[key][row] for key in keys), strict=True)),
+                row_labels=[f"{position} {token}" for position, token in enumerate(tokens)],
+                col_labels=keys,
                 title=f"row {row}",
             )
         )
     show(
         side_by_side(*views),
         caption="token_type_ids and attention_mask of a padded batch of two sentence pairs, "
-        "one column per token",
+        "one line per position",
     )
 
 
@@ -206,49 +237,49 @@ def demo_attention_mask_hides_padding() -> None:
         share of attention from the 13 real tokens to the 3 [PAD] tokens, layer 0 and layer 1:
           with attention_mask:    0.0000  0.0000
           without attention_mask: 0.1874  0.1874
-        Attention weights of the padded row, layer 0 (mean of its heads): row = query token, column = key token; each row sums to 1
-        with attention_mask
-               [CLS]    sh  ##or   ##t  pair     .  [SEP]    pa   ##d   ##d  ##ed     .  [SEP]  [PAD]  [PAD]  [PAD]
-        [CLS]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        sh      0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        ##or    0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        ##t     0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        pair    0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        .       0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        [SEP]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        pa      0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        ##d     0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        ##d     0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        ##ed    0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        .       0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        [SEP]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        [PAD]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        [PAD]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        [PAD]   0.08  0.08  0.08  0.08  0.08  0.08   0.08  0.08  0.08  0.08  0.08  0.08   0.08   0.00   0.00   0.00
-        <BLANKLINE>
-        without attention_mask
-               [CLS]    sh  ##or   ##t  pair     .  [SEP]    pa   ##d   ##d  ##ed     .  [SEP]  [PAD]  [PAD]  [PAD]
-        [CLS]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        sh      0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        ##or    0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        ##t     0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        pair    0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        .       0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        [SEP]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        pa      0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        ##d     0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        ##d     0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        ##ed    0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        .       0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        [SEP]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        [PAD]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        [PAD]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
-        [PAD]   0.06  0.06  0.06  0.06  0.06  0.06   0.06  0.06  0.06  0.06  0.06  0.06   0.06   0.06   0.06   0.06
+        Attention weights of the padded row, layer 0 (mean of its heads): one row per query token, one column per key token; each row sums to 1
+        axes 'with attention_mask' x: 'key token' y: 'query token'
+          image 16x16:
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+            0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0.08 0 0 0
+        axes 'without attention_mask' x: 'key token'
+          image 16x16:
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+            0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06 0.06
+        axes y: 'attention weight'
     """
     import torch
+    from matplotlib.figure import Figure
 
     from refkit.engine.display import show
-    from refkit.engine.views import matrix_view, side_by_side
 
     model = tiny_bert()
     batch, _ = _padded_batch_and_alone()
@@ -274,18 +305,21 @@ def demo_attention_mask_hides_padding() -> None:
         layer_0[label.rstrip(":")] = attentions[0][0].mean(dim=0).cpu()
 
     tokens = loaded_demo_tokenizer().convert_ids_to_tokens(batch["input_ids"][0].tolist())
-    top = max(float(weights.max()) for weights in layer_0.values())
-    views = [
-        matrix_view(
-            weights.round(decimals=2).tolist(), row_labels=tokens, col_labels=tokens,
-            title=label, value_range=(0.0, top),
-        )
-        for label, weights in layer_0.items()
-    ]
+    top = max(float(weights.max().round(decimals=2)) for weights in layer_0.values())
+    figure = Figure(figsize=(6, 3.4), layout="constrained")
+    panels = figure.subplots(1, 2, sharey=True)
+    for axes, (label, weights) in zip(panels, layer_0.items(), strict=True):
+        # Rounded, so the picture does not flicker with the last bits of the device's arithmetic.
+        image = axes.imshow(weights.numpy().round(2), cmap="viridis", vmin=0.0, vmax=top)
+        axes.set(title=label, xlabel="key token")
+        axes.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=6)
+        axes.set_yticks(range(len(tokens)), tokens, fontsize=6)
+    panels[0].set_ylabel("query token")
+    figure.colorbar(image, ax=panels, label="attention weight", shrink=0.7)
     show(
-        side_by_side(*views),
-        caption="Attention weights of the padded row, layer 0 (mean of its heads): "
-        "row = query token, column = key token; each row sums to 1",
+        figure,
+        caption="Attention weights of the padded row, layer 0 (mean of its heads): one row per "
+        "query token, one column per key token; each row sums to 1",
     )
 
 
