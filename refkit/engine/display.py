@@ -258,7 +258,10 @@ def figure_svg(figure: Any, caption: str = "") -> str:
     # Width and height go: the viewBox keeps the aspect ratio and the page's CSS the size.
     svg = _SVG_SIZE.sub(r"<svg\1", svg, count=1)
     name = html.escape(caption or "figure", quote=True)
-    return svg.replace("<svg", f'<svg role="img" aria-label="{name}"', 1).strip()
+    # Black text gets no fill from matplotlib (it is the default); inherited from here, it is
+    # drawn in the page's text colour too.
+    root = f'<svg role="img" aria-label="{name}" fill="currentColor"'
+    return svg.replace("<svg", root, 1).strip()
 
 
 class _Table:
