@@ -10,7 +10,8 @@ Events used, and why:
   runs them while MkDocs converts the pages.
 - ``on_page_markdown``: directives become sources and placeholders; references are appended.
 - ``on_page_context``: wait for the snippets, then put their escaped output in place of the
-  placeholders, before the search plugin indexes the page, so outputs are searchable.
+  placeholders, before the search plugin indexes the page, so outputs are searchable; write a
+  topic page's notebook and script beside it.
 - ``on_nav``: the navigation's order of pages, for the table of topics.
 - ``on_nav`` / ``on_env``: under ``mkdocs serve``, keep the navigation, the environment and the
   theme's compiled templates for the next rebuild (see :mod:`refkit.engine.serve_watch`).
@@ -30,6 +31,7 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
+from refkit.engine.downloads import download_links, write_page_downloads
 from refkit.engine.mkdocs_config import STYLESHEET, RefkitConfig, add_page_needs, write_stylesheet
 from refkit.engine.progress import ProgressLine
 from refkit.engine.runner import RunStats
@@ -107,8 +109,10 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         """Replace directives by sources and placeholders; append the references."""
         if self.session is None:
             return None
+        topic = page.meta.get("topic")
+        links = download_links(str(topic), page.url, config.repo_url or "") if topic else None
         markdown, problems = self.session.assemble(
-            page.file.src_uri, markdown, lambda: page.file.content_string, page.meta.get("topic")
+            page.file.src_uri, markdown, lambda: page.file.content_string, topic, links
         )
         _report(problems)
         return markdown
@@ -121,6 +125,9 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             return None
         self._collect()
         page.content, problems = self.session.fill(uri, page.content)
+        if (plan := self.session.pages.get(uri)) is not None and plan.topic:
+            folder = Path(config.site_dir, page.file.dest_uri).parent  # links name it from there
+            problems += write_page_downloads(self.session, plan, folder)[1]
         _report(problems)
         return context
 

@@ -41,6 +41,7 @@ from refkit.engine.worker_process import package_name_problem
 
 if TYPE_CHECKING:
     from refkit.engine.assemble import Block
+    from refkit.engine.downloads import DownloadLinks
 
 __all__ = [
     "BuildMode",
@@ -409,7 +410,12 @@ class BuildSession:
         return plan, raw.count("\n") - markdown.count("\n") + 1 if raw.endswith(markdown) else 1
 
     def assemble(
-        self, path: str, markdown: str, text: Callable[[], str], topic: str | None = None
+        self,
+        path: str,
+        markdown: str,
+        text: Callable[[], str],
+        topic: str | None = None,
+        downloads: DownloadLinks | None = None,
     ) -> tuple[str, list[Problem]]:
         """A page's Markdown with its directives replaced, and a placeholder where output goes.
 
@@ -423,6 +429,8 @@ class BuildSession:
             markdown: What the host hands to Markdown (see :meth:`page_lines`).
             text: Reads the whole file, when the plan does not tell where ``markdown`` starts.
             topic: The ``topic`` of the front matter as the host read it (else the plan's).
+            downloads: What a topic page links under its title (see
+                :mod:`refkit.engine.downloads`), or ``None``.
 
         Returns:
             The Markdown, and the problems found (see
@@ -441,7 +449,13 @@ class BuildSession:
 
         topic = str(topic or plan.topic or "")
         return assemble_page(
-            self, path, markdown, first_line=first_line, topic=topic, placeholder=placeholder
+            self,
+            path,
+            markdown,
+            first_line=first_line,
+            topic=topic,
+            placeholder=placeholder,
+            downloads=downloads,
         )
 
     def fill(self, path: str, html: str) -> tuple[str, list[Problem]]:
