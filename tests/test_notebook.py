@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, topic_package
+from conftest import REPO, make_site, topic_package
 
 from refkit.engine.discovery import load_catalog
 from refkit.engine.drift import compare
@@ -330,8 +330,41 @@ def _unembedded() -> set[str]:
 
 
 @pytest.mark.slow
+def test_mkdocs_site_notebooks_validate_and_reproduce_the_pages(built_site, tmp_path):
+    check_site_notebooks(built_site, tmp_path)
+
+
+@pytest.mark.slow
 def test_zensical_site_notebooks_validate_and_reproduce_the_pages(zensical_site, tmp_path):
     check_site_notebooks(zensical_site, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_github_site_links_colab_at_the_published_notebook(tmp_path):
+    site = make_site(tmp_path / "project")
+    config = json.loads((site.root / "mkdocs.yml").read_text())
+    config["repo_url"] = "https://github.com/acme/notes"
+    (site.root / "mkdocs.yml").write_text(json.dumps(config))
+    site.write_topic("greet", 'TITLE = "Greetings"\n\ndef demo_hi():\n    print("hi <b>")\n')
+    site.write_page(
+        "topics/greet.md", "---\ntopic: greet\n---\n# Greetings\n\n!refkit greet.demo_hi\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    page = (site.root / "site" / "topics" / "greet" / "index.html").read_text(encoding="utf-8")
+    colab = (
+        "https://colab.research.google.com/github/acme/notes/blob/gh-pages/topics/greet/greet.ipynb"
+    )
+    assert f'<a href="{colab}">Open in Colab</a>' in page
+    assert page.index("refkit-downloads") < page.index("hi &lt;b&gt;")  # under the title
+    notebook = nbformat.read(site.root / "site" / "topics" / "greet" / "greet.ipynb", as_version=4)
+    assert notebook.cells[-1].outputs[0]["text"] == "hi <b>\n"
 
 
 def test_every_real_snippet_has_a_standalone_source_without_the_package():
