@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from refkit.engine import render
-from refkit.engine.directive import Directive, find_directives, replace_directives
+from refkit.engine.directive import (
+    Directive,
+    find_directives,
+    heading_levels,
+    replace_directives,
+)
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
 from refkit.engine.session import BuildSession, Problem
@@ -90,7 +95,7 @@ def assemble_page(
     ]
     rendered: dict[int, str] = {}
     seen: Counter[str] = Counter()
-    headings = _heading_levels(markdown)
+    headings = heading_levels(markdown)
     for directive in directives:
         where = f"{path}:{directive.line + shift}"
         if directive.kind == "environment":
@@ -124,32 +129,6 @@ def assemble_page(
     return markdown, problems
 
 
-_ATX_HEADING = re.compile(r"(#{1,6})[ \t]")
-_FENCE = re.compile(r"(`{3,}|~{3,})")
-
-
-def _heading_levels(markdown: str) -> list[tuple[int, int]]:
-    """``(line, level)`` of the page's top-level ATX headings, outside fenced code.
-
-    Examples:
-        >>> _heading_levels("# A\\n```\\n## not\\n```\\n### B\\n    # code\\n")
-        [(1, 1), (5, 3)]
-    """
-    found: list[tuple[int, int]] = []
-    fence = ""
-    for number, line in enumerate(markdown.split("\n"), start=1):
-        opened = _FENCE.match(line)
-        if fence:
-            if opened and opened[1][0] == fence[0] and len(opened[1]) >= len(fence):
-                fence = ""
-            continue
-        if opened:
-            fence = opened[1]
-        elif heading := _ATX_HEADING.match(line):
-            found.append((number, len(heading[1])))
-    return found
-
-
 def _after_title(markdown: str, block: str) -> str:
     """``markdown`` with ``block`` after its first top-level heading (at the top without one).
 
@@ -158,7 +137,7 @@ def _after_title(markdown: str, block: str) -> str:
         'Intro\\n# Title\\n\\nLINKS\\n\\ntext'
     """
     lines = markdown.split("\n")
-    first = next((line for line, level in _heading_levels(markdown) if level == 1), 0)
+    first = next((line for line, level in heading_levels(markdown) if level == 1), 0)
     return "\n".join([*lines[:first], "", block, "", *lines[first:]]).lstrip("\n")
 
 

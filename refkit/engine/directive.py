@@ -59,6 +59,7 @@ __all__ = [
     "Directive",
     "DirectiveError",
     "find_directives",
+    "heading_levels",
     "replace_directives",
 ]
 
@@ -585,6 +586,25 @@ def find_directives(markdown: str) -> tuple[list[Directive], list[DirectiveError
     """
     found, errors = _found_in(markdown)
     return list(found), list(errors)
+
+
+_ATX_HEADING = re.compile(r"(#{1,6})[ \t]")
+
+
+def heading_levels(markdown: str) -> list[tuple[int, int]]:
+    """``(line, level)`` of the page's top-level ATX headings: outside code, comments, quotes.
+
+    The same scan as :func:`find_directives`, so a heading is one where a directive could be.
+
+    Examples:
+        >>> heading_levels("# A\\n```\\n## not\\n```\\n### B\\n    # code\\n> # quoted\\n")
+        [(1, 1), (5, 3)]
+    """
+    return [
+        (line.number, len(heading[1]))
+        for line in _scan(markdown)
+        if line.kind == "text" and not line.prefix and (heading := _ATX_HEADING.match(line.text))
+    ]
 
 
 # A build reads a page's directives more than once: when it plans the build, and when the host

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from refkit.engine.directive import Directive, find_directives
+from refkit.engine.directive import Directive, find_directives, heading_levels
 from refkit.engine.results import DISPLAY, SnippetResult
 from refkit.engine.standalone import standalone_program, standalone_source
 
 __all__ = ["PageDownloads", "colab_url", "page_downloads", "pinned_requirements"]
 
-_HEADING = re.compile(r"^(#{1,6})\s")
 _OUTPUT_STREAM = {"stdout": "stdout", "stderr": "stderr", "warning": "stderr", "log": "stderr"}
 
 
@@ -134,9 +133,10 @@ def page_downloads(
 
 
 def _intro(title: str, page: str, requirements: Sequence[str], stamp: str) -> str:
+    """The first cell: where the notebook came from; the title only if the page has none."""
     return (
-        f"# {title}\n\n"
-        f"Made by refkit from `{page}`. Every code cell runs on its own: it holds the imports and "
+        title
+        + f"Made by refkit from `{page}`. Every code cell runs on its own: it holds the imports and "
         "the helpers it uses. The outputs are those of the site's build"
         + (f" ({stamp})" if stamp else "")
         + ".\n\nThe first cell installs the versions they came from: "
@@ -166,8 +166,10 @@ def _notebook(
         ),
         "",
     )
+    has_title = any(level == 1 for level in heading_levels(markdown))
+    heading = "" if has_title else f"# {title}\n\n"
     cells = [
-        v4.new_markdown_cell(_intro(title, page, requirements, stamp)),
+        v4.new_markdown_cell(_intro(heading, page, requirements, stamp)),
         v4.new_code_cell("%pip install --quiet " + " ".join(requirements)),
     ]
     lines = markdown.splitlines()
@@ -210,11 +212,8 @@ def _prose(lines: Sequence[str], level: int) -> tuple[str, int]:
     heading it follows, as on the page.
     """
     kept = [line for line in lines if not line.lstrip().startswith("!refkit")]
-    for line in kept:
-        found = _HEADING.match(line)
-        if found:
-            level = len(found[1])
-    return "\n".join(kept).strip("\n"), level
+    found = heading_levels("\n".join(kept))
+    return "\n".join(kept).strip("\n"), found[-1][1] if found else level
 
 
 def _outputs(result: SnippetResult, count: int) -> list[dict]:
