@@ -1,8 +1,6 @@
 """Figures and views a snippet shows: through a real worker, onto a page, into the drift check."""
 
 import json
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -225,17 +223,9 @@ def test_a_caption_with_markup_and_controls_is_shown_escaped():
 def test_a_built_site_shows_the_figure_and_indexes_its_caption_not_its_svg(tmp_path):
     # Material's search honours data-search-exclude; the plain theme's indexes everything.
     site = make_site(tmp_path / "project", theme="material")
-    (site.root / "topics" / "pictures.py").write_text(TOPIC, encoding="utf-8")
-    (site.root / "docs" / "index.md").write_text(
-        "# Pictures\n\n!refkit pictures.demo_figure_between_prints\n", encoding="utf-8"
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict"],
-        cwd=site.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    site.write_topic("pictures", TOPIC)
+    site.write_page("index.md", "# Pictures\n\n!refkit pictures.demo_figure_between_prints\n")
+    done = site.build("--strict")
     assert done.returncode == 0, done.stderr[-3000:]
     page = (site.root / "site" / "index.html").read_text(encoding="utf-8")
     assert page.count('<figure class="refkit-display">') == 2 and "<svg" in page

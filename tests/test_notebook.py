@@ -349,13 +349,7 @@ def test_a_github_site_links_colab_at_the_published_notebook(tmp_path):
     site.write_page(
         "topics/greet.md", "---\ntopic: greet\n---\n# Greetings\n\n!refkit greet.demo_hi\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict"],
-        cwd=site.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = site.build("--strict")
     assert done.returncode == 0, done.stderr[-3000:]
     page = (site.root / "site" / "topics" / "greet" / "index.html").read_text(encoding="utf-8")
     colab = (

@@ -445,6 +445,28 @@ def _imported_modules(
     return found
 
 
+def module_file(package_dir: Path, dotted: str) -> Path | None:
+    """The file of the module ``dotted`` (``refkit.engine.device``) if the package has it.
+
+    The package's import name is its folder's name; a name outside it gives ``None``.
+
+    Examples:
+        >>> import refkit
+        >>> module_file(Path(refkit.__file__).parent, "refkit.engine.device").name
+        'device.py'
+        >>> module_file(Path(refkit.__file__).parent, "torch.nn") is None
+        True
+    """
+    parts = dotted.split(".")
+    if parts[0] != package_dir.name:
+        return None
+    base = package_dir.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 class _PackageReader:
     """Reads the package's files once per catalog load, and what it can, once per content.
 
@@ -495,14 +517,7 @@ class _PackageReader:
 
     def module_path(self, dotted: str) -> Path | None:
         """The file of an in-package module name like ``refkit.engine.device``, if any."""
-        parts = dotted.split(".")
-        if parts[0] != self.package_name:
-            return None
-        base = self.package_dir.joinpath(*parts[1:])
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-        return None
+        return module_file(self.package_dir, dotted)
 
     def transitive_digest(
         self, path: Path, mentioned: Set[str], seen: set[Path] | None = None

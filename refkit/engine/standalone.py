@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from refkit.engine.discovery import module_file
+
 __all__ = ["StandaloneError", "standalone_program", "standalone_source"]
 
 _BUILTINS = frozenset(dir(builtins))
@@ -124,20 +126,10 @@ class _Reader:
         self.package = package_dir.name
         self.modules: dict[str, _Module] = {}
 
-    def path_of(self, module: str) -> Path | None:
-        parts = module.split(".")
-        if parts[0] != self.package:
-            return None
-        base = self.package_dir.joinpath(*parts[1:])
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-        return None
-
     def module(self, name: str) -> _Module:
         if name in self.modules:
             return self.modules[name]
-        path = self.path_of(name)
+        path = module_file(self.package_dir, name)
         if path is None:
             raise StandaloneError(f"{name}: no such module in {self.package_dir}")
         source = path.read_text(encoding="utf-8")
