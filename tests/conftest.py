@@ -229,18 +229,34 @@ def zensical_site(
 _REAL_SITE_FIXTURES = frozenset({"real_cache", "built_site", "zensical_site"})
 
 
+def join_xdist_group(item: pytest.Item, group: str) -> None:
+    """Put ``item`` in ``group`` of ``--dist loadgroup``, as an ``xdist_group`` marker means to.
+
+    pytest-xdist groups the tests whose node ids end in ``@<group>``: its own hook writes that
+    suffix to ``item._nodeid``, which pytest 9 no longer reads (it keeps the id as a ``NodeId``
+    in ``item._id``), so with these versions the marker groups nothing and every worker built
+    the real site. The suffix is written here, where each version keeps it.
+    """
+    suffixed = f"{item.nodeid}@{group}"
+    node_id = getattr(item, "_id", None)
+    if node_id is None or isinstance(node_id, str):
+        item._nodeid = suffixed  # type: ignore[attr-defined]
+    else:
+        item._id = type(node_id).parse(suffixed)  # type: ignore[attr-defined]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, keep every test of the real site in one worker.
+    """Under ``--dist loadgroup``, keep every test of the real site in one worker, first.
 
     Session fixtures are made once per worker process; the real site (every snippet run, then two
     builds) is the costliest of them, so its tests share one worker (``--dist loadgroup``, as
     ``scripts/dev test`` runs) and the other workers take everything else.
     """
-    if not config.pluginmanager.hasplugin("xdist"):
+    if not getattr(config.option, "loadgroup", False):  # set in xdist's workers only
         return
     real = [item for item in items if _REAL_SITE_FIXTURES & set(getattr(item, "fixturenames", ()))]
     for item in real:
-        item.add_marker(pytest.mark.xdist_group("real-site"))
+        join_xdist_group(item, "real-site")
     # The longest piece of work goes first: handed out last, it would run alone at the end.
     chosen = set(map(id, real))
     items[:] = real + [item for item in items if id(item) not in chosen]

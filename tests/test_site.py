@@ -5,7 +5,10 @@ from __future__ import annotations
 import ast
 import html
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,69 @@ def test_the_home_page_lists_the_topics_in_nav_order_with_their_docstring_summar
             r'<tr>\s*<td><a href="topics/(\w+)/">(.*?)</a></td>\s*<td>(.*?)</td>\s*</tr>', table
         )
         assert rows == expected, site
+
+
+# Tests of a stand-in site, for a pytest run in two workers with this suite's conftest: the
+# fixtures of the real site are replaced by cheap ones, and each test logs its worker.
+GROUPING_TESTS = """
+import os, time, pytest
+
+def log(name):
+    with open(os.environ["GROUPING_LOG"], "a") as out:
+        out.write(f"{os.environ['PYTEST_XDIST_WORKER']} {name}\\n")
+
+@pytest.fixture(scope="session")
+def real_cache():
+    return None
+
+@pytest.fixture(scope="session")
+def built_site(real_cache):
+    return None
+
+@pytest.fixture(scope="session")
+def zensical_site(built_site):
+    return None
+
+@pytest.mark.parametrize("n", range(3))
+def test_other_first(n):
+    time.sleep(0.05)
+    log(f"other-{n}")
+
+@pytest.mark.parametrize("n", range(3))
+def test_real_built(built_site, n):
+    time.sleep(0.05)
+    log(f"real-built-{n}")
+
+def test_real_zensical(zensical_site):
+    log("real-zensical")
+
+def test_real_cache(real_cache):
+    log("real-cache")
+
+@pytest.mark.parametrize("n", range(8))
+def test_other_last(n):
+    time.sleep(0.05)
+    log(f"other-last-{n}")
+"""
+
+
+def test_the_tests_of_the_real_site_share_one_worker_and_come_first_in_it(tmp_path):
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    (tmp_path / "test_grouping.py").write_text(GROUPING_TESTS)
+    log = tmp_path / "workers.log"
+    pytest_command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2"]
+    done = subprocess.run(
+        [*pytest_command, "--dist", "loadgroup", "--basetemp", str(tmp_path / "inner")],
+        cwd=tmp_path,
+        env={**os.environ, "GROUPING_LOG": str(log)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    ran = [line.split() for line in log.read_text().splitlines()]
+    assert len(ran) == 16 and {worker for worker, _ in ran} == {"gw0", "gw1"}, ran
+    real = {worker for worker, name in ran if name.startswith("real-")}
+    assert len(real) == 1, ran  # one worker makes the real site's fixtures
+    in_that_worker = [name for worker, name in ran if worker in real]
+    assert all(name.startswith("real-") for name in in_that_worker[:5]), ran  # and first
