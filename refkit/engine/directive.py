@@ -47,7 +47,7 @@ import difflib
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "API_DIRECTIVE",
@@ -584,8 +584,8 @@ def find_directives(markdown: str) -> tuple[list[Directive], list[DirectiveError
         >>> find_directives("!refkitt a.demo_x")[1][0].line
         1
     """
-    found, errors = _found_in(markdown)
-    return list(found), list(errors)
+    page = _read_page(markdown)
+    return list(page.directives), list(page.errors)
 
 
 _ATX_HEADING = re.compile(r"(#{1,6})[ \t]")
@@ -600,22 +600,32 @@ def heading_levels(markdown: str) -> list[tuple[int, int]]:
         >>> heading_levels("# A\\n```\\n## not\\n```\\n### B\\n    # code\\n> # quoted\\n")
         [(1, 1), (5, 3)]
     """
-    return [
-        (line.number, len(heading[1]))
-        for line in _scan(markdown)
-        if line.kind == "text" and not line.prefix and (heading := _ATX_HEADING.match(line.text))
-    ]
+    return list(_read_page(markdown).headings)
 
 
-# A build reads a page's directives more than once: when it plans the build, and when the host
-# converts the page (under Zensical, the extension asks a third time whether the page is its
-# business). The answer depends on the text alone, so it is kept for the pages of a site.
+class _Page(NamedTuple):
+    """What one scan of a page finds (see :func:`find_directives`, :func:`heading_levels`)."""
+
+    directives: tuple[Directive, ...]
+    errors: tuple[DirectiveError, ...]
+    headings: tuple[tuple[int, int], ...]
+
+
+# A build reads a page more than once: when it plans the build, and when the host converts the
+# page (its directives, then its headings for the titles; under Zensical, the extension asks
+# first whether the page is its business). What one scan finds depends on the text alone, so it
+# is kept for the pages of a site.
 @functools.lru_cache(maxsize=512)
-def _found_in(markdown: str) -> tuple[tuple[Directive, ...], tuple[DirectiveError, ...]]:
+def _read_page(markdown: str) -> _Page:
     found: list[Directive] = []
     errors: list[DirectiveError] = []
+    headings: list[tuple[int, int]] = []
     for line in _scan(markdown):
-        if line.kind != "text" or not _MENTION.search(line.content):
+        if line.kind != "text":
+            continue
+        if not line.prefix and (heading := _ATX_HEADING.match(line.text)):
+            headings.append((line.number, len(heading[1])))
+        if not _MENTION.search(line.content):
             continue
         try:
             directive = _parse_line(line.number, line.text, line.content, line.prefix)
@@ -624,7 +634,7 @@ def _found_in(markdown: str) -> tuple[tuple[Directive, ...], tuple[DirectiveErro
             continue
         if directive is not None:
             found.append(directive)
-    return tuple(found), tuple(errors)
+    return _Page(tuple(found), tuple(errors), tuple(headings))
 
 
 def replace_directives(markdown: str, rendered: dict[int, str]) -> str:
