@@ -183,9 +183,55 @@ def real_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("real-cache")
 
 
+class ZensicalBuild:
+    """``zensical build --clean`` of a copy of this repository, running in the background.
+
+    A copy, because Zensical writes its site and page cache inside the project. It reads the
+    results the MkDocs build left in ``cache``, so nothing runs twice.
+    """
+
+    def __init__(self, project: Path, cache: Path) -> None:
+        import shutil
+
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        for folder in ("docs", "refkit", "approved"):
+            shutil.copytree(REPO / folder, project / folder, ignore=ignore)
+        for name in ("mkdocs.yml", "README.md"):  # the home page includes a README section
+            shutil.copy(REPO / name, project / name)
+        self.project = project
+        self.log = project.parent / f"{project.name}.log"  # a file: a full pipe would stall it
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "zensical", "build", "--clean"],
+                cwd=project,
+                env={**os.environ, "REFKIT_CACHE_DIR": str(cache)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait(self, timeout: float = 600) -> tuple[int, str]:
+        """The exit status and output, once the build has finished."""
+        returncode = self.process.wait(timeout=timeout)
+        return returncode, self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+_ZENSICAL_BUILD = pytest.StashKey[ZensicalBuild]()
+
+
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory, real_cache: Path) -> Path:
-    """This repository's own site, built once per test session with ``--strict`` and a fresh cache."""
+def built_site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, real_cache: Path
+) -> Path:
+    """This repository's own site, built once per test session with ``--strict`` and a fresh cache.
+
+    When the session also has tests of :func:`zensical_site`, that build starts next, in the
+    background, while the tests of this one run (the browser's mostly wait).
+    """
     out = tmp_path_factory.mktemp("real-site")
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out / "site")],
@@ -201,32 +247,31 @@ def built_site(tmp_path_factory: pytest.TempPathFactory, real_cache: Path) -> Pa
     assert count > 0
     ran = f"refkit: {count} snippets: 0 from the cache, {count} run, 0 failed, 0 not run"
     assert ran in done.stderr, done.stderr[-3000:]
+    if any("zensical_site" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        build = ZensicalBuild(tmp_path_factory.mktemp("zensical-project"), real_cache)
+        request.config.stash[_ZENSICAL_BUILD] = build
+        request.addfinalizer(build.stop)
     return out / "site"
 
 
 @pytest.fixture(scope="session")
 def zensical_site(
-    tmp_path_factory: pytest.TempPathFactory, built_site: Path, real_cache: Path
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    built_site: Path,
+    real_cache: Path,
 ) -> Path:
-    """This repository's site built by ``zensical build --clean`` from a copy of the repository.
-
-    A copy, because Zensical writes its site and page cache inside the project. It reads the
-    results the MkDocs build left, so nothing runs twice.
-    """
-    import shutil
-
-    project = tmp_path_factory.mktemp("zensical-project")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("docs", "refkit", "approved"):
-        shutil.copytree(REPO / folder, project / folder, ignore=ignore)
-    for name in ("mkdocs.yml", "README.md"):  # the home page includes a README section
-        shutil.copy(REPO / name, project / name)
-    done = zensical(project, "build", "--clean", env={"REFKIT_CACHE_DIR": str(real_cache)})
-    assert done.returncode == 0, done.stderr[-5000:]
-    count = len(load_catalog(project / "refkit").snippets)
+    """This repository's site built by ``zensical build --clean`` (see :class:`ZensicalBuild`)."""
+    build = request.config.stash.get(_ZENSICAL_BUILD, None)
+    if build is None:
+        build = ZensicalBuild(tmp_path_factory.mktemp("zensical-project"), real_cache)
+        request.addfinalizer(build.stop)
+    returncode, log = build.wait()
+    assert returncode == 0, log[-5000:]
+    count = len(load_catalog(build.project / "refkit").snippets)
     from_cache = f"refkit: {count} snippets: {count} from the cache, 0 run, 0 failed, 0 not run"
-    assert from_cache in done.stderr, done.stderr[-3000:]
-    return project / "site"
+    assert from_cache in log, log[-3000:]
+    return build.project / "site"
 
 
 # The fixtures of this repository's own site: built once per test process.
