@@ -655,10 +655,10 @@ class BuildSession:
 
         For the front doors to call once a build is over. It decides from the catalog alone, so
         it is right after a build of some pages too; it does nothing while a topic module fails
-        to parse, whose snippets' entries are still wanted. A session that lives across
-        rebuilds prunes again only once the catalog or the environment changed: with neither
-        changed, a pruning decides what the last one did (it deletes only entries unused for a
-        day or more, which the next process sees to).
+        to parse, whose snippets' entries are still wanted. A ``serve`` session, which the host
+        asks after every rebuild, prunes again only once the catalog or the environment
+        changed: with neither changed, a pruning decides what the last one did (it deletes only
+        entries unused for a day or more, which the next build sees to).
 
         Returns:
             What went wrong (the cache folder cannot be listed), once each.
@@ -667,7 +667,7 @@ class BuildSession:
             return []
         environment = self.environment()
         pruned = (self.catalog.state, environment, self.settings.cache_path)
-        if pruned == self._pruned:
+        if self.mode == "serve" and pruned == self._pruned:
             return []
         keep = [cache_key(snippet, environment) for snippet in self.catalog.snippets.values()]
         try:
