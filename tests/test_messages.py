@@ -196,13 +196,15 @@ def test_each_end_accepts_only_the_messages_meant_for_it(accept, message):
         list(MessageDecoder(accept=accept).feed(encode(message)))
 
 
-def test_the_worker_imports_nothing_of_refkit_but_the_messages_and_results():
+def test_the_worker_imports_nothing_of_refkit_but_the_messages_results_and_display():
     # The worker starts once per build; what it imports before it is ready, every build waits
-    # for. Nothing heavy (torch, mkdocs, the cache, discovery) may come along.
+    # for. Nothing heavy (torch, mkdocs, the cache, discovery, matplotlib) may come along; the
+    # display module (standard library only) is where show() finds the worker's capture.
     code = (
         "import sys, refkit.engine.worker; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('refkit', 'torch', 'transformers', 'tokenizers', 'numpy', 'mkdocs', 'markdown', 'yaml')))"
+        "('refkit', 'torch', 'transformers', 'tokenizers', 'numpy', 'mkdocs', 'markdown', 'yaml',"
+        " 'matplotlib')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
@@ -212,6 +214,7 @@ def test_the_worker_imports_nothing_of_refkit_but_the_messages_and_results():
         [
             "refkit",
             "refkit.engine",
+            "refkit.engine.display",
             "refkit.engine.messages",
             "refkit.engine.results",
             "refkit.engine.worker",
