@@ -368,3 +368,29 @@ def test_every_real_snippet_has_a_standalone_source_without_the_package():
         compile(code, snippet_id, "exec")
         assert not re.search(r"^\s*(from|import) refkit\b", code, re.MULTILINE), snippet_id
         assert textwrap.dedent(code).startswith("from __future__ import annotations\n")
+
+
+@pytest.mark.slow
+def test_downloads_are_kept_by_what_they_are_made_of_and_a_damaged_copy_is_made_anew(tmp_path):
+    site = make_site(tmp_path / "project")
+    site.write_topic("greet", 'TITLE = "Greetings"\n\ndef demo_hi():\n    print("hi v1")\n')
+    site.write_page(
+        "topics/greet.md", "---\ntopic: greet\n---\n# Greetings\n\n!refkit greet.demo_hi\n"
+    )
+    kept_dir = site.root / ".cache" / "refkit" / "downloads"
+    notebook = site.root / "site" / "topics" / "greet" / "greet.ipynb"
+
+    def build_and_read() -> tuple[list[Path], str]:
+        done = site.build("--strict")
+        assert done.returncode == 0, done.stderr[-3000:]
+        return sorted(kept_dir.iterdir()), notebook.read_text(encoding="utf-8")
+
+    kept, first = build_and_read()
+    assert len(kept) == 1 and "hi v1" in first
+    kept[0].write_text('{"notebook": 3}')  # damaged: not what refkit wrote
+    again, second = build_and_read()
+    assert again == kept and second == first
+    site.write_topic("greet", 'TITLE = "Greetings"\n\ndef demo_hi():\n    print("hi v2")\n')
+    changed, third = build_and_read()
+    assert len(changed) == 1 and changed != kept  # the earlier state's copy is gone
+    assert "hi v2" in third and "hi v1" not in third

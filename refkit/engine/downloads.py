@@ -4,6 +4,8 @@ A topic page links ``<topic>.ipynb`` and ``<topic>.py`` beside it (relative link
 wherever the site is served), and, when the site's ``repo_url`` is on GitHub, "Open in Colab"
 at the copy that ``mkdocs gh-deploy`` publishes on the ``gh-pages`` branch. The files are made
 by :mod:`refkit.engine.notebook` from the page and this build's results; nothing is committed.
+What was made is kept in the cache folder (``downloads/``), one file per page, by what it was
+made from, so a build whose pages and results did not change only writes the files out.
 
 The hosts only say where a page's HTML goes (:func:`write_downloads` takes a function of the
 page's path); the rest is here, without a host.
@@ -11,13 +13,18 @@ page's path); the rest is here, without a host.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from refkit.engine import notebook as notebook_module
+from refkit.engine import standalone as standalone_module
 from refkit.engine.atomic import write_atomic
-from refkit.engine.notebook import colab_url, page_downloads
+from refkit.engine.notebook import PageDownloads, colab_url, page_downloads
 from refkit.engine.session import BuildSession, PagePlan, Problem
 from refkit.engine.standalone import StandaloneError
 
@@ -79,23 +86,84 @@ def write_downloads(
 def write_page_downloads(
     session: BuildSession, plan: PagePlan, folder: Path
 ) -> tuple[list[Path], list[Problem]]:
-    """Write one topic page's notebook and script into ``folder``; see :func:`write_downloads`."""
+    """Write one topic page's notebook and script into ``folder``; see :func:`write_downloads`.
+
+    Making them copies every demonstration with its helpers; a warm build would pay that for
+    nothing, so what was made is kept in the cache folder by what it was made from (the page,
+    its snippets' fingerprints, their results, this code), and only written out again.
+    """
     topic = session.catalog.topics.get(plan.topic)
     if topic is None:
         return [], []  # no topic page: assembling it already said so
     ids = [d.snippet_id for d in plan.directives if d.kind == "snippet"]
     results = {i: r for i in ids if (r := session.result(i)) is not None}
+    snippets = session.catalog.snippets
+    key = _digest(
+        plan.path,
+        plan.body,
+        topic.title,
+        *(f"{i}:{snippets[i].fingerprint if i in snippets else ''}" for i in ids),
+        *(json.dumps(r.to_json(), sort_keys=True) for r in results.values()),
+        *_MAKERS,
+    )
+    kept = session.settings.cache_path / "downloads" / f"{_slug(plan.path)}-{key[:24]}.json"
     written: list[Path] = []
     try:
-        made = page_downloads(
-            plan.body,
-            title=topic.title,
-            page=plan.path,
-            package_dir=session.catalog.package_dir,
-            results=results,
-        )
+        made = _read_kept(kept)
+        if made is None:
+            made = page_downloads(
+                plan.body,
+                title=topic.title,
+                page=plan.path,
+                package_dir=session.catalog.package_dir,
+                results=results,
+            )
+            _keep(kept, made)
         for suffix, text in ((".ipynb", made.notebook), (".py", made.script)):
             written.append(write_atomic(folder / f"{topic.module}{suffix}", text))
     except (OSError, StandaloneError, SyntaxError, ValueError) as exc:
         return written, [Problem(plan.path, f"its downloads could not be made: {exc}")]
     return written, []
+
+
+# The code that makes the downloads: a change to it makes them anew.
+_MAKERS = tuple(
+    hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+    for module in (notebook_module, standalone_module)
+)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "replace")).hexdigest()
+
+
+def _slug(page: str) -> str:
+    """A file-name-safe form of a page's path.
+
+    Examples:
+        >>> _slug("topics/conv1d_head.md")
+        'topics-conv1d_head-md'
+    """
+    return re.sub(r"[^A-Za-z0-9_]+", "-", page).strip("-")[:80] or "page"
+
+
+def _read_kept(path: Path) -> PageDownloads | None:
+    """What was kept at ``path``, or None when it is missing or not what was written there."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and set(data) == {"notebook", "script"}):
+        return None
+    if not all(isinstance(value, str) for value in data.values()):
+        return None
+    return PageDownloads(notebook=data["notebook"], script=data["script"])
+
+
+def _keep(path: Path, made: PageDownloads) -> None:
+    """Keep ``made`` at ``path``, and drop what was kept for earlier states of the same page."""
+    write_atomic(path, json.dumps({"notebook": made.notebook, "script": made.script}))
+    prefix = path.name.rsplit("-", 1)[0] + "-"
+    for older in path.parent.glob(f"{prefix}*.json"):
+        if older != path and older.name.rsplit("-", 1)[0] + "-" == prefix:
+            older.unlink(missing_ok=True)

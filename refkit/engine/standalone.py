@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,78 +133,86 @@ class _Reader:
         path = module_file(self.package_dir, name)
         if path is None:
             raise StandaloneError(f"{name}: no such module in {self.package_dir}")
-        source = path.read_text(encoding="utf-8")
-        lines = source.splitlines(keepends=True)
-        module = _Module(name, path)
-        for node in ast.parse(source, filename=str(path)).body:
-            self._read_statement(module, lines, node)
-        self.modules[name] = module
+        module = self.modules[name] = _parsed_module(
+            self.package, name, path, path.read_text(encoding="utf-8")
+        )
         return module
 
-    def _read_statement(  # noqa: PLR0912 - one branch per kind of top-level statement
-        self, module: _Module, lines: list[str], node: ast.stmt
-    ) -> None:
-        where = f"{module.path}:{node.lineno}"
-        if isinstance(node, ast.ImportFrom):
-            source = node.module or ""
-            if node.level:
-                source = ".".join(
-                    module.name.split(".")[: -node.level] + ([source] if source else [])
-                )
-            if source == "__future__":
-                return
-            for alias in node.names:
-                local = alias.asname or alias.name
-                if alias.name == "*":
-                    raise StandaloneError(f"{where}: `from {source} import *` cannot be inlined")
-                if source.split(".")[0] == self.package:
-                    module.package_imports[local] = (source, alias.name)
-                else:
-                    as_part = f" as {alias.asname}" if alias.asname else ""
-                    module.imports[local] = f"from {source} import {alias.name}{as_part}"
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == self.package:
-                    raise StandaloneError(
-                        f"{where}: `import {alias.name}` cannot be inlined; import names from it"
-                    )
-                local = alias.asname or alias.name.split(".")[0]
-                as_part = f" as {alias.asname}" if alias.asname else ""
-                module.imports[local] = f"import {alias.name}{as_part}"
-        elif _is_type_checking(node):
+
+# A build makes the copies of every demonstration of every page, and they share their modules:
+# each module is read once per content, not once per copy (which cost seconds a build). What a
+# _Module holds is never changed after it is made.
+@functools.lru_cache(maxsize=256)
+def _parsed_module(package: str, name: str, path: Path, source: str) -> _Module:
+    lines = source.splitlines(keepends=True)
+    module = _Module(name, path)
+    for node in ast.parse(source, filename=str(path)).body:
+        _read_statement(package, module, lines, node)
+    return module
+
+
+def _read_statement(  # noqa: PLR0912 - one branch per kind of top-level statement
+    package: str, module: _Module, lines: list[str], node: ast.stmt
+) -> None:
+    where = f"{module.path}:{node.lineno}"
+    if isinstance(node, ast.ImportFrom):
+        source = node.module or ""
+        if node.level:
+            source = ".".join(module.name.split(".")[: -node.level] + ([source] if source else []))
+        if source == "__future__":
             return
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            return  # a docstring
-        else:
-            binds = _bound_names(node)
-            if binds == ("__all__",):
-                return
-            nested = [
-                inner
-                for inner in ast.walk(node)
-                if isinstance(inner, ast.ImportFrom)
-                and inner is not node
-                and (inner.module or "").split(".")[0] == self.package
-                and not inner.level
-            ]
-            leave_out = {
-                n
+        for alias in node.names:
+            local = alias.asname or alias.name
+            if alias.name == "*":
+                raise StandaloneError(f"{where}: `from {source} import *` cannot be inlined")
+            if source.split(".")[0] == package:
+                module.package_imports[local] = (source, alias.name)
+            else:
+                as_part = f" as {alias.asname}" if alias.asname else ""
+                module.imports[local] = f"from {source} import {alias.name}{as_part}"
+    elif isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.name.split(".")[0] == package:
+                raise StandaloneError(
+                    f"{where}: `import {alias.name}` cannot be inlined; import names from it"
+                )
+            local = alias.asname or alias.name.split(".")[0]
+            as_part = f" as {alias.asname}" if alias.asname else ""
+            module.imports[local] = f"import {alias.name}{as_part}"
+    elif _is_type_checking(node):
+        return
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return  # a docstring
+    else:
+        binds = _bound_names(node)
+        if binds == ("__all__",):
+            return
+        nested = [
+            inner
+            for inner in ast.walk(node)
+            if isinstance(inner, ast.ImportFrom)
+            and inner is not node
+            and (inner.module or "").split(".")[0] == package
+            and not inner.level
+        ]
+        leave_out = {
+            n
+            for inner in nested
+            for n in range(inner.lineno, (inner.end_lineno or inner.lineno) + 1)
+        }
+        definition = _Definition(
+            module.name,
+            node,
+            _statement_text(lines, node, leave_out),
+            binds,
+            _names_used(node),
+            tuple(
+                (alias.asname or alias.name, inner.module or "", alias.name)
                 for inner in nested
-                for n in range(inner.lineno, (inner.end_lineno or inner.lineno) + 1)
-            }
-            definition = _Definition(
-                module.name,
-                node,
-                _statement_text(lines, node, leave_out),
-                binds,
-                _names_used(node),
-                tuple(
-                    (alias.asname or alias.name, inner.module or "", alias.name)
-                    for inner in nested
-                    for alias in inner.names
-                ),
-            )
-            (module.definitions if binds else module.effects).append(definition)
+                for alias in inner.names
+            ),
+        )
+        (module.definitions if binds else module.effects).append(definition)
 
 
 def standalone_source(package_dir: Path, module: str, function: str) -> str:
