@@ -402,7 +402,10 @@ def command_cases(work: Path, report: Report) -> None:
     # What is read back from disk is input too: a tampered cache heals, with a warning.
     site_build = [sys.executable, "-m", "mkdocs", "build"]
     first = run(site_build, root)
-    entries = sorted((root / ".refkit-cache").glob("*/*.json"))
+    # Result entries only: <key[:2]>/<key>.json (the cache folder holds other files too).
+    entries = sorted(
+        p for p in (root / ".refkit-cache").glob("??/*.json") if p.stem[:2] == p.parent.name
+    )
     problems = (
         []
         if first.returncode == 0 and entries

@@ -178,7 +178,7 @@ def test_options_under_markdown_extensions_are_read_for_zensical_sites(project):
 @pytest.mark.slow
 def test_a_damaged_cache_entry_is_reported_by_the_command_too(project):
     assert run("accept", "greetings.demo_hello").exit_code == 0
-    [entry] = (project / ".refkit-cache").glob("*/*.json")
+    [entry] = (project / ".refkit-cache").glob("??/*.json")  # <key[:2]>/<key>.json
     entry.write_text('{"status": "ok", "events": [')
     done = run("check", "--cached", "greetings.demo_hello")
     assert done.exit_code == 0, done.output
