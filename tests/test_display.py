@@ -1,6 +1,8 @@
 """Figures and views a snippet shows: through a real worker, onto a page, into the drift check."""
 
+import html
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -233,3 +235,7 @@ def test_a_built_site_shows_the_figure_and_indexes_its_caption_not_its_svg(tmp_p
     text = " ".join(doc["text"] for doc in index["docs"])
     assert "Loss halves each step" in text
     assert "alert(1)" not in text and "0.125" not in text
+    # The listing was set aside while search indexed the page, and is back in the page.
+    assert page.count('<div class="refkit-source" data-search-exclude>') == 1
+    assert "def demo_figure_between_prints" in html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "REFKITSOURCE" not in page and "REFKITSOURCE" not in text

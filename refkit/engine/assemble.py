@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ __all__ = [
     "fill_placeholders",
     "generated_markdown",
     "placeholder_token",
+    "restore_sources",
+    "set_aside_sources",
 ]
 
 BlockKind = Literal["html", "output", "environment"]
@@ -249,3 +252,49 @@ def fill_placeholders(
         return text
 
     return _TOKEN.sub(resolve, html), problems
+
+
+_SOURCE_LISTING = re.compile(
+    re.escape(render.SOURCE_OPEN_HTML) + ".*?" + re.escape(render.SOURCE_CLOSE_HTML), re.DOTALL
+)
+# A nonce per process: what a snippet prints (escaped, but still text) cannot name a listing.
+_SET_ASIDE_NONCE = secrets.token_hex(6)
+# A comment: a search plugin indexes no comment's text.
+_SET_ASIDE = re.compile(rf"<!--REFKITSOURCE{_SET_ASIDE_NONCE}N(\d+)X-->")
+
+
+def set_aside_sources(html: str) -> tuple[str, list[str]]:
+    """``html`` with each source listing replaced by a token, and the listings.
+
+    The search index leaves listings out anyway (they are marked ``data-search-exclude``), but a
+    search plugin still parses their highlighted markup, hundreds of kilobytes a site: set
+    aside while it indexes the page, they cost it nothing. :func:`restore_sources` puts them
+    back in the finished page.
+
+    Examples:
+        >>> page = f"<p>a</p>{render.SOURCE_OPEN_HTML}<pre>x</pre>{render.SOURCE_CLOSE_HTML}<p>b</p>"
+        >>> short, listings = set_aside_sources(page)
+        >>> short.startswith("<p>a</p><!--REFKITSOURCE") and short.endswith("N0X--><p>b</p>")
+        True
+        >>> restore_sources(short, listings) == page
+        True
+    """
+    listings: list[str] = []
+
+    def token(match: re.Match[str]) -> str:
+        listings.append(match[0])
+        return f"<!--REFKITSOURCE{_SET_ASIDE_NONCE}N{len(listings) - 1}X-->"
+
+    return _SOURCE_LISTING.sub(token, html), listings
+
+
+def restore_sources(html: str, listings: list[str]) -> str:
+    """Put back what :func:`set_aside_sources` took out (a token it did not make stays)."""
+    if not listings:
+        return html
+
+    def listing(match: re.Match[str]) -> str:
+        number = int(match[1])
+        return listings[number] if number < len(listings) else match[0]
+
+    return _SET_ASIDE.sub(listing, html)

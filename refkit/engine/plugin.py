@@ -10,8 +10,9 @@ Events used, and why:
   runs them while MkDocs converts the pages.
 - ``on_page_markdown``: directives become sources and placeholders; references are appended.
 - ``on_page_context``: wait for the snippets, then put their escaped output in place of the
-  placeholders, before the search plugin indexes the page, so outputs are searchable; write a
-  topic page's notebook and script beside it.
+  placeholders, before the search plugin indexes the page, so outputs are searchable (source
+  listings, which search leaves out, are set aside until ``on_post_page``, so it need not parse
+  them); write a topic page's notebook and script beside it.
 - ``on_nav``: the navigation's order of pages, for the table of topics.
 - ``on_nav`` / ``on_env``: under ``mkdocs serve``, keep the navigation, the environment and the
   theme's compiled templates for the next rebuild (see :mod:`refkit.engine.serve_watch`).
@@ -130,6 +131,10 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             problems += write_page_downloads(self.session, plan, folder)[1]
         _report(problems)
         return context
+
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
+        """Put back the source listings ``on_page_context`` set aside while search indexed."""
+        return self.session.finish_page(page.file.src_uri, output) if self.session else None
 
     def _collect(self) -> None:
         """Wait for the snippets started in ``on_files``, once per build, with progress."""

@@ -108,7 +108,9 @@ def source_markdown(snippet: Snippet, mode: str) -> str:
 
 SOURCE_OPEN_HTML = '<div class="refkit-source" data-search-exclude>'
 """Opens a snippet's source listing: search indexes its identifiers instead (see below)."""
-SOURCE_CLOSE_HTML = "</div>"
+SOURCE_CLOSE_HTML = "</div><!-- /refkit-source -->"
+"""Closes it; the comment marks the end, so the listing can be cut out whole (its code is
+escaped, so the marker cannot occur inside it)."""
 
 
 def identifiers_html(snippet: Snippet) -> str:
