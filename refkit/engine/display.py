@@ -77,11 +77,11 @@ def show(thing: Any, caption: str = "") -> None:
     """
     if _display_sink:
         _display_sink[0](*_text_and_markup(thing, caption))
-    elif _notebook_display() is not None:
+    elif (display := _notebook_display()) is not None:
         text, markup = _text_and_markup(thing, caption)
         kind = "image/svg+xml" if markup.startswith("<svg") else "text/html"
         # As refkit recorded it in the page's notebook: the picture, its text form beside it.
-        _notebook_display()({kind: markup, "text/plain": text}, raw=True)
+        display({kind: markup, "text/plain": text}, raw=True)
     else:
         print(_text_and_markup(thing, caption, picture=False)[0])
 
@@ -243,8 +243,12 @@ def figure_svg(figure: Any, caption: str = "") -> str:
         if legend is not None:
             legend.get_frame().set_facecolor("none")
     out = io.StringIO()
-    settings = {"svg.hashsalt": "refkit", "svg.fonttype": "none", "svg.image_inline": True}
-    with matplotlib.rc_context(settings):
+    settings: dict[str, Any] = {
+        "svg.hashsalt": "refkit",
+        "svg.fonttype": "none",
+        "svg.image_inline": True,
+    }
+    with matplotlib.rc_context(settings):  # type: ignore[arg-type]  # keys are rcParams names
         figure.savefig(
             out, format="svg", bbox_inches="tight", transparent=True, metadata={"Date": None}
         )

@@ -128,7 +128,7 @@ def write_page_downloads(
 
 # The code that makes the downloads: a change to it makes them anew.
 _MAKERS = tuple(
-    hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+    hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()
     for module in (notebook_module, standalone_module)
 )
 

@@ -93,6 +93,11 @@ def _snippet_directives(markdown: str) -> list[Directive]:
     return [d for d in directives if d.kind == "snippet"]
 
 
+def _module_and_function(snippet_id: str) -> tuple[str, str]:
+    module, _, function = snippet_id.partition(".")
+    return module, function
+
+
 def _title_of(directive: Directive) -> str:
     return directive.title or directive.snippet_id
 
@@ -254,7 +259,7 @@ def _script(
     package_dir: Path,
     requirements: Sequence[str],
 ) -> str:
-    functions = list(dict.fromkeys(tuple(d.snippet_id.split(".", 1)) for d in directives))
+    functions = list(dict.fromkeys(_module_and_function(d.snippet_id) for d in directives))
     program = standalone_program(package_dir, functions) if functions else ""
     titles = {d.snippet_id: _title_of(d) for d in directives}
     calls = "".join(

@@ -26,6 +26,7 @@ import ast
 import builtins
 import functools
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,7 +110,9 @@ def _is_type_checking(node: ast.stmt) -> bool:
     return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
 
 
-def _statement_text(lines: list[str], node: ast.stmt, leave_out: set[int] = frozenset()) -> str:
+def _statement_text(
+    lines: list[str], node: ast.stmt, leave_out: AbstractSet[int] = frozenset()
+) -> str:
     start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
     kept = [
         line
