@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from refkit.engine.assemble import Block, assemble_page, block_html
+from refkit.engine.render import SOURCE_CLOSE_HTML
 from refkit.engine.session import BuildSession, PageSource, SessionError, plan_page
 from refkit.engine.settings import Settings
 
@@ -102,7 +103,7 @@ def test_assembled_page_names_problems_with_file_lines_and_appends_references(pr
     # A source listing is kept out of the search index; its identifiers stand in for it.
     kinds = [b.html if b.kind == "html" else b.kind for b in blocks]
     listed = kinds.index('<div class="refkit-source" data-search-exclude>')
-    assert kinds[listed + 1] == "</div>" and kinds[listed + 2] == ""  # print is a builtin
+    assert kinds[listed + 1] == SOURCE_CLOSE_HTML and kinds[listed + 2] == ""  # print: a builtin
     assert "A &lt;b&gt;</a>" in blocks[-1].html
     assert "    BLOCK" in markdown  # the indented directive keeps its indent
     _, unknown_topic = assemble_page(
