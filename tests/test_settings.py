@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def test_every_option_has_a_doc_a_variable_and_a_default_of_its_type():
         "package_dir",
         "cache_dir",
         "approved_dir",
+        "environments",
+        "environments_dir",
+        "live_only",
     ]
     for option in OPTIONS:
         assert option.doc.endswith(".")
@@ -65,6 +69,110 @@ def test_a_bad_value_names_where_it_was_set(config, environ, message):
     assert message in str(caught.value)
 
 
+TWO_ENVIRONMENTS = {
+    "transformers-4.57": {"requirements": ["transformers==4.57.6"]},
+    "legacy-tf": {
+        "requirements": ["transformers==4.29.2", "tensorflow-cpu==2.13.1"],
+        "variables": {"FORCE_TF_AVAILABLE": 1},
+    },
+}
+
+
+def test_environments_from_the_config_are_parsed_and_held_hashable_in_order():
+    settings = Settings.resolve({"environments": TWO_ENVIRONMENTS}, environ={})
+    assert [env.name for env in settings.environments] == ["transformers-4.57", "legacy-tf"]
+    legacy = settings.declared_environments["legacy-tf"]
+    assert legacy.requirements == ("transformers==4.29.2", "tensorflow-cpu==2.13.1")
+    assert dict(legacy.variables) == {"FORCE_TF_AVAILABLE": "1"}
+    assert isinstance(settings.environments, tuple)
+    assert hash(settings) == hash(Settings.resolve({"environments": TWO_ENVIRONMENTS}, environ={}))
+    assert Settings.resolve(environ={}).environments == ()  # none by default
+
+
+def test_environments_from_the_variable_are_json_and_a_flag_wins_over_it():
+    environ = {"REFKIT_ENVIRONMENTS": json.dumps({"six": {"requirements": ["six==1.16.0"]}})}
+    from_variable = Settings.resolve({"environments": TWO_ENVIRONMENTS}, environ=environ)
+    assert [env.name for env in from_variable.environments] == ["six"]
+    flag = json.dumps({"old": {"requirements": ["six==1.15.0"], "add_torch": False}})
+    from_flag = Settings.resolve(environ=environ, flags={"environments": flag})
+    assert [(e.name, e.add_torch) for e in from_flag.environments] == [("old", False)]
+    assert Settings.resolve(environ={"REFKIT_ENVIRONMENTS": "{}"}).environments == ()
+
+
+@pytest.mark.parametrize(
+    ("config", "environ", "message"),
+    [
+        (
+            {"environments": {"legacy-tf": {"requirements": "tensorflow==2.13.1"}}},
+            {},
+            "mkdocs.yml: refkit option 'environments': refkit environment 'legacy-tf', "
+            "requirements: ",
+        ),
+        (
+            {},
+            {"REFKIT_ENVIRONMENTS": '{"legacy-tf": {"variabls": {"A": "1"}}}'},
+            "REFKIT_ENVIRONMENTS: refkit environment 'legacy-tf', variabls: unknown field",
+        ),
+        (
+            {},
+            {"REFKIT_ENVIRONMENTS": '{"x": {"requirements": ["six=1"]}}'},
+            "REFKIT_ENVIRONMENTS: refkit environment 'x', requirements: 'six=1' is not a requirement",
+        ),
+        (
+            {},
+            {"REFKIT_ENVIRONMENTS": "legacy-tf: {requirements: [six]}"},
+            "REFKIT_ENVIRONMENTS: expected a JSON object of environments",
+        ),
+        (
+            {"environments": ["legacy-tf"]},
+            {},
+            "refkit option 'environments': refkit environments: must be a mapping of names",
+        ),
+        (
+            {"environments": {"default": {}}},
+            {},
+            "refkit environment 'default'",
+        ),
+        ({}, {"REFKIT_LIVE_ONLY": "sometimes"}, "REFKIT_LIVE_ONLY=sometimes: expected true or"),
+    ],
+)
+def test_a_bad_environment_names_the_source_the_environment_and_the_field(config, environ, message):
+    with pytest.raises(SettingsError) as caught:
+        Settings.resolve(config, environ=environ)
+    assert message in str(caught.value)
+
+
+def test_declaring_environments_keeps_the_default_worker():
+    # A serve rebuild after mkdocs.yml gained an environment must not restart the default
+    # environment's worker; its runs give what they gave.
+    before = Settings.resolve(environ={})
+    after = Settings.resolve(
+        {"environments": TWO_ENVIRONMENTS, "environments_dir": "envs", "live_only": True},
+        environ={},
+    )
+    assert after != before
+    assert after.same_runs(before)
+
+
+def test_the_environments_folder_is_the_user_cache_unless_set(tmp_path):
+    assert Settings.resolve({"environments_dir": ""}, environ={}).environments_path is None
+    relative = Settings.resolve({"environments_dir": "envs"}, environ={}, project_dir=tmp_path)
+    assert relative.environments_path == tmp_path.resolve() / "envs"
+    from_variable = Settings.resolve(
+        environ={"REFKIT_ENVIRONMENTS_DIR": "/srv/envs"}, project_dir=tmp_path
+    )
+    assert from_variable.environments_path == Path("/srv/envs")
+
+
+def test_live_only_is_off_unless_asked():
+    assert Settings.resolve(environ={}).live_only is False
+    assert Settings.resolve(environ={"REFKIT_LIVE_ONLY": "yes"}).live_only is True
+    assert (
+        Settings.resolve({"live_only": True}, environ={}, flags={"live_only": False}).live_only
+        is False
+    )
+
+
 def test_paths_are_relative_to_the_project_folder(tmp_path):
     settings = Settings.resolve({"package_dir": "notes"}, environ={}, project_dir=tmp_path)
     assert settings.package_path == tmp_path.resolve() / "notes"
@@ -83,6 +191,10 @@ def test_the_mkdocs_config_class_is_generated_from_the_model():
     _, warnings = RefkitPlugin().load_config({"colour": "red"})
     assert [name for name, _ in warnings] == ["colour"]
     assert set(dict(plugin.config)) == {o.name for o in OPTIONS}
+    # The mapping option as mkdocs.yml writes it; a list there is MkDocs' error, on that option.
+    assert RefkitPlugin().load_config({"environments": TWO_ENVIRONMENTS}) == ([], [])
+    errors, _ = RefkitPlugin().load_config({"environments": ["legacy-tf"]})
+    assert [name for name, _ in errors] == ["environments"]
 
 
 def test_the_extension_and_the_command_accept_exactly_the_models_options():

@@ -13,7 +13,10 @@ build`` use.
 - ``refkit run ID`` runs one snippet and prints its output;
 - ``refkit new TOPIC`` scaffolds a topic: its module, its page and its ``nav`` entry (see
   :mod:`refkit.engine.scaffold`);
-- ``refkit links`` checks every reference URL (see :mod:`refkit.engine.links`).
+- ``refkit links`` checks every reference URL (see :mod:`refkit.engine.links`);
+- ``refkit env sync [NAME ...]`` creates or updates the site's declared version environments,
+  and ``refkit env list`` says which exist, without installing (see
+  :mod:`refkit.engine.environments`).
 
 The help the terminal shows is plain text (click prints docstrings as they are), so each
 command's docstring is written without markup, and the group's help is :data:`GROUP_HELP`.
@@ -25,15 +28,17 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from refkit.engine import environments
 from refkit.engine.atomic import write_atomic
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import canonical_text, write_approved
+from refkit.engine.environments import Environment, SyncReport, installed_versions
 from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.results import SnippetResult
 from refkit.engine.scaffold import (
@@ -51,8 +56,8 @@ from refkit.engine.text import printable
 __all__ = ["GROUP_HELP", "cli", "main"]
 
 GROUP_HELP = """\
-Check, accept, list and run the snippets of a refkit site, add topics, and check the
-reference links.
+Check, accept, list and run the snippets of a refkit site, add topics, check the
+reference links, and make the site's version environments.
 
 Every subcommand finds the site's configuration the way a host does: zensical.toml, mkdocs.yml
 or mkdocs.yaml in the current folder or the nearest folder above it (or -f FILE), and reads
@@ -63,7 +68,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Options that make sense per command; `enabled` and `on_error` belong to site builds.
 _FLAG_OPTIONS = [o for o in OPTIONS if o.name not in {"enabled", "on_error", "execute"}]
-_CLICK_TYPES: dict[type, Any] = {int: int, float: float, str: str}
+# A mapping option (environments) is JSON text on the command line, as in its variable.
+_CLICK_TYPES: dict[type, Any] = {int: int, float: float, str: str, Mapping: str}
 # The settings' docs are Markdown (the README's table, the plugin's config); a terminal shows
 # `code` better without its backticks.
 _MARKDOWN_CODE = re.compile(r"`([^`]+)`")
@@ -79,28 +85,40 @@ def _terminal(text: str) -> str:
     return _MARKDOWN_CODE.sub(r"\1", text)
 
 
-def _settings_flags(command: F, options: Iterable[str] | None = None) -> F:
+def _settings_flags(
+    command: F, options: Iterable[str] | None = None, *, docs_dir: bool = True
+) -> F:
     """Add ``-f``, ``--docs-dir`` and one flag per settings option; values not given are ``None``.
 
     Args:
         command: The command function.
         options: The names of the options to add (default: every option a command takes).
+        docs_dir: Whether to add ``--docs-dir`` (a command that reads no pages takes none).
     """
     wanted = set(options) if options is not None else None
     for option in reversed(_FLAG_OPTIONS):
         if wanted is not None and option.name not in wanted:
             continue
+        name = option.name.replace("_", "-")
+        help_text = f"{_terminal(option.doc)} [{option.variable}; default: {option.shown_default}]"
+        if option.kind is bool:
+            # --live-only / --no-live-only; neither given is None, so the lower layers decide.
+            command = click.option(
+                f"--{name}/--no-{name}", option.name, default=None, help=help_text
+            )(command)
+            continue
         command = click.option(
-            f"--{option.name.replace('_', '-')}",
+            f"--{name}",
             option.name,
             type=click.Choice(option.choices) if option.choices else _CLICK_TYPES[option.kind],
             default=None,
-            help=f"{_terminal(option.doc)} [{option.variable}; default: {option.default}]",
+            help=help_text,
         )(command)
-    command = click.option(
-        "--docs-dir", type=click.Path(path_type=Path), default=None,
-        help="The site's pages (default: from the configuration file, else docs).",
-    )(command)  # fmt: skip
+    if docs_dir:
+        command = click.option(
+            "--docs-dir", type=click.Path(path_type=Path), default=None,
+            help="The site's pages (default: from the configuration file, else docs).",
+        )(command)  # fmt: skip
     return click.option(
         "-f", "--config-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
         help="The site's configuration (default: zensical.toml or mkdocs.yml here or above).",
@@ -396,6 +414,157 @@ def links(ctx: click.Context, config_file: Path | None) -> None:
     if "--cache" not in argv and not any(a.startswith("--cache=") for a in argv):
         argv += ["--cache", str(settings.cache_path / "links.json")]
     sys.exit(check_links(argv, package_dir=settings.package_path))
+
+
+@cli.group(name="env", short_help="Make and list the site's version environments.")
+def env_group() -> None:
+    """Make and list the version environments the site declares.
+
+    They are declared under environments in refkit's options (mkdocs.yml's refkit entry, or
+    REFKIT_ENVIRONMENTS as JSON). The environment refkit itself runs in is default and is never
+    declared or synced.
+    """
+
+
+_ENVIRONMENT_FLAGS = functools.partial(
+    _settings_flags, options=["environments", "environments_dir"], docs_dir=False
+)
+
+
+@env_group.command(name="sync", short_help="Create or update the declared environments.")
+@click.argument("names", nargs=-1)
+@click.option(
+    "--installer",
+    type=click.Choice(["auto", "uv", "pip"]),
+    default="auto",
+    show_default=True,
+    help="What installs the packages; auto: uv when it is installed, else pip.",
+)
+@_ENVIRONMENT_FLAGS
+def env_sync(
+    names: tuple[str, ...], installer: str, config_file: Path | None, **flags: Any
+) -> None:
+    """Create or update the declared environments (all, or the NAMEs given).
+
+    An environment already up to date costs no install, so a second sync takes seconds. Torch,
+    when an environment gets it, is pinned to the CPU build running here on a machine without
+    a GPU. Prints one line per environment: its name, status, seconds, the versions its outputs'
+    stamps show, and its folder, then why for one that failed. Exits 1 if any failed.
+    """
+    settings, wanted = _declared(config_file, flags, names)
+    if not wanted:
+        return
+    reports = []
+    for env in wanted:
+        # An install takes minutes: say which one is under way, on stderr, before the table.
+        click.echo(f"refkit: syncing {printable(env.name)} ...", err=True)
+        reports.extend(
+            environments.sync(
+                [env],
+                cache_root=settings.environments_path,
+                installer=installer,  # type: ignore[arg-type]  # click.Choice checked it
+            )
+        )
+    _echo_environments(reports)
+    if any(report.status == environments.FAILED for report in reports):
+        sys.exit(1)
+
+
+@env_group.command(name="list", short_help="List the declared environments, without installing.")
+@click.argument("names", nargs=-1)
+@_ENVIRONMENT_FLAGS
+def env_list(names: tuple[str, ...], config_file: Path | None, **flags: Any) -> None:
+    """List the declared environments (all, or the NAMEs given) and whether they exist.
+
+    Installs nothing. The status is up to date, missing (never synced, or synced with other
+    requirements: refkit env sync makes it), skipped (a CUDA environment on a machine without
+    a GPU) or failed; each line is followed by the environment's requirements.
+    """
+    settings, wanted = _declared(config_file, flags, names)
+    if wanted:
+        _echo_environments(
+            environments.check(wanted, cache_root=settings.environments_path),
+            requirements=True,
+        )
+
+
+def _declared(
+    config_file: Path | None, flags: dict[str, Any], names: Sequence[str]
+) -> tuple[Settings, list[Environment]]:
+    """The settings, and the declared environments named (all when none is named).
+
+    Raises:
+        click.UsageError: A name that is not declared; the message lists those that are.
+    """
+    _, settings = _project(config_file, flags)
+    declared = settings.declared_environments
+    unknown = [name for name in names if name not in declared]
+    if unknown:
+        listed = ", ".join(declared) or "none"
+        default = (
+            f" ({environments.DEFAULT_ENVIRONMENT} is the environment refkit runs in, never synced)"
+            if environments.DEFAULT_ENVIRONMENT in unknown
+            else ""
+        )
+        raise click.UsageError(
+            printable(
+                f"unknown environment {', '.join(map(repr, unknown))}{default}; declared: {listed}"
+            )
+        )
+    if not declared:
+        click.echo(
+            "No environments are declared: add them under environments in refkit's options "
+            "(mkdocs.yml's refkit entry), e.g.\n"
+            "  environments:\n"
+            "    transformers-4.57:\n"
+            "      requirements: [transformers==4.57.6]"
+        )
+        return settings, []
+    named = [declared[name] for name in dict.fromkeys(names)]  # each once, in the order given
+    return settings, named or list(declared.values())
+
+
+def _echo_environments(reports: Sequence[SyncReport], *, requirements: bool = False) -> None:
+    """One aligned line per report (name, status, seconds, stamp versions, folder), then details.
+
+    Under a line: the requirements when ``requirements``, and the reason for one that is not
+    ready (an installer's last lines, already escaped).
+    """
+    rows = [_environment_row(report) for report in reports]
+    for line, report in zip(_columns(rows), reports, strict=True):
+        click.echo(line)
+        details = []
+        if requirements:
+            declared = " ".join(report.environment.requirements) or "(none)"
+            details.append(f"requirements: {declared}")
+            if report.requirements and report.requirements != report.environment.requirements:
+                details.append(f"installs: {' '.join(report.requirements)}")
+        if not report.ok and report.reason:
+            details.append(report.reason)
+        for detail in details:
+            click.echo(printable("\n".join(f"    {part}" for part in detail.splitlines())))
+
+
+def _environment_row(report: SyncReport) -> tuple[str, ...]:
+    """The cells of one environment's line.
+
+    Examples:
+        >>> from refkit.engine.environments import Environment
+        >>> report = SyncReport("t", "up to date", Environment("t"), path=Path("/e/t/k"),
+        ...                     resolved={"torch": "2.13.0", "six": "1"}, seconds=0.25)
+        >>> _environment_row(report)
+        ('t', 'up to date', '0.2 s', 'torch 2.13.0', '/e/t/k')
+    """
+    versions = ", ".join(
+        f"{name} {version}" for name, version in installed_versions(report).items()
+    )
+    return (
+        printable(report.name),
+        report.status,
+        f"{report.seconds:.1f} s",
+        printable(versions) or "-",
+        printable(str(report.path)) if report.path is not None else "-",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

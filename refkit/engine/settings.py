@@ -7,15 +7,24 @@ one before. :meth:`Settings.resolve` does that, and says which layer held a bad 
 
 The MkDocs config class, the Markdown extension's ``config`` and the command-line flags are all
 generated from :data:`OPTIONS`, so they cannot disagree.
+
+One option is a mapping: ``environments``, the version environments a site declares (see
+:mod:`refkit.engine.environments`). From the environment variable and from a flag it is JSON
+text; the settings hold it as a tuple of :class:`~refkit.engine.environments.Environment`, so
+that settings stay hashable and comparable.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+from refkit.engine.environments import Environment, EnvironmentConfigError, parse_environments
 
 __all__ = [
     "DEVICES",
@@ -48,9 +57,17 @@ def _option(
     choices: tuple[str, ...] = (),
     minimum: float | None = None,
     runs: bool = False,
+    blank: bool = False,
+    declared: Any = None,
 ) -> Any:
-    """A settings field; ``runs``: what a run gives depends on it (see :meth:`Settings.same_runs`)."""
+    """A settings field; ``runs``: what a run gives depends on it (see :meth:`Settings.same_runs`).
+
+    ``blank``: empty text is a value (it means "the default place"); ``declared``: the default
+    as a host's configuration writes it, when the field holds it in another form (a mapping
+    held as a tuple).
+    """
     metadata = {"doc": doc, "kind": kind or type(default), "choices": choices, "min": minimum}
+    metadata |= {"blank": blank, "declared": default if declared is None else declared}
     return field(default=default, metadata={**metadata, "runs": runs})
 
 
@@ -111,6 +128,25 @@ class Settings:
         "`zensical build --clean` deletes whole.",
     )
     approved_dir: str = _option("approved", "Folder of approved outputs.")
+    # Not `runs`: the default environment's worker runs as it did whatever others are declared.
+    environments: tuple[Environment, ...] = _option(
+        (),
+        "Named version environments besides the one refkit runs in: a mapping of names to "
+        "`requirements` (and optionally `device`, `variables`, `python`, `add_torch`), as "
+        "JSON text in the variable and the flag. `refkit env sync` makes them.",
+        kind=Mapping,
+        declared=MappingProxyType({}),
+    )
+    environments_dir: str = _option(
+        "",
+        "Folder the synced environments live in; empty: the per-user cache "
+        "(`~/.cache/refkit/environments`, under `$XDG_CACHE_HOME` when set).",
+        blank=True,
+    )
+    live_only: bool = _option(
+        False,
+        "Fail when an environment is missing instead of showing its recorded output.",
+    )
     project_dir: Path = field(default=Path(), metadata={"internal": True, "runs": True})
     """The folder of the host's configuration file, which relative paths start from."""
 
@@ -161,7 +197,9 @@ class Settings:
         for option in OPTIONS:
             raw = env.get(option.variable, "").strip()
             if raw:
-                values[option.name] = option.convert(raw, f"{option.variable}={raw}")
+                # A mapping's JSON is too long to repeat; the message names the variable.
+                source = option.variable if option.kind is Mapping else f"{option.variable}={raw}"
+                values[option.name] = option.convert(raw, source)
         for name, raw in (flags or {}).items():
             if raw is not None:
                 option = _BY_NAME[name]
@@ -192,6 +230,28 @@ class Settings:
         """The folder of approved outputs."""
         return self.path(self.approved_dir)
 
+    @property
+    def environments_path(self) -> Path | None:
+        """The folder of synced environments; ``None``: the per-user cache.
+
+        ``None`` lets :func:`~refkit.engine.environments.default_cache_root` decide, as
+        :func:`~refkit.engine.environments.sync` does when given no folder.
+
+        Examples:
+            >>> Settings(project_dir=Path("/p"), environments_dir="envs").environments_path
+            PosixPath('/p/envs')
+            >>> Settings(project_dir=Path("/p")).environments_path is None
+            True
+        """
+        if not self.environments_dir:
+            return None
+        return self.path(str(Path(self.environments_dir).expanduser()))
+
+    @property
+    def declared_environments(self) -> dict[str, Environment]:
+        """The declared environments by name, in the order declared."""
+        return {env.name: env for env in self.environments}
+
     def same_runs(self, other: Settings) -> bool:
         """Whether snippets run as they do under ``other``: the same worker, the same outputs.
 
@@ -218,11 +278,12 @@ class Option:
 
     Attributes:
         name: The option's name in ``mkdocs.yml`` / ``zensical.toml``.
-        kind: ``bool``, ``int``, ``float`` or ``str``.
-        default: Its value when nothing sets it.
+        kind: ``bool``, ``int``, ``float``, ``str`` or ``Mapping``.
+        default: Its value when nothing sets it, as a host's configuration writes it.
         doc: One sentence for docs and ``--help``.
         choices: The allowed values of a choice option, else empty.
         minimum: The smallest allowed number, or ``None``.
+        blank: Whether empty text is a value rather than a mistake.
     """
 
     name: str
@@ -231,6 +292,7 @@ class Option:
     doc: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    blank: bool = False
 
     @property
     def variable(self) -> str:
@@ -241,6 +303,23 @@ class Option:
             'REFKIT_ENABLED'
         """
         return f"REFKIT_{self.name.upper()}"
+
+    @property
+    def shown_default(self) -> str:
+        """The default as the docs and ``--help`` show it.
+
+        Examples:
+            >>> [o.shown_default for o in OPTIONS if o.name in ("enabled", "timeout", "environments")]
+            ['true', '120', '{}']
+        """
+        value = self.default
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, float):
+            return f"{value:g}"
+        if isinstance(value, Mapping):
+            return json.dumps(dict(value))
+        return str(value) if value != "" else '""'
 
     def convert(self, raw: Any, source: str) -> Any:
         """``raw`` as this option's type; text (from the environment or flags) is parsed.
@@ -253,7 +332,11 @@ class Option:
             False
             >>> _BY_NAME["device"].convert("CUDA", "REFKIT_DEVICE=CUDA")
             'cuda'
+            >>> _BY_NAME["environments"].convert('{"old": {"requirements": ["six"]}}', "E")
+            (Environment(name='old', requirements=('six',), device='cpu', variables=mappingproxy({}), python=None, add_torch=True),)
         """
+        if self.kind is Mapping:
+            return _environments(raw, source)
         value = self._typed(raw, source)
         if self.choices and value not in self.choices:
             raise SettingsError(f"{source}: {value!r} is not one of {', '.join(self.choices)}")
@@ -284,19 +367,54 @@ class Option:
                 kind = "a whole number" if self.kind is int else "a number"
                 raise SettingsError(f"{source}: expected {kind}, got {raw!r}")
             return self.kind(number)
-        if text is None or not text:
+        if text is None or (not text and not self.blank):
             raise SettingsError(f"{source}: expected text, got {raw!r}")
         return text.lower() if self.choices else text
+
+
+def _environments(raw: Any, source: str) -> tuple[Environment, ...]:
+    """The ``environments`` option: a mapping, JSON text of one, or environments already made.
+
+    Raises:
+        SettingsError: Not a mapping, or a declaration :func:`parse_environments` refuses;
+            the message names ``source``, the environment and its field.
+
+    Examples:
+        >>> _environments('{"Old": {}}', "REFKIT_ENVIRONMENTS")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        refkit.engine.settings.SettingsError: REFKIT_ENVIRONMENTS: refkit environment 'Old': a name is ...
+        >>> _environments("[1]", "REFKIT_ENVIRONMENTS")
+        Traceback (most recent call last):
+        ...
+        refkit.engine.settings.SettingsError: REFKIT_ENVIRONMENTS: refkit environments: must be a mapping of names to environments, not [1]
+    """
+    if isinstance(raw, tuple) and all(isinstance(env, Environment) for env in raw):
+        return raw  # from Settings.with_values or a host that resolved them already
+    if isinstance(raw, str):
+        if not raw.strip():
+            return ()
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise SettingsError(
+                f"{source}: expected a JSON object of environments ({exc})"
+            ) from None
+    try:
+        return tuple(parse_environments(raw).values())
+    except EnvironmentConfigError as exc:
+        raise SettingsError(f"{source}: {exc}") from exc
 
 
 OPTIONS: tuple[Option, ...] = tuple(
     Option(
         name=f.name,
         kind=f.metadata["kind"],
-        default=f.default,
+        default=f.metadata["declared"],
         doc=f.metadata["doc"],
         choices=f.metadata["choices"],
         minimum=f.metadata["min"],
+        blank=f.metadata["blank"],
     )
     for f in fields(Settings)
     if not f.metadata.get("internal")
@@ -316,17 +434,7 @@ def options_table(options: Iterable[Option] = OPTIONS) -> str:
         | --- | --- | --- | --- |
         | `enabled` | `REFKIT_ENABLED` | `true` | Run refkit at all; when false, directives stay as text. |
     """
-
-    def shown(value: Any) -> str:
-        return (
-            str(value).lower()
-            if isinstance(value, bool)
-            else f"{value:g}"
-            if isinstance(value, float)
-            else str(value)
-        )
-
-    rows = [f"| `{o.name}` | `{o.variable}` | `{shown(o.default)}` | {o.doc} |" for o in options]
+    rows = [f"| `{o.name}` | `{o.variable}` | `{o.shown_default}` | {o.doc} |" for o in options]
     return "\n".join(
         ["| option | environment | default | meaning |", "| --- | --- | --- | --- |", *rows]
     )
