@@ -3,7 +3,10 @@
 A key hashes the snippet's fingerprint (its source, the module context and in-package modules it
 depends on, the package's data files), the refkit version and the source of the worker that
 captures output, the Python / torch / transformers / tokenizers versions and the device asked
-for. Versions come from package metadata, so computing a key never imports torch.
+for. Versions come from package metadata, so computing a key never imports torch. A snippet
+run in a declared environment (:mod:`refkit.engine.environments`) has that environment's
+versions and a digest of its lock in its key (:meth:`EnvironmentKey.of_environment`); the
+default environment's keys are what they were before environments existed.
 
 A key starts with a digest of the environment part (:meth:`EnvironmentKey.digest`), so the
 entries of one environment can be told from the others' by their file names alone.
@@ -49,11 +52,15 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import refkit
 from refkit.engine.atomic import write_atomic
 from refkit.engine.discovery import Snippet
 from refkit.engine.results import ResultFormatError, SnippetResult
+
+if TYPE_CHECKING:
+    from refkit.engine.environments import SyncReport
 
 __all__ = [
     "CACHE_FORMAT",
@@ -108,6 +115,10 @@ class EnvironmentKey:
     transformers: str
     tokenizers: str
     device: str
+    lock: str = ""
+    """For a declared environment (:meth:`of_environment`): a digest of its name, its venv's
+    key and every version resolved there. Empty for the default environment, and then left out
+    of every hash, so the default environment's keys are what they were before environments."""
 
     @classmethod
     def current(cls, device: str) -> EnvironmentKey:
@@ -135,6 +146,53 @@ class EnvironmentKey:
             device=device,
         )
 
+    @classmethod
+    def of_environment(cls, report: SyncReport) -> EnvironmentKey:
+        """The environment part of the keys of snippets run in a synced environment.
+
+        The versions come from the report (its lock), never from this process: a library
+        upgraded there, or the venv made again with other pins, changes the keys.
+
+        Args:
+            report: An ``ok`` report of :func:`refkit.engine.environments.check`.
+
+        Examples:
+            >>> from refkit.engine.environments import Environment, SyncReport
+            >>> report = SyncReport("old", "up to date", Environment("old"), key="ab" * 8,
+            ...                     resolved={"torch": "2.13.0+cpu", "transformers": "4.57.6"})
+            >>> key = EnvironmentKey.of_environment(report)
+            >>> key.transformers, key.tokenizers, len(key.lock)
+            ('4.57.6', 'not installed', 16)
+            >>> from dataclasses import replace
+            >>> key.digest() == replace(key, lock="").digest()
+            False
+        """
+        from refkit.engine.environments import LOCK_NAME
+
+        python = "unknown"
+        if report.path is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                python = str(json.loads((report.path / LOCK_NAME).read_text("utf-8"))["python"])
+        resolved = dict(report.resolved)
+        lock = {"name": report.name, "key": report.key, "resolved": sorted(resolved.items())}
+        return cls(
+            refkit=refkit.__version__,
+            worker=hashlib.sha256(_WORKER_SOURCE.read_bytes()).hexdigest()[:16],
+            python=python,
+            torch=resolved.get("torch", "not installed"),
+            transformers=resolved.get("transformers", "not installed"),
+            tokenizers=resolved.get("tokenizers", "not installed"),
+            device=report.environment.device,
+            lock=hashlib.sha256(json.dumps(lock).encode("utf-8")).hexdigest()[:16],
+        )
+
+    def identity(self) -> dict[str, str]:
+        """The fields that are hashed: all of them, ``lock`` only when set."""
+        fields = dict(vars(self))
+        if not self.lock:
+            del fields["lock"]
+        return fields
+
     def digest(self) -> str:
         """16 hex digits that name this environment: every key of it starts with them.
 
@@ -144,7 +202,7 @@ class EnvironmentKey:
             >>> len(env.digest()), env.digest() == replace(env, device="cuda").digest()
             (16, False)
         """
-        payload = json.dumps({"format": CACHE_FORMAT, **vars(self)}, sort_keys=True)
+        payload = json.dumps({"format": CACHE_FORMAT, **self.identity()}, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:_DIGEST_LENGTH]
 
 
@@ -169,7 +227,7 @@ def cache_key(snippet: Snippet, environment: EnvironmentKey) -> str:
             "format": CACHE_FORMAT,
             "id": snippet.id,
             "fingerprint": snippet.fingerprint,
-            **vars(environment),
+            **environment.identity(),
         },
         sort_keys=True,
     )

@@ -3,6 +3,16 @@
 Every snippet's approved output is a text file in the repository,
 ``approved/<module>/<function>.txt``, written by ``refkit accept``. Where CUDA prints something
 different from the CPU, ``<function>.cuda.txt`` next to it is the approved output for CUDA runs.
+A declared environment (see :mod:`refkit.engine.environments`) has its own,
+``<function>@<environment>.txt``, with the stamp of the run it came from in
+``<function>@<environment>.stamp``: where the environment is missing, a page shows that
+recorded output (:func:`read_recorded`).
+
+Why ``@`` and a separate file rather than folding ``.cuda.txt`` in: the default environment's
+device is the machine's (``device: auto``), not part of a declaration, so ``.cuda.txt`` stays its
+device variant; a declared environment has one device, so it needs no variant, and ``@`` (which
+neither a function nor an environment name can hold) keeps an environment named ``cuda`` apart
+from the device variant.
 
 The text is the snippet's output as a reader sees it: standard output as printed; every line of
 other streams prefixed with its stream (``[stderr]``, ``[warning]``, ``[log]``);
@@ -26,16 +36,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refkit.engine.atomic import write_atomic
+from refkit.engine.environments import DEFAULT_ENVIRONMENT
 from refkit.engine.results import DISPLAY, SnippetResult
 
 __all__ = [
     "Drift",
+    "Recorded",
     "approved_path",
     "canonical_text",
     "compare",
     "device_class",
     "normalise",
     "read_approved",
+    "read_recorded",
     "shown_path",
     "write_approved",
 ]
@@ -216,16 +229,26 @@ def compare(
     return Drift(snippet_id, approved_file, "\n".join(diff), shown)
 
 
-def approved_path(approved_dir: Path, snippet_id: str, device: str = "cpu") -> Path:
-    """The approved-output file for a snippet on a device class.
+def approved_path(
+    approved_dir: Path,
+    snippet_id: str,
+    device: str = "cpu",
+    environment: str = DEFAULT_ENVIRONMENT,
+) -> Path:
+    """The approved-output file for a snippet on a device class, in an environment.
 
     The CUDA file is used only where it exists; otherwise CUDA runs are held to the common one.
+    A declared environment has one file, whatever the device.
 
     Examples:
         >>> approved_path(Path("approved"), "conv1d_head.demo_x").as_posix()
         'approved/conv1d_head/demo_x.txt'
+        >>> approved_path(Path("approved"), "m.demo_x", "cuda", "legacy-tf").as_posix()
+        'approved/m/demo_x@legacy-tf.txt'
     """
     module, _, function = snippet_id.partition(".")
+    if environment != DEFAULT_ENVIRONMENT:
+        return approved_dir / module / f"{function}@{environment}.txt"
     common = approved_dir / module / f"{function}.txt"
     if device == "cuda":
         specific = approved_dir / module / f"{function}.cuda.txt"
@@ -234,23 +257,36 @@ def approved_path(approved_dir: Path, snippet_id: str, device: str = "cpu") -> P
     return common
 
 
-def read_approved(approved_dir: Path, result: SnippetResult) -> tuple[str, Path] | None:
+def read_approved(
+    approved_dir: Path, result: SnippetResult, environment: str = DEFAULT_ENVIRONMENT
+) -> tuple[str, Path] | None:
     """The approved text for a result and the file it came from, or ``None`` if never approved."""
-    path = approved_path(approved_dir, result.snippet_id, device_class(result))
+    path = approved_path(approved_dir, result.snippet_id, device_class(result), environment)
     try:
         return path.read_text(encoding="utf-8"), path
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def write_approved(approved_dir: Path, result: SnippetResult) -> Path:
+def write_approved(
+    approved_dir: Path, result: SnippetResult, environment: str = DEFAULT_ENVIRONMENT
+) -> Path:
     """Record a result's output as approved, atomically; returns the file written.
 
-    A CUDA result that differs from the common approved output gets its own ``.cuda.txt``.
+    A CUDA result that differs from the common approved output gets its own ``.cuda.txt``. In a
+    declared environment, the stamp of the run is written beside the text (``.stamp``), for a
+    build where that environment is missing to show with the recorded output.
     """
     device = device_class(result)
     module, _, function = result.snippet_id.partition(".")
     text = canonical_text(result)
+    if environment != DEFAULT_ENVIRONMENT:
+        path = approved_path(approved_dir, result.snippet_id, device, environment)
+        where = result.environment.describe() if result.environment else "unknown environment"
+        stamp = f"{where} · run {result.finished_at}" if result.finished_at else where
+        write_atomic(path.with_suffix(".stamp"), stamp + "\n")
+        write_atomic(path, text)
+        return path
     path = approved_dir / module / f"{function}.txt"
     if device == "cuda" and path.exists():
         common = path.read_text(encoding="utf-8")
@@ -258,3 +294,48 @@ def write_approved(approved_dir: Path, result: SnippetResult) -> Path:
             path = path.with_name(f"{function}.cuda.txt")
     write_atomic(path, text)
     return path
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The approved output of a snippet in an environment this build cannot run it in.
+
+    Attributes:
+        text: The approved text (:func:`canonical_text` of the run that was recorded).
+        path: Its file.
+        stamp: Where and when it ran (``.stamp`` beside it), or ``""`` when not recorded.
+    """
+
+    text: str
+    path: Path
+    stamp: str = ""
+
+
+def read_recorded(approved_dir: Path, snippet_id: str, environment: str) -> Recorded | None:
+    """The recorded output of a snippet in a declared environment, or ``None`` if there is none.
+
+    Examples:
+        >>> import tempfile
+        >>> from refkit.engine.results import OK, RunEnvironment, SnippetResult
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> env = RunEnvironment("3.11.7", "2.13.0", "4.57.6", "0.22.2", "cpu")
+        >>> ran = SnippetResult("m.demo_x", OK, return_text="1", environment=env,
+        ...                     finished_at="2026-12-01T15:00:00Z")
+        >>> write_approved(folder, ran, "old").name
+        'demo_x@old.txt'
+        >>> recorded = read_recorded(folder, "m.demo_x", "old")
+        >>> recorded.text, recorded.stamp
+        ('[returned] 1\\n', 'cpu · Python 3.11.7 · torch 2.13.0 · transformers 4.57.6 · tokenizers 0.22.2 · run 2026-12-01T15:00:00Z')
+        >>> read_recorded(folder, "m.demo_x", "other") is None
+        True
+    """
+    path = approved_path(approved_dir, snippet_id, environment=environment)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        stamp = path.with_suffix(".stamp").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        stamp = ""
+    return Recorded(text, path, stamp)

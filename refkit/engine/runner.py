@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refkit.engine.cache import CacheWarning, EnvironmentKey, ResultCache, cache_key
 from refkit.engine.discovery import PackageState, Snippet, load_catalog, package_state
@@ -24,6 +25,9 @@ from refkit.engine.messages import Finished, PreloadRequest, RunRequest, Started
 from refkit.engine.results import CRASHED, ErrorInfo, SnippetResult
 from refkit.engine.settings import EXECUTE_MODES
 from refkit.engine.worker_process import WORKER_START_SECONDS, WorkerError, WorkerProcess
+
+if TYPE_CHECKING:
+    from refkit.engine.environments import SyncReport
 
 __all__ = [
     "PendingRun",
@@ -116,6 +120,9 @@ class SnippetRunner:
         max_output: Characters of output kept per snippet; the rest is cut (``truncated``).
         memory_limit: MiB one snippet may use before it is killed; ``0``: no limit; ``-1``:
             half of the machine's memory (:func:`resolve_memory_limit`).
+        environment: A synced environment to run in (see
+            :class:`~refkit.engine.worker_process.WorkerProcess`); its lock is part of every
+            cache key. ``None``: the environment running refkit.
 
     There are no defaults here: they are the settings' (:mod:`refkit.engine.settings`).
     ``execute``, ``timeout``, ``max_output`` and ``memory_limit`` may be changed between runs;
@@ -133,6 +140,7 @@ class SnippetRunner:
         jobs: int,
         max_output: int,
         memory_limit: int,
+        environment: SyncReport | None = None,
     ) -> None:
         if execute not in EXECUTE_MODES:
             raise ValueError(f"execute={execute!r} is not one of {', '.join(EXECUTE_MODES)}")
@@ -144,11 +152,14 @@ class SnippetRunner:
         self.jobs = jobs
         self.max_output = max_output
         self.memory_limit = memory_limit
+        self.environment = environment
         self._worker: WorkerProcess | None = None
         self._next_request = 0
 
     def environment_key(self) -> EnvironmentKey:
         """The environment part of every cache key (computed without importing torch)."""
+        if self.environment is not None:
+            return EnvironmentKey.of_environment(self.environment)
         return EnvironmentKey.current(self.device)
 
     def start(
@@ -373,7 +384,9 @@ class SnippetRunner:
         if self._worker is None or not self._worker.alive:
             if self._worker is not None:
                 self._worker.close()
-            self._worker = WorkerProcess(self.package_dir, self.jobs, self.device)
+            self._worker = WorkerProcess(
+                self.package_dir, self.jobs, self.device, environment=self.environment
+            )
         return self._worker
 
     def close(self) -> None:

@@ -11,11 +11,19 @@ the front door's business.
 Results are kept per snippet together with the fingerprint of the code that produced them, so a
 session that lives across rebuilds (``mkdocs serve``, ``zensical serve``) re-runs exactly the
 snippets whose code changed.
+
+Environments (issue 9): a snippet that its topic module declares for other environments than
+``default`` (:mod:`refkit.engine.run_environments`) also runs in each of them that is synced, in
+a worker of its own started with that environment's Python; its results there are asked for with
+:meth:`BuildSession.result_in`. For an environment that is not there, the page shows its
+recorded (approved) output and :meth:`BuildSession.take_notes` says, once a build, how to get
+live outputs. A site that declares no environment runs exactly as before.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
@@ -32,12 +40,27 @@ from refkit.engine.discovery import (
     load_catalog,
     package_state,
 )
-from refkit.engine.drift import Drift, canonical_text, compare, read_approved
+from refkit.engine.drift import (
+    Drift,
+    Recorded,
+    canonical_text,
+    compare,
+    read_approved,
+    read_recorded,
+)
+from refkit.engine.environments import (
+    DEFAULT_ENVIRONMENT,
+    FAILED,
+    Environment,
+    SyncReport,
+    check,
+)
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
+from refkit.engine.run_environments import Declarations, read_declarations
 from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
 from refkit.engine.settings import Settings, SettingsError
-from refkit.engine.worker_process import package_name_problem
+from refkit.engine.worker_process import WorkerError, package_name_problem
 
 if TYPE_CHECKING:
     from refkit.engine.assemble import Block
@@ -52,6 +75,8 @@ __all__ = [
     "SessionError",
     "SnippetStatus",
 ]
+
+log = logging.getLogger(__name__)
 
 BuildMode = Literal["build", "serve"]
 SnippetStatus = Literal["approved", "drift", "new", "failed", "not run"]
@@ -160,6 +185,14 @@ class BuildSession:
     Args:
         settings: The resolved options.
         mode: ``build`` (a one-off build: ``on_error: fail`` stops it) or ``serve``.
+        declared_environments: The environments to run in besides ``default``, in place of
+            the settings' ``environments``; ``None``: the settings'.
+        environments_dir: Where synced environments live, in place of the settings'
+            ``environments_dir``; ``None``: the settings' (and without one,
+            :func:`~refkit.engine.environments.default_cache_root`).
+        live_only: In place of the settings' ``live_only`` (``None``: theirs): whether a snippet
+            of a missing environment is a problem that stops a one-off build instead of
+            showing its recorded output.
 
     Raises:
         SessionError: When the settings cannot work on this machine.
@@ -167,6 +200,9 @@ class BuildSession:
 
     settings: Settings
     mode: BuildMode = "build"
+    declared_environments: tuple[Environment, ...] | None = None
+    environments_dir: Path | None = None
+    live_only: bool | None = None
     catalog: Catalog = field(init=False)
     pages: dict[str, PagePlan] = field(default_factory=dict, init=False)
     stats: RunStats = field(default_factory=RunStats, init=False)
@@ -193,6 +229,17 @@ class BuildSession:
     _listings: dict[str, list[str]] = field(default_factory=dict, init=False)
     """Page -> placeholder token -> what stands for it, between :meth:`assemble` and :meth:`fill`."""
     """What the last :meth:`prune_cache` decided from: the catalog, the environment, the folder."""
+    _reports: dict[str, SyncReport] | None = field(default=None, init=False)
+    """Declared environment -> what :func:`~refkit.engine.environments.check` found, per build."""
+    _env_runners: dict[str, SnippetRunner] = field(default_factory=dict, init=False)
+    _env_pending: dict[str, PendingRun] = field(default_factory=dict, init=False)
+    _env_known: dict[tuple[str, str], _Known] = field(default_factory=dict, init=False)
+    _env_drifts: dict[tuple[str, str], Drift | None] = field(default_factory=dict, init=False)
+    _declarations: tuple[PackageState, dict[Path, Declarations]] = field(
+        default_factory=lambda: ((), {}), init=False
+    )
+    _notes: list[str] = field(default_factory=list, init=False)
+    _noted: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         self._check_settings(self.settings)
@@ -265,6 +312,7 @@ class BuildSession:
             self._known.clear()
         self.settings = settings
         self._environment = None
+        self._reports = None
         self._load_dead_links()
 
     def environment(self) -> EnvironmentKey:
@@ -310,6 +358,8 @@ class BuildSession:
         if not keep_pages:
             self.pages.clear()
         self._drifts.clear()
+        self._env_drifts.clear()
+        self._noted.clear()
         self._blocks.clear()
         self._listings.clear()
         self.collected = False
@@ -327,6 +377,17 @@ class BuildSession:
             sid: known
             for sid, known in self._known.items()
             if (known.result is None and sid in in_flight)
+            or (known.result is not None and known.result.ok and self.settings.execute != "always")
+        }
+        env_in_flight = {
+            (snippet.id, name)
+            for name, run in self._env_pending.items()
+            for snippet, _ in run.requests.values()
+        }
+        self._env_known = {
+            place: known
+            for place, known in self._env_known.items()
+            if (known.result is None and place in env_in_flight)
             or (known.result is not None and known.result.ok and self.settings.execute != "always")
         }
         return set(self._changed)
@@ -372,6 +433,7 @@ class BuildSession:
     def end_build(self) -> None:
         """The host has written every page: what changed is shown, nothing is owed."""
         self._environment = None
+        self._reports = None  # an environment synced meanwhile runs in the next build
         self._changed.clear()
         self._embedded = set(self.snippet_pages())
 
@@ -573,6 +635,7 @@ class BuildSession:
         ids = snippet_ids if snippet_ids is not None else self.snippet_pages()
         snippets = self.catalog.snippets
         wanted = [snippets[i] for i in dict.fromkeys(ids) if i in snippets]
+        self._start_environments(wanted)
         owed = self._pending.requests if self._pending is not None else {}
         in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed.values()}
         todo = [
@@ -603,6 +666,9 @@ class BuildSession:
             What went wrong keeping results (the cache could not be written), once each.
         """
         problems, self._cache_warnings = self._cache_warnings, []
+        # The other environments' workers answer meanwhile: their runs were sent first.
+        for name in list(self._env_pending):
+            problems += self._wait_environment(name, snippet_ids)
         pending = self._pending
         if pending is None or self._runner is None:
             return problems
@@ -705,11 +771,18 @@ class BuildSession:
             self._drifts[snippet_id] = self.drift_of(result) if result is not None else None
         return self._drifts[snippet_id]
 
-    def drift_of(self, result: SnippetResult) -> Drift | None:
-        """The drift of any result from its approved output (``None``: agrees, or never approved)."""
+    def drift_of(
+        self, result: SnippetResult, environment: str = DEFAULT_ENVIRONMENT
+    ) -> Drift | None:
+        """The drift of any result from its approved output (``None``: agrees, or never approved).
+
+        Args:
+            result: A result.
+            environment: The environment it ran in, whose approved output it is held to.
+        """
         if not result.ok:
             return None
-        approved = read_approved(self.settings.approved_path, result)
+        approved = read_approved(self.settings.approved_path, result, environment)
         if approved is None:
             return None
         return compare(
@@ -764,7 +837,7 @@ class BuildSession:
         """The environments current outputs came from, most outputs first."""
         counts = Counter(
             known.result.environment
-            for known in self._known.values()
+            for known in [*self._known.values(), *self._env_known.values()]
             if known.result is not None and known.result.environment is not None
         )
         return sorted(counts.items(), key=lambda item: -item[1])
@@ -797,8 +870,201 @@ class BuildSession:
         self._make_runner().warm_up(self.catalog.preload_imports)
 
     def close(self) -> None:
-        """Stop the worker and forget what it owed."""
+        """Stop the workers and forget what they owed."""
         self._pending = None
         if self._runner is not None:
             self._runner.close()
             self._runner = None
+        self._env_pending.clear()
+        for runner in self._env_runners.values():
+            runner.close()
+        self._env_runners.clear()
+
+    # -- environments -----------------------------------------------------------------------
+
+    def environment_reports(self) -> dict[str, SyncReport]:
+        """Declared environment -> whether it is there (:func:`~refkit.engine.environments.check`).
+
+        Checked once per build (a Python start per environment), none at all without any.
+        """
+        if self._reports is None:
+            declared = self.declared_environments
+            if declared is None:
+                declared = self.settings.environments
+            folder = self.environments_dir or self.settings.environments_path
+            self._reports = (
+                {r.name: r for r in check(declared, cache_root=folder)} if declared else {}
+            )
+        return self._reports
+
+    def live_outputs_only(self) -> bool:
+        """Whether a missing environment fails a one-off build (``live_only``)."""
+        return self.settings.live_only if self.live_only is None else self.live_only
+
+    def environments_of(self, snippet_id: str) -> tuple[str, ...]:
+        """The environments a snippet runs in, ``default`` first.
+
+        As its topic module declares them (:mod:`refkit.engine.run_environments`), names the
+        site does not declare included: the page reports those.
+        """
+        snippet = self.catalog.snippets.get(snippet_id)
+        if snippet is None:
+            return (DEFAULT_ENVIRONMENT,)
+        return self._declared(snippet.path).of(snippet.function)
+
+    def _declared(self, path: Path) -> Declarations:
+        state, known = self._declarations
+        if state != self.catalog.state:
+            known = {}
+            self._declarations = (self.catalog.state, known)
+        if path not in known:
+            known[path] = read_declarations(path)
+        return known[path]
+
+    def _env_runner(self, name: str, report: SyncReport) -> SnippetRunner:
+        runner = self._env_runners.get(name)
+        made = runner.environment if runner is not None else None
+        if runner is not None and (
+            made is None
+            or (made.key, made.path, dict(made.resolved))
+            != (report.key, report.path, dict(report.resolved))
+        ):
+            runner.close()  # synced again since its worker started
+            runner = None
+        if runner is None:
+            s = self.settings
+            runner = self._env_runners[name] = SnippetRunner(
+                s.package_path,
+                cache=None,
+                execute=s.execute,
+                timeout=s.timeout,
+                device=report.environment.device,
+                jobs=s.jobs,
+                max_output=s.max_output,
+                memory_limit=s.memory_limit,
+                environment=report,
+            )
+        runner.execute = self.settings.execute
+        runner.cache = ResultCache(self.settings.cache_path)
+        return runner
+
+    def _start_environments(self, wanted: Iterable[Snippet]) -> None:
+        """Send ``wanted`` to the worker of each other synced environment they declare."""
+        by_environment: dict[str, list[Snippet]] = {}
+        for snippet in wanted:
+            for name in self.environments_of(snippet.id)[1:]:
+                by_environment.setdefault(name, []).append(snippet)
+        if not by_environment:
+            return
+        reports = self.environment_reports()
+        for name, snippets in by_environment.items():
+            report = reports.get(name)
+            if report is None or not report.ok:
+                continue  # the page shows what was recorded there
+            running = self._env_pending.get(name)
+            owed = running.requests.values() if running is not None else ()
+            in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed}
+            todo = [
+                s
+                for s in snippets
+                if not self._current_in(s, name) and (s.id, s.fingerprint) not in in_flight
+            ]
+            if not todo:
+                continue
+            if running is not None:
+                self._cache_warnings += self._wait_environment(name, None)
+            runner = self._env_runner(name, report)
+            try:
+                pending = runner.start(todo, read_state=self.catalog.state)
+            except WorkerError as exc:
+                # An environment whose worker cannot start is missing, not a broken build.
+                runner.close()
+                reports[name] = replace(report, status=FAILED, reason=str(exc))
+                continue
+            self._cache_warnings.extend(
+                Problem(str(path), f"unusable cache entry deleted ({why}); the snippet runs again")
+                for path, why in pending.cache_warnings
+            )
+            for snippet in todo:
+                self._env_known[(snippet.id, name)] = _Known(
+                    snippet.fingerprint, pending.results.get(snippet.id)
+                )
+            self._absorb_stats(pending.stats)
+            if pending.requests:
+                self._env_pending[name] = pending
+
+    def _current_in(self, snippet: Snippet, name: str) -> bool:
+        known = self._env_known.get((snippet.id, name))
+        return known is not None and known.fingerprint == snippet.fingerprint
+
+    def _wait_environment(self, name: str, until: Collection[str] | None) -> list[Problem]:
+        pending = self._env_pending[name]
+        runner = self._env_runners[name]
+        before = replace(pending.stats, executed_ids=list(pending.stats.executed_ids))
+        errors_before = len(pending.cache_errors)
+        runner.finish(pending, until=until)
+        for snippet_id, result in pending.results.items():
+            known = self._env_known.get((snippet_id, name))
+            if known is not None and known.result is not result:
+                known.result = result
+                self._env_drifts.pop((snippet_id, name), None)
+        self._absorb_stats(pending.stats, before)
+        if not pending.requests:
+            del self._env_pending[name]
+        return [
+            Problem("", f"cannot write the result cache ({error}); results are not kept")
+            for error in pending.cache_errors[errors_before:]
+        ]
+
+    def result_in(self, snippet_id: str, environment: str) -> SnippetResult | None:
+        """A snippet's current result in an environment (``None``: not run there, or not yet).
+
+        For ``default``, what :meth:`result` answers.
+        """
+        if environment == DEFAULT_ENVIRONMENT:
+            return self.result(snippet_id)
+        snippet = self.catalog.snippets.get(snippet_id)
+        known = self._env_known.get((snippet_id, environment))
+        if snippet is None or known is None or known.fingerprint != snippet.fingerprint:
+            return None
+        return known.result
+
+    def drift_in(self, snippet_id: str, environment: str) -> Drift | None:
+        """How a snippet's live output in an environment differs from the one approved there."""
+        if environment == DEFAULT_ENVIRONMENT:
+            return self.drift(snippet_id)
+        place = (snippet_id, environment)
+        if place not in self._env_drifts:
+            result = self.result_in(snippet_id, environment)
+            self._env_drifts[place] = (
+                self.drift_of(result, environment) if result is not None else None
+            )
+        return self._env_drifts[place]
+
+    def recorded(self, snippet_id: str, environment: str) -> Recorded | None:
+        """The approved output of a snippet in an environment, shown where it cannot run."""
+        return read_recorded(self.settings.approved_path, snippet_id, environment)
+
+    def note_missing(self, environment: str) -> None:
+        """Say once a build that ``environment`` is not run, and how to get live outputs.
+
+        An information, never a warning: a missing environment does not fail a build (see
+        ``live_only`` for one that should). The line goes to this module's logger and to
+        :meth:`take_notes`, for a host to log as information.
+        """
+        if environment in self._noted:
+            return
+        self._noted.add(environment)
+        report = self.environment_reports().get(environment)
+        why = f"{report.status}: {report.reason}" if report is not None else "not declared"
+        note = (
+            f"refkit: environment {environment!r} is not run in this build ({why}); its snippets "
+            f"show their recorded outputs. For live outputs: refkit env sync {environment}"
+        )
+        self._notes.append(note)
+        log.info(note)
+
+    def take_notes(self) -> list[str]:
+        """The information lines of this build so far (each once), for a host to log."""
+        notes, self._notes = self._notes, []
+        return notes

@@ -21,6 +21,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refkit.engine.messages import (
     Finished,
@@ -32,6 +33,9 @@ from refkit.engine.messages import (
     Started,
     encode,
 )
+
+if TYPE_CHECKING:
+    from refkit.engine.environments import SyncReport
 
 __all__ = [
     "WORKER_START_SECONDS",
@@ -167,37 +171,52 @@ class WorkerProcess:
         package_dir: The topic package; the worker runs next to it and imports from it.
         jobs: Snippets the worker runs at the same time.
         device: ``REFKIT_DEVICE`` for the snippets.
+        environment: A synced environment (an ``ok`` report of
+            :func:`refkit.engine.environments.check`) to start the worker in, with that
+            environment's Python, path and variables (its own device among them); ``None``:
+            the Python running refkit, as always.
 
     Raises:
         WorkerError: The package folder's name cannot work (:func:`package_name_problem`), or
             the worker did not say it was ready within ``WORKER_START_SECONDS``.
     """
 
-    def __init__(self, package_dir: Path, jobs: int, device: str) -> None:
+    def __init__(
+        self, package_dir: Path, jobs: int, device: str, environment: SyncReport | None = None
+    ) -> None:
         problem = package_name_problem(package_dir)
         if problem is not None:
             raise WorkerError(problem)
-        env = dict(os.environ)
-        # The worker imports the topics from the package folder being documented, not from
-        # whatever copy of refkit happens to be installed.
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(package_dir.parent), *filter(None, [env.get("PYTHONPATH")])]
-        )
-        env["REFKIT_DEVICE"] = device
+        if environment is None:
+            env = dict(os.environ)
+            # The worker imports the topics from the package folder being documented, not from
+            # whatever copy of refkit happens to be installed.
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(package_dir.parent), *filter(None, [env.get("PYTHONPATH")])]
+            )
+            env["REFKIT_DEVICE"] = device
+            command = [
+                sys.executable,
+                "-m",
+                "refkit.engine.worker",
+                "--package",
+                package_dir.name,
+                "--jobs",
+                str(jobs),
+            ]
+        else:
+            from refkit.engine.environments import worker_command, worker_environment
+
+            try:
+                command = worker_command(environment, package=package_dir.name, jobs=jobs)
+                env = worker_environment(environment, package_dir.parent)
+            except ValueError as exc:
+                raise WorkerError(str(exc)) from exc
         env.setdefault("HF_HUB_OFFLINE", "1")  # snippets never download
         env.setdefault("TOKENIZERS_PARALLELISM", "false")  # its threads do not survive a fork
         # No __pycache__ writes into the package folder that `mkdocs serve` watches: each one
         # would trigger a second, useless rebuild.
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        command = [
-            sys.executable,
-            "-m",
-            "refkit.engine.worker",
-            "--package",
-            package_dir.name,
-            "--jobs",
-            str(jobs),
-        ]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -215,6 +234,11 @@ class WorkerProcess:
         ready = self.read_message(time.monotonic() + WORKER_START_SECONDS)
         if not isinstance(ready, Ready):
             self.close()
+            if environment is not None:
+                raise WorkerError(
+                    f"the refkit worker did not start in environment {environment.name!r} "
+                    f"({environment.python}); `refkit env sync {environment.name}` makes it again"
+                )
             raise WorkerError(
                 "the refkit worker did not start; run `python -m refkit.engine.worker --jobs 1` "
                 "to see why (is torch installed in this environment?)"

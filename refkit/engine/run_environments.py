@@ -1,0 +1,135 @@
+"""Which environments a snippet runs in, as its topic module declares them.
+
+A topic module names them in one module-level mapping, from a snippet's function name to the
+environments it runs in::
+
+    ENVIRONMENTS = {"demo_auto_classes": ("default", "transformers-4.57")}
+
+A snippet it does not name runs in ``default`` only, as every snippet did before environments
+existed. The mapping is read from the module's source (:func:`read_declarations`), never by
+importing the module: the build process imports no topic (torch, transformers). The
+environments themselves (their pins) are the site's settings, see
+:mod:`refkit.engine.environments`; a name declared here that the site does not declare is a
+problem the page reports.
+
+The default environment always runs and always comes first: its result is the one every page,
+the doctests and the drift check of the default environment have always used.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from refkit.engine.environments import DEFAULT_ENVIRONMENT
+
+__all__ = [
+    "DECLARATION_NAME",
+    "Declarations",
+    "ordered_environments",
+    "parse_declarations",
+    "read_declarations",
+]
+
+DECLARATION_NAME = "ENVIRONMENTS"
+"""The module-level name that holds a topic module's declarations."""
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What one topic module declares.
+
+    Attributes:
+        environments: Function name -> its environments, ``default`` first.
+        problems: ``line: what is wrong`` for each part that could not be read (that part is
+            ignored: the snippet runs in ``default`` only).
+    """
+
+    environments: dict[str, tuple[str, ...]]
+    problems: tuple[str, ...] = ()
+
+    def of(self, function: str) -> tuple[str, ...]:
+        """The environments of a snippet function: ``("default",)`` unless declared."""
+        return self.environments.get(function, (DEFAULT_ENVIRONMENT,))
+
+
+def ordered_environments(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``default`` first, then the others in declared order, each once.
+
+    Examples:
+        >>> ordered_environments(["transformers-4.57", "default", "legacy-tf", "legacy-tf"])
+        ('default', 'transformers-4.57', 'legacy-tf')
+        >>> ordered_environments(["legacy-tf"])
+        ('default', 'legacy-tf')
+    """
+    return tuple(dict.fromkeys([DEFAULT_ENVIRONMENT, *names]))
+
+
+def parse_declarations(source: str) -> Declarations:
+    """Read the ``ENVIRONMENTS`` mapping of a module's source.
+
+    Only a literal mapping of strings to a string, or to a tuple or list of strings, counts.
+
+    Examples:
+        >>> d = parse_declarations('ENVIRONMENTS = {"demo_a": ("legacy-tf",), "demo_b": "x"}')
+        >>> d.of("demo_a"), d.of("demo_b"), d.of("demo_c")
+        (('default', 'legacy-tf'), ('default', 'x'), ('default',))
+        >>> parse_declarations('ENVIRONMENTS = {"demo_a": [1]}').problems
+        ("1: ENVIRONMENTS['demo_a'] must be environment names (strings), not [1]",)
+        >>> parse_declarations("x = (").environments
+        {}
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return Declarations({})  # discovery reports a module that does not parse
+    found: dict[str, tuple[str, ...]] = {}
+    problems: list[str] = []
+    for node in tree.body:
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == DECLARATION_NAME for t in targets):
+            value = node.value
+        if value is None:
+            continue
+        try:
+            literal = ast.literal_eval(value)
+        except ValueError:
+            problems.append(f"{node.lineno}: {DECLARATION_NAME} must be a literal mapping")
+            continue
+        if not isinstance(literal, dict):
+            problems.append(
+                f"{node.lineno}: {DECLARATION_NAME} must be a mapping of snippet function names "
+                f"to environment names, not {type(literal).__name__}"
+            )
+            continue
+        for function, declared in literal.items():
+            names = (declared,) if isinstance(declared, str) else declared
+            if not isinstance(function, str) or not (
+                isinstance(names, (tuple, list)) and all(isinstance(n, str) for n in names)
+            ):
+                problems.append(
+                    f"{node.lineno}: {DECLARATION_NAME}[{function!r}] must be environment names "
+                    f"(strings), not {names!r}"
+                )
+                continue
+            found[function] = ordered_environments(list(names))
+    return Declarations(found, tuple(problems))
+
+
+def read_declarations(path: Path) -> Declarations:
+    """:func:`parse_declarations` of a topic module's file; one that cannot be read declares nothing.
+
+    Discovery reports a file that cannot be read or parsed; the session reads each module once
+    per catalog.
+    """
+    try:
+        return parse_declarations(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return Declarations({})

@@ -1,0 +1,187 @@
+"""Snippets in several environments: real workers in a real synced venv, tabs, recorded outputs.
+
+The environment is tiny and real: ``six==1.16.0`` without torch, made by
+:func:`refkit.engine.environments.sync` with uv in a temporary cache (about two seconds). The
+default environment has no six, so what a snippet prints tells which interpreter ran it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from refkit.engine.assemble import Block
+from refkit.engine.cache import EnvironmentKey, cache_key
+from refkit.engine.drift import read_recorded, write_approved
+from refkit.engine.environments import Environment, SyncReport, sync
+from refkit.engine.results import OK, OutputEvent, RunEnvironment, SnippetResult
+from refkit.engine.session import BuildSession
+from refkit.engine.settings import Settings
+
+SIX_ENV = Environment("six-env", ("six==1.16.0",), add_torch=False)
+DECLARED = {
+    "six-env": {"requirements": ["six==1.16.0"], "add_torch": False},
+    # Declared, never synced: a missing environment.
+    "gone": {"requirements": ["six==1.16.0"], "add_torch": False},
+}
+"""The site's ``environments`` option, as ``mkdocs.yml`` writes it."""
+
+TOPIC = '''
+"""Where snippets run."""
+
+TITLE = "Where"
+ENVIRONMENTS = {"demo_where": ("default", "six-env", "gone")}
+
+
+def demo_where():
+    """Print six's version (if any) and the interpreter."""
+    import sys
+
+    try:
+        import six
+    except ImportError:
+        print("no six")
+    else:
+        print("six", six.__version__)
+    print("python", sys.executable)
+
+
+def demo_plain():
+    """Runs in the default environment only."""
+    print("plain")
+'''
+
+
+@pytest.fixture(scope="module")
+def six_report(tmp_path_factory: pytest.TempPathFactory) -> SyncReport:
+    if shutil.which("uv") is None:
+        try:
+            from uv import find_uv_bin  # noqa: F401
+        except ImportError:
+            pytest.skip("uv is not installed (pip install uv)")
+    root = tmp_path_factory.mktemp("environments")
+    [report] = sync([SIX_ENV], cache_root=root, installer="uv")
+    assert report.ok, report.reason
+    return report
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "__init__.py").write_text("")
+    (tmp_path / "notes" / "where.py").write_text(textwrap.dedent(TOPIC))
+    return tmp_path
+
+
+def open_session(project: Path, report: SyncReport, **options: object) -> BuildSession:
+    """A session whose settings declare ``six-env`` (synced in ``report``) and ``gone``."""
+    assert report.path is not None
+    settings = Settings.resolve(
+        {
+            "package_dir": "notes",
+            "timeout": 60,
+            "environments": DECLARED,
+            "environments_dir": str(report.path.parent.parent),
+            **options,
+        },
+        environ={},
+        project_dir=project,
+    )
+    return BuildSession.open(settings)
+
+
+def block(session: BuildSession, snippet_id: str, where: str = "p.md:3") -> Block:
+    return Block(kind="output", snippet=session.catalog.snippets[snippet_id], where=where)
+
+
+def recorded_result(snippet_id: str) -> SnippetResult:
+    env = RunEnvironment("3.11.7", "not installed", "4.29.2", "0.13.3", "cpu")
+    return SnippetResult(
+        snippet_id,
+        OK,
+        (OutputEvent("stdout", "recorded <s> there\n"),),
+        environment=env,
+        finished_at="2026-11-30T12:00:00Z",
+    )
+
+
+def test_a_snippet_runs_in_the_interpreter_of_each_environment_it_declares(project, six_report):
+    session = open_session(project, six_report)
+    try:
+        assert session.environments_of("where.demo_where") == ("default", "six-env", "gone")
+        assert session.environments_of("where.demo_plain") == ("default",)
+        results, problems = session.run(["where.demo_where", "where.demo_plain"])
+        assert problems == []
+        default = results["where.demo_where"]
+        assert default is not None and default.ok
+        assert default.events[0].text == f"no six\npython {sys.executable}\n"
+        there = session.result_in("where.demo_where", "six-env")
+        assert there is not None and there.ok, there
+        assert "".join(e.text for e in there.events) == f"six 1.16.0\npython {six_report.python}\n"
+        assert there.environment is not None and there.environment.torch == "not installed"
+        # Only the declared snippet ran there; the missing environment ran nothing.
+        assert session.result_in("where.demo_plain", "six-env") is None
+        assert session.result_in("where.demo_where", "gone") is None
+        assert sorted(session.stats.executed_ids) == sorted(
+            ["where.demo_where", "where.demo_plain", "where.demo_where"]
+        )
+    finally:
+        session.close()
+
+
+def test_results_of_an_environment_are_cached_under_its_lock(project, six_report):
+    first = open_session(project, six_report)
+    try:
+        first.run(["where.demo_where"])
+    finally:
+        first.close()
+    second = open_session(project, six_report)
+    try:
+        second.run(["where.demo_where"])
+        assert second.stats.executed == 0
+        assert second.stats.from_cache == 2
+        there = second.result_in("where.demo_where", "six-env")
+        assert there is not None and there.from_cache
+        assert "six 1.16.0" in there.events[0].text
+    finally:
+        second.close()
+    snippet = second.catalog.snippets["where.demo_where"]
+    default_key = cache_key(snippet, EnvironmentKey.current("cpu"))
+    six_key = cache_key(snippet, EnvironmentKey.of_environment(six_report))
+    upgraded = replace(six_report, resolved={**six_report.resolved, "six": "1.17.0"})
+    assert (
+        len({default_key, six_key, cache_key(snippet, EnvironmentKey.of_environment(upgraded))})
+        == 3
+    )
+
+
+def test_a_site_without_environments_keys_results_as_before(project):
+    settings = Settings.resolve({"package_dir": "notes"}, environ={}, project_dir=project)
+    session = BuildSession(settings)
+    assert session.environment_reports() == {}
+    key = EnvironmentKey.current("cpu")
+    assert "lock" not in key.identity()
+    # The digest of a key without a lock is the one the fields alone give (format 2).
+    payload = json.dumps(
+        {"format": 2, **{f: getattr(key, f) for f in key.identity()}}, sort_keys=True
+    )
+    import hashlib
+
+    assert key.digest() == hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def test_a_recorded_output_keeps_its_stamp_beside_it(tmp_path):
+    path = write_approved(tmp_path, recorded_result("m.demo_x"), "legacy-tf")
+    assert path == tmp_path / "m" / "demo_x@legacy-tf.txt"
+    recorded = read_recorded(tmp_path, "m.demo_x", "legacy-tf")
+    assert recorded is not None
+    assert recorded.text == "recorded <s> there\n"
+    assert recorded.stamp.endswith("run 2026-11-30T12:00:00Z")
+    # The default environment's files are untouched by it.
+    assert not (tmp_path / "m" / "demo_x.txt").exists()
