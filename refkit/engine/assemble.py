@@ -27,6 +27,7 @@ from refkit.engine.directive import (
 )
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
+from refkit.engine.environments import DEFAULT_ENVIRONMENT, installed_versions
 from refkit.engine.session import BuildSession, Problem
 
 __all__ = [
@@ -197,27 +198,91 @@ def block_html(session: BuildSession, block: Block) -> tuple[str, list[Problem]]
     if block.kind == "html" or block.snippet is None:
         return block.html, []
     snippet = block.snippet
-    result = session.result(snippet.id)
+    names = session.environments_of(snippet.id)
+    if len(names) == 1:
+        return _live_html(session, snippet, block.where, DEFAULT_ENVIRONMENT)
+    tabs: list[tuple[str, str]] = []
+    problems: list[Problem] = []
+    for name in names:
+        html, found = _environment_html(session, snippet, block.where, name)
+        tabs.append((name, html))
+        problems += found
+    place = hashlib.sha256(f"{block.where}\0{snippet.id}".encode()).hexdigest()[:12]
+    line = block.where.rpartition(":")[2]
+    number = int(line) if line.isdigit() else 1
+    return render.environment_tabs_html(tabs, place, number), problems
+
+
+def _live_html(
+    session: BuildSession, snippet: Snippet, where: str, environment: str
+) -> tuple[str, list[Problem]]:
+    """The output, stamp and drift notice of a snippet's result in one environment."""
+    result = session.result_in(snippet.id, environment)
     if result is None:
         reason = "Not run (execute is 'never') and no cached output matches the current code."
         return render.not_run_panel_html(snippet.id, reason), []
     if not result.ok:
         output = render.output_html(result) if result.events else ""
         panel = render.problem_panel_html(snippet.id, result)
-        return output + panel, [session.failure_problem(snippet, result, block.where)]
-    parts = [render.output_html(result), render.stamp_html(result)]
+        return output + panel, [session.failure_problem(snippet, result, where)]
+    extra: dict[str, str] = {}
+    report = session.environment_reports().get(environment)
+    if report is not None:
+        # What the worker's own record lacks: torch, transformers, tokenizers are in it.
+        extra = installed_versions(report, ("tensorflow", "keras"))
+    parts = [render.output_html(result), render.stamp_html(result, extra)]
     problems = []
-    drift = session.drift(snippet.id)
+    drift = session.drift_in(snippet.id, environment)
     if drift is not None:
+        there = "" if environment == DEFAULT_ENVIRONMENT else f" in environment {environment}"
         problems.append(
             Problem(
-                block.where,
-                f"snippet {snippet.id} no longer gives its approved output "
+                where,
+                f"snippet {snippet.id}{there} no longer gives its approved output "
                 f"(refkit accept {snippet.id} records it if the change is right):\n{drift.diff}",
             )
         )
         parts.append(render.drift_notice_html(drift))
     return "".join(parts), problems
+
+
+def _environment_html(
+    session: BuildSession, snippet: Snippet, where: str, environment: str
+) -> tuple[str, list[Problem]]:
+    """One tab: the live output where the environment is there, else the recorded one."""
+    if environment == DEFAULT_ENVIRONMENT:
+        return _live_html(session, snippet, where, environment)
+    report = session.environment_reports().get(environment)
+    if report is None:
+        declared = ", ".join(sorted(session.environment_reports())) or "none"
+        reason = (
+            f"snippet {snippet.id} names environment {environment!r}, which the site does not "
+            f"declare (declared: {declared})"
+        )
+        return render.not_run_panel_html(snippet.id, reason), [Problem(where, reason)]
+    if report.ok:
+        return _live_html(session, snippet, where, environment)
+    session.note_missing(environment)
+    problems = []
+    if session.live_outputs_only():
+        problems.append(
+            Problem(
+                where,
+                f"snippet {snippet.id} cannot run in environment {environment!r} "
+                f"({report.status}: {report.reason}) and live_only is set",
+                fatal=session.mode == "build",
+            )
+        )
+    recorded = session.recorded(snippet.id, environment)
+    if recorded is None:
+        reason = (
+            f"environment {environment!r} is not available here ({report.status}) and no "
+            f"output was recorded there: `refkit env sync {environment}`, then "
+            f"`refkit accept {snippet.id}` in it, records one"
+        )
+        return render.not_run_panel_html(snippet.id, reason), problems
+    html = render.recorded_output_html(environment, recorded.text, recorded.stamp, report.status)
+    return html, problems
 
 
 def placeholder_token(page: str, number: int) -> str:

@@ -39,9 +39,11 @@ __all__ = [
     "downloads_html",
     "drift_notice_html",
     "environment_table_html",
+    "environment_tabs_html",
     "not_run_panel_html",
     "output_html",
     "problem_panel_html",
+    "recorded_output_html",
     "references_html",
     "source_markdown",
     "stamp_html",
@@ -245,8 +247,11 @@ def downloads_html(notebook: str, script: str, colab: str | None = None) -> str:
     return f'<p class="refkit-downloads">Run this page yourself: {joined}</p>'
 
 
-def stamp_html(result: SnippetResult) -> str:
+def stamp_html(result: SnippetResult, extra: Mapping[str, str] | None = None) -> str:
     """The one-line stamp: device, versions, run time, and whether it came from the cache.
+
+    ``extra`` adds versions the run's own record does not hold (``tensorflow``, ``keras`` in an
+    environment that has them, see :func:`~refkit.engine.environments.installed_versions`).
 
     Examples:
         >>> from refkit.engine.results import OK
@@ -256,6 +261,7 @@ def stamp_html(result: SnippetResult) -> str:
         <p class="refkit-stamp">Ran on cpu · Python 3.11.7 · torch 2.13.0 · transformers 5.24.0 · tokenizers 0.23.3 · 0.12 s · from the cache (run 2026-11-26T08:00:00Z)</p>
     """
     where = result.environment.describe() if result.environment else "unknown environment"
+    where += "".join(f" · {name} {version}" for name, version in (extra or {}).items())
     origin = (
         f"from the cache (run {result.finished_at})" if result.from_cache else "run in this build"
     )
@@ -466,3 +472,62 @@ def api_markdown(package: str, rows: Iterable[tuple[str, str, str | None]]) -> s
     for module, _, _ in rows:
         lines += ["", f"::: {package}.{module}", "    options:", f"      filters: {API_FILTERS}"]
     return "\n".join(lines)
+
+
+def recorded_output_html(environment: str, text: str, stamp: str, why: str) -> str:
+    """An environment's recorded output, where this build could not run the snippet there.
+
+    Labelled as what it is, with the recorded run's stamp and the command that makes the
+    environment for live outputs.
+
+    Examples:
+        >>> print(recorded_output_html("legacy-tf", "<s> 1\\n", "cpu · Python 3.11.7", "never synced"))  # doctest: +NORMALIZE_WHITESPACE
+        <div class="refkit-recorded"><p class="refkit-recorded-label">Recorded, not run in this
+        build: environment <code>legacy-tf</code> is not available here (never synced). For live
+        outputs: <code>refkit env sync legacy-tf</code></p><div class="refkit-output"><pre><code>&lt;s&gt; 1
+        </code></pre></div><p class="refkit-stamp">Recorded on cpu · Python 3.11.7</p></div>
+    """
+    stamp_line = f"Recorded on {stamp}" if stamp else "Recorded (no stamp was kept with it)"
+    return (
+        '<div class="refkit-recorded"><p class="refkit-recorded-label">Recorded, not run in this '
+        f"build: environment <code>{_text(environment)}</code> is not available here "
+        f"({_text(why)}). For live outputs: <code>refkit env sync {_text(environment)}</code></p>"
+        f'<div class="refkit-output"><pre><code>{_text(text)}</code></pre></div>'
+        f'<p class="refkit-stamp">{_text(stamp_line)}</p></div>'
+    )
+
+
+_CHECKED = ' checked="checked"'
+
+
+def environment_tabs_html(tabs: Iterable[tuple[str, str]], set_id: str, number: int = 1) -> str:
+    """Outputs side by side as Material's content tabs (pymdownx.tabbed, ``alternate_style``).
+
+    The markup is the one pymdownx.tabbed writes, so Material's styles and scripts apply; its
+    ids start with ``__refkit_``, so they cannot clash with the page's own tabs.
+
+    Args:
+        tabs: ``(label, html)`` per tab, in order; the first is selected.
+        set_id: Unique on the page, letters, digits and ``_`` (the rest is dropped).
+        number: The set's number for ``data-tabs``.
+
+    Examples:
+        >>> print(environment_tabs_html([("default", "<p>a</p>"), ("<old>", "<p>b</p>")], "x1"))  # doctest: +NORMALIZE_WHITESPACE
+        <div class="tabbed-set tabbed-alternate refkit-environments" data-tabs="1:2"><input checked="checked" id="__refkit_x1_1" name="__refkit_x1" type="radio" /><input id="__refkit_x1_2" name="__refkit_x1" type="radio" /><div class="tabbed-labels"><label for="__refkit_x1_1">default</label><label for="__refkit_x1_2">&lt;old&gt;</label></div>
+        <div class="tabbed-content"><div class="tabbed-block"><p>a</p></div><div class="tabbed-block"><p>b</p></div></div></div>
+    """
+    tabs = list(tabs)
+    name = "__refkit_" + re.sub(r"[^A-Za-z0-9_]", "", set_id)
+    inputs = "".join(
+        f'<input{_CHECKED if i == 1 else ""} id="{name}_{i}" name="{name}" type="radio" />'
+        for i in range(1, len(tabs) + 1)
+    )
+    labels = "".join(
+        f'<label for="{name}_{i}">{_text(label)}</label>' for i, (label, _) in enumerate(tabs, 1)
+    )
+    blocks = "".join(f'<div class="tabbed-block">{body}</div>' for _, body in tabs)
+    return (
+        f'<div class="tabbed-set tabbed-alternate refkit-environments" data-tabs="{number}:{len(tabs)}">'
+        f'{inputs}<div class="tabbed-labels">{labels}</div>\n'
+        f'<div class="tabbed-content">{blocks}</div></div>'
+    )
