@@ -14,8 +14,10 @@ import test_env_runs as runs
 from conftest import make_site
 from test_env_runs import TOPIC, block, open_session, recorded_result
 
-from refkit.engine.assemble import block_html
+from refkit.engine.assemble import Block, block_html
 from refkit.engine.drift import approved_path, write_approved
+from refkit.engine.session import BuildSession
+from refkit.engine.settings import Settings
 
 # The run tests' fixtures: one synced environment per module, the fixture topic package.
 six_report = runs.six_report
@@ -36,7 +38,7 @@ def test_the_page_shows_one_tab_per_environment_with_its_own_stamp_and_drift(pro
     finally:
         session.close()
     assert html.startswith(
-        '<div class="tabbed-set tabbed-alternate refkit-environments" data-tabs="3:3">'
+        '<div class="tabbed-set tabbed-alternate refkit-env-tabs" data-tabs="3:3">'
     )
     labels = html.split('<div class="tabbed-labels">')[1].split("</div>")[0]
     assert [part.split(">")[1] for part in labels.split("</label>")[:-1]] == [
@@ -103,7 +105,7 @@ def test_a_material_site_shows_the_tabs_and_builds_strict_with_a_missing_environ
     done = site.build("--strict")
     assert done.returncode == 0, done.stderr
     page = site.html()
-    assert page.count('class="tabbed-set tabbed-alternate refkit-environments"') == 1
+    assert page.count('class="tabbed-set tabbed-alternate refkit-env-tabs"') == 1
     assert 'data-tabs="3:3"' in page
     assert "six 1.16.0" in page and "no six" in page
     assert "Recorded, not run in this build" in page
@@ -112,3 +114,23 @@ def test_a_material_site_shows_the_tabs_and_builds_strict_with_a_missing_environ
     plain = page.split("plain</span>")[0].rsplit("refkit-output", 1)[0]
     assert plain.count("tabbed-set") == 1
     assert "WARNING" not in done.stderr
+
+
+def test_the_environment_page_lists_every_declared_environment_with_pins_and_resolved(
+    project, six_report
+):
+    session = open_session(project, six_report, execute="never")
+    html, problems = block_html(session, Block(kind="environment", where="env.md:3"))
+    assert problems == []
+    declared = html.split('<table class="refkit-declared">')[1]
+    six_row, gone_row = declared.split("<tr>")[2:]
+    assert "<code>six-env</code>" in six_row and "up to date" in six_row
+    assert "six==1.16.0" in six_row and six_report.made in six_row
+    assert "<code>gone</code>" in gone_row and "missing: recorded outputs are shown" in gone_row
+
+
+def test_without_declared_environments_the_environment_page_is_as_before(project):
+    settings = Settings.resolve({"package_dir": "notes"}, environ={}, project_dir=project)
+    session = BuildSession.open(settings)
+    html, _ = block_html(session, Block(kind="environment"))
+    assert html == '<p class="refkit-note">No snippet output was produced in this build.</p>'

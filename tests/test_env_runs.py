@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -185,3 +186,38 @@ def test_a_recorded_output_keeps_its_stamp_beside_it(tmp_path):
     assert recorded.stamp.endswith("run 2026-11-30T12:00:00Z")
     # The default environment's files are untouched by it.
     assert not (tmp_path / "m" / "demo_x.txt").exists()
+
+
+SLEEPER = """
+\"\"\"A snippet that takes a while.\"\"\"
+import time
+
+TITLE = "Sleeper"
+
+ENVIRONMENTS = {"demo_sleep": ("six-env",)}
+
+
+def demo_sleep():
+    \"\"\"Sleep, then say so.\"\"\"
+    time.sleep(2.0)
+    print("slept")
+"""
+
+
+def test_workers_of_two_environments_run_at_the_same_time(project, six_report):
+    (project / "notes" / "sleeper.py").write_text(SLEEPER)
+    session = open_session(project, six_report, execute="always")
+    try:
+        session.warm_up()  # both workers' start-up out of the measurement
+        session.run(["where.demo_plain"])
+        started = time.monotonic()
+        results, problems = session.run(["sleeper.demo_sleep"])
+        elapsed = time.monotonic() - started
+        there = session.result_in("sleeper.demo_sleep", "six-env")
+    finally:
+        session.close()
+    assert problems == []
+    assert results["sleeper.demo_sleep"] is not None and results["sleeper.demo_sleep"].ok
+    assert there is not None and there.ok and there.events[0].text == "slept\n"
+    # One after the other would take 4 s and more.
+    assert elapsed < 3.5, elapsed

@@ -28,6 +28,7 @@ from refkit.engine.directive import (
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
 from refkit.engine.environments import DEFAULT_ENVIRONMENT, installed_versions
+from refkit.engine.run_environments import running_versions
 from refkit.engine.session import BuildSession, Problem
 
 __all__ = [
@@ -194,7 +195,11 @@ def _directive_markdown(
 def block_html(session: BuildSession, block: Block) -> tuple[str, list[Problem]]:
     """The HTML of a block, once the snippets it shows have results, and its problems."""
     if block.kind == "environment":
-        return render.environment_table_html(session.environments()), []
+        table = render.environment_table_html(session.environments())
+        reports = session.environment_reports()
+        if reports:
+            table += render.declared_environments_html(reports.values())
+        return table, []
     if block.kind == "html" or block.snippet is None:
         return block.html, []
     snippet = block.snippet
@@ -213,8 +218,11 @@ def block_html(session: BuildSession, block: Block) -> tuple[str, list[Problem]]
     return render.environment_tabs_html(tabs, place, number), problems
 
 
+_TAB_STAMP_PACKAGES = ("tensorflow", "keras")
+
+
 def _live_html(
-    session: BuildSession, snippet: Snippet, where: str, environment: str
+    session: BuildSession, snippet: Snippet, where: str, environment: str, *, tabbed: bool = False
 ) -> tuple[str, list[Problem]]:
     """The output, stamp and drift notice of a snippet's result in one environment."""
     result = session.result_in(snippet.id, environment)
@@ -225,11 +233,14 @@ def _live_html(
         output = render.output_html(result) if result.events else ""
         panel = render.problem_panel_html(snippet.id, result)
         return output + panel, [session.failure_problem(snippet, result, where)]
+    # What the worker's own record lacks (torch, transformers, tokenizers are in it), in tabs:
+    # a snippet in the default environment only keeps the stamp it always had.
     extra: dict[str, str] = {}
     report = session.environment_reports().get(environment)
     if report is not None:
-        # What the worker's own record lacks: torch, transformers, tokenizers are in it.
-        extra = installed_versions(report, ("tensorflow", "keras"))
+        extra = installed_versions(report, _TAB_STAMP_PACKAGES)
+    elif tabbed:
+        extra = running_versions(_TAB_STAMP_PACKAGES)
     parts = [render.output_html(result), render.stamp_html(result, extra)]
     problems = []
     drift = session.drift_in(snippet.id, environment)
@@ -251,7 +262,7 @@ def _environment_html(
 ) -> tuple[str, list[Problem]]:
     """One tab: the live output where the environment is there, else the recorded one."""
     if environment == DEFAULT_ENVIRONMENT:
-        return _live_html(session, snippet, where, environment)
+        return _live_html(session, snippet, where, environment, tabbed=True)
     report = session.environment_reports().get(environment)
     if report is None:
         declared = ", ".join(sorted(session.environment_reports())) or "none"

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import Drift
+from refkit.engine.environments import SyncReport, installed_versions
 from refkit.engine.references import Reference, is_web_address
 from refkit.engine.results import (
     CRASHED,
@@ -35,6 +36,7 @@ from refkit.engine.results import (
 from refkit.engine.text import CONTROL, escapes, printable
 
 __all__ = [
+    "declared_environments_html",
     "display_html",
     "downloads_html",
     "drift_notice_html",
@@ -513,7 +515,7 @@ def environment_tabs_html(tabs: Iterable[tuple[str, str]], set_id: str, number: 
 
     Examples:
         >>> print(environment_tabs_html([("default", "<p>a</p>"), ("<old>", "<p>b</p>")], "x1"))  # doctest: +NORMALIZE_WHITESPACE
-        <div class="tabbed-set tabbed-alternate refkit-environments" data-tabs="1:2"><input checked="checked" id="__refkit_x1_1" name="__refkit_x1" type="radio" /><input id="__refkit_x1_2" name="__refkit_x1" type="radio" /><div class="tabbed-labels"><label for="__refkit_x1_1">default</label><label for="__refkit_x1_2">&lt;old&gt;</label></div>
+        <div class="tabbed-set tabbed-alternate refkit-env-tabs" data-tabs="1:2"><input checked="checked" id="__refkit_x1_1" name="__refkit_x1" type="radio" /><input id="__refkit_x1_2" name="__refkit_x1" type="radio" /><div class="tabbed-labels"><label for="__refkit_x1_1">default</label><label for="__refkit_x1_2">&lt;old&gt;</label></div>
         <div class="tabbed-content"><div class="tabbed-block"><p>a</p></div><div class="tabbed-block"><p>b</p></div></div></div>
     """
     tabs = list(tabs)
@@ -527,7 +529,41 @@ def environment_tabs_html(tabs: Iterable[tuple[str, str]], set_id: str, number: 
     )
     blocks = "".join(f'<div class="tabbed-block">{body}</div>' for _, body in tabs)
     return (
-        f'<div class="tabbed-set tabbed-alternate refkit-environments" data-tabs="{number}:{len(tabs)}">'
+        f'<div class="tabbed-set tabbed-alternate refkit-env-tabs" data-tabs="{number}:{len(tabs)}">'
         f'{inputs}<div class="tabbed-labels">{labels}</div>\n'
         f'<div class="tabbed-content">{blocks}</div></div>'
+    )
+
+
+def declared_environments_html(reports: Iterable[SyncReport]) -> str:
+    """A table of the site's declared environments: status, pins, what was resolved, when made.
+
+    Examples:
+        >>> from refkit.engine.environments import Environment, SyncReport
+        >>> env = Environment("old", ("transformers==4.57.6",))
+        >>> ok = SyncReport("old", "up to date", env, requirements=("transformers==4.57.6", "torch==2.13.0"),
+        ...                 resolved={"transformers": "4.57.6", "torch": "2.13.0+cpu", "six": "1"},
+        ...                 made="2026-12-01T15:00:00+00:00")
+        >>> print(declared_environments_html([ok]))  # doctest: +NORMALIZE_WHITESPACE
+        <table class="refkit-declared"><thead><tr><th>Environment</th><th>Status</th><th>Pins</th><th>Resolved</th><th>Made</th></tr></thead><tbody><tr><td><code>old</code></td><td>up to date</td><td>transformers==4.57.6<br>torch==2.13.0</td><td>torch 2.13.0+cpu<br>transformers 4.57.6</td><td>2026-12-01T15:00:00+00:00</td></tr></tbody></table>
+    """
+    rows = []
+    for report in reports:
+        pins = report.requirements or report.environment.requirements
+        resolved = installed_versions(report)
+        status = report.status if report.ok else f"{report.status}: recorded outputs are shown"
+        cells = (
+            f"<code>{_text(report.name)}</code>",
+            _text(status),
+            "<br>".join(_text(pin) for pin in pins),
+            "<br>".join(_text(f"{name} {version}") for name, version in resolved.items()),
+            _text(report.made),
+        )
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    header = "".join(
+        f"<th>{name}</th>" for name in ("Environment", "Status", "Pins", "Resolved", "Made")
+    )
+    return (
+        f'<table class="refkit-declared"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )

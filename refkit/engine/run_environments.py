@@ -19,7 +19,9 @@ the doctests and the drift check of the default environment have always used.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from refkit.engine.environments import DEFAULT_ENVIRONMENT
@@ -30,6 +32,7 @@ __all__ = [
     "ordered_environments",
     "parse_declarations",
     "read_declarations",
+    "running_versions",
 ]
 
 DECLARATION_NAME = "ENVIRONMENTS"
@@ -133,3 +136,22 @@ def read_declarations(path: Path) -> Declarations:
         return parse_declarations(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return Declarations({})
+
+
+def running_versions(names: Iterable[str]) -> dict[str, str]:
+    """The versions of ``names`` installed where refkit runs (the default environment), in order.
+
+    Read from package metadata: nothing is imported.
+
+    Examples:
+        >>> running_versions(["packaging", "no-such-distribution"]) == {
+        ...     "packaging": metadata.version("packaging")}
+        True
+    """
+    versions: dict[str, str] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
