@@ -221,3 +221,21 @@ def test_workers_of_two_environments_run_at_the_same_time(project, six_report):
     assert there is not None and there.ok and there.events[0].text == "slept\n"
     # One after the other would take 4 s and more.
     assert elapsed < 3.5, elapsed
+
+
+def test_drift_and_status_hold_each_environment_to_its_own_approved_output(project, six_report):
+    session = open_session(project, six_report)
+    try:
+        session.run(["where.demo_where"])
+        there = session.result_in("where.demo_where", "six-env")
+        assert there is not None
+        assert session.status(there, "six-env") == "new"
+        written = write_approved(project / "approved", there, "six-env")
+        assert written.name == "demo_where@six-env.txt"
+        assert session.status(there, "six-env") == "approved"
+        # The default environment was approved nowhere: its output is still new, and the
+        # default environment's approved file was not written.
+        assert session.status(session.result("where.demo_where")) == "new"
+        assert session.drift_in("where.demo_where", "six-env") is None
+    finally:
+        session.close()

@@ -738,7 +738,9 @@ class BuildSession:
         to parse, whose snippets' entries are still wanted. A ``serve`` session, which the host
         asks after every rebuild, prunes again only once the catalog or the environment
         changed: with neither changed, a pruning decides what the last one did (it deletes only
-        entries unused for a day or more, which the next build sees to).
+        entries unused for a day or more, which the next build sees to). Entries of declared
+        environments count as another environment's: each hit keeps one, and one unused for
+        30 days goes.
 
         Returns:
             What went wrong (the cache folder cannot be listed), once each.
@@ -793,15 +795,22 @@ class BuildSession:
             project_dir=self.settings.project_dir,
         )
 
-    def status(self, result: SnippetResult | None) -> SnippetStatus:
-        """``approved``, ``drift``, ``new`` (never approved), ``failed`` or ``not run``."""
+    def status(
+        self, result: SnippetResult | None, environment: str = DEFAULT_ENVIRONMENT
+    ) -> SnippetStatus:
+        """``approved``, ``drift``, ``new`` (never approved), ``failed`` or ``not run``.
+
+        Args:
+            result: A result, or ``None`` for none.
+            environment: The environment it ran in, whose approved output it is held to.
+        """
         if result is None:
             return "not run"
         if not result.ok:
             return "failed"
-        if read_approved(self.settings.approved_path, result) is None:
+        if read_approved(self.settings.approved_path, result, environment) is None:
             return "new"
-        return "drift" if self.drift_of(result) is not None else "approved"
+        return "drift" if self.drift_of(result, environment) is not None else "approved"
 
     def failure_problem(self, snippet: Snippet, result: SnippetResult, where: str) -> Problem:
         """The problem a failed snippet is: fatal when it raised in a one-off ``fail`` build.
