@@ -239,3 +239,19 @@ def test_drift_and_status_hold_each_environment_to_its_own_approved_output(proje
         assert session.drift_in("where.demo_where", "six-env") is None
     finally:
         session.close()
+
+
+def test_a_rebuild_runs_again_in_each_environment_only_what_changed(project, six_report):
+    session = open_session(project, six_report)
+    try:
+        session.run(["where.demo_where", "where.demo_plain"])
+        source = project / "notes" / "where.py"
+        source.write_text(source.read_text().replace('print("python",', 'print("interpreter",'))
+        changed = session.begin_build()
+        assert changed == {"where.demo_where"}
+        session.run(["where.demo_where", "where.demo_plain"])
+        assert session.stats.executed_ids == ["where.demo_where", "where.demo_where"]
+        there = session.result_in("where.demo_where", "six-env")
+        assert there is not None and "interpreter" in there.events[0].text
+    finally:
+        session.close()
