@@ -126,6 +126,7 @@ def test_the_environment_page_lists_every_declared_environment_with_pins_and_res
     six_row, gone_row = declared.split("<tr>")[2:]
     assert "<code>six-env</code>" in six_row and "up to date" in six_row
     assert "six==1.16.0" in six_row and six_report.made in six_row
+    assert "<td>six 1.16.0</td>" in six_row  # what was resolved for the pin
     assert "<code>gone</code>" in gone_row and "missing: recorded outputs are shown" in gone_row
 
 

@@ -20,9 +20,11 @@ import re
 import textwrap
 from collections.abc import Iterable, Mapping
 
+from packaging.requirements import Requirement
+
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import Drift
-from refkit.engine.environments import SyncReport, installed_versions
+from refkit.engine.environments import STAMP_PACKAGES, SyncReport, installed_versions
 from refkit.engine.references import Reference, is_web_address
 from refkit.engine.results import (
     CRASHED,
@@ -545,12 +547,14 @@ def declared_environments_html(reports: Iterable[SyncReport]) -> str:
         ...                 resolved={"transformers": "4.57.6", "torch": "2.13.0+cpu", "six": "1"},
         ...                 made="2026-12-01T15:00:00+00:00")
         >>> print(declared_environments_html([ok]))  # doctest: +NORMALIZE_WHITESPACE
-        <table class="refkit-declared"><thead><tr><th>Environment</th><th>Status</th><th>Pins</th><th>Resolved</th><th>Made</th></tr></thead><tbody><tr><td><code>old</code></td><td>up to date</td><td>transformers==4.57.6<br>torch==2.13.0</td><td>torch 2.13.0+cpu<br>transformers 4.57.6</td><td>2026-12-01T15:00:00+00:00</td></tr></tbody></table>
+        <table class="refkit-declared"><thead><tr><th>Environment</th><th>Status</th><th>Pins</th><th>Resolved</th><th>Made</th></tr></thead><tbody><tr><td><code>old</code></td><td>up to date</td><td>transformers==4.57.6<br>torch==2.13.0</td><td>transformers 4.57.6<br>torch 2.13.0+cpu</td><td>2026-12-01T15:00:00+00:00</td></tr></tbody></table>
     """
     rows = []
     for report in reports:
         pins = report.requirements or report.environment.requirements
-        resolved = installed_versions(report)
+        # What was asked for, then what the stamps name: the versions a reader compares.
+        asked = [Requirement(pin).name for pin in pins]
+        resolved = installed_versions(report, dict.fromkeys([*asked, *STAMP_PACKAGES]))
         status = report.status if report.ok else f"{report.status}: recorded outputs are shown"
         cells = (
             f"<code>{_text(report.name)}</code>",
