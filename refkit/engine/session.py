@@ -406,7 +406,7 @@ class BuildSession:
         self._ahead = True
         # Never wait here (a host's watcher calls this, and must not stand still): with a run in
         # flight, the next one would have to wait for it, so the rebuild starts these instead.
-        if self._pending is None:
+        if self._pending is None and not self._env_pending:
             self.start(sid for sid in changed if sid in self._embedded)
         return changed
 
