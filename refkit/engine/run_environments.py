@@ -83,6 +83,8 @@ def parse_declarations(source: str) -> Declarations:
         >>> parse_declarations("x = (").environments
         {}
     """
+    if DECLARATION_NAME not in source:
+        return Declarations({})  # most modules: no parse (a warm build reads every module)
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
