@@ -114,6 +114,9 @@ def test_a_material_site_shows_the_tabs_and_builds_strict_with_a_missing_environ
     plain = page.split("plain</span>")[0].rsplit("refkit-output", 1)[0]
     assert plain.count("tabbed-set") == 1
     assert "WARNING" not in done.stderr
+    # The log says, once, which environment was not run and how to get its live outputs.
+    assert done.stderr.count("refkit: environment 'gone' is not run in this build") == 1
+    assert "For live outputs: refkit env sync gone" in done.stderr
 
 
 def test_the_environment_page_lists_every_declared_environment_with_pins_and_resolved(

@@ -99,6 +99,8 @@ class _Process:
         for session in self.sessions.values():
             if session.stats.executed or session.stats.from_cache:
                 sys.stderr.write(f"INFO    -  refkit: {session.summary()}\n")
+                for note in session.take_notes():
+                    sys.stderr.write(f"INFO    -  {printable(note)}\n")
                 for problem in session.prune_cache():
                     sys.stderr.write(f"WARNING -  refkit: {printable(str(problem))}\n")
             session.close()

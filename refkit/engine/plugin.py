@@ -160,6 +160,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if self.session is None:
             return
         self._collect()  # results no page asked for (say, all pages skipped) are still kept
+        for note in self.session.take_notes():  # an environment shown as recorded, say
+            log.info(note.removeprefix("refkit: "))
         _report(self.session.prune_cache())
         write_stylesheet(config.site_dir)
         if self._serve is not None:
