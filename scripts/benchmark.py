@@ -498,9 +498,18 @@ class SnippetEditor:
         self.write(self.original)
 
 
+def result_entries(cache_dir: Path) -> list[Path]:
+    """The result entries of a cache folder: ``<key[:2]>/<key>.json`` (not ``downloads/``)."""
+    return [
+        entry
+        for entry in cache_dir.glob("*/*.json")
+        if len(entry.parent.name) == 2 and entry.stem.startswith(entry.parent.name)
+    ]
+
+
 def snippet_duration(cache_dir: Path, snippet_id: str, marker: str) -> float | None:
     """The run time the worker measured for the run whose output holds ``marker``."""
-    for entry in cache_dir.glob("*/*.json"):
+    for entry in result_entries(cache_dir):
         try:
             data = json.loads(entry.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -515,7 +524,7 @@ def snippet_duration(cache_dir: Path, snippet_id: str, marker: str) -> float | N
 def cache_durations(cache_dir: Path) -> dict[str, float]:
     """Snippet id -> the run time the worker measured, from every entry of a result cache."""
     durations: dict[str, float] = {}
-    for entry in cache_dir.glob("*/*.json"):
+    for entry in result_entries(cache_dir):
         try:
             data = json.loads(entry.read_text(encoding="utf-8"))
             durations[str(data["snippet_id"])] = float(data["duration"])
