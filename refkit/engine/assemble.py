@@ -100,7 +100,7 @@ def assemble_page(
     ]
     rendered: dict[int, str] = {}
     seen: Counter[str] = Counter()
-    headings = heading_levels(markdown)
+    headings = heading_levels(markdown) if directives else []
     for directive in directives:
         where = f"{path}:{directive.line + shift}"
         if directive.kind == "environment":

@@ -584,6 +584,8 @@ def find_directives(markdown: str) -> tuple[list[Directive], list[DirectiveError
         >>> find_directives("!refkitt a.demo_x")[1][0].line
         1
     """
+    if not _MENTION.search(markdown):  # no directive, not even a near miss: no scan at all
+        return [], []
     page = _read_page(markdown)
     return list(page.directives), list(page.errors)
 
