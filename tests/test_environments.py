@@ -135,6 +135,10 @@ def test_an_environment_built_directly_is_validated_too():
     with pytest.raises(TypeError):
         env.variables["C"] = "3"
     assert hash(env) == hash(Environment("x", ("six",), variables={"A": "1", "B": "2"}))
+    # Equal whatever the order the variables came in, and unequal when one differs (the hash
+    # leaves the variables out, so it cannot tell).
+    assert env == Environment("x", ("six",), variables={"A": "1", "B": "2"})
+    assert env != Environment("x", ("six",), variables={"A": "1", "B": "3"})
 
 
 # --- keys and torch pinning ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from refkit.engine import render
@@ -27,7 +27,8 @@ from refkit.engine.directive import (
 )
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
-from refkit.engine.environments import DEFAULT_ENVIRONMENT, installed_versions
+from refkit.engine.environments import DEFAULT_ENVIRONMENT, STAMP_PACKAGES, installed_versions
+from refkit.engine.results import RunEnvironment
 from refkit.engine.run_environments import running_versions
 from refkit.engine.session import BuildSession, Problem
 
@@ -218,7 +219,10 @@ def block_html(session: BuildSession, block: Block) -> tuple[str, list[Problem]]
     return render.environment_tabs_html(tabs, place, number), problems
 
 
-_TAB_STAMP_PACKAGES = ("tensorflow", "keras")
+# What a tab's stamp adds to the run's own stamp (which names torch, transformers, tokenizers).
+_TAB_STAMP_PACKAGES = tuple(
+    name for name in STAMP_PACKAGES if name not in {f.name for f in fields(RunEnvironment)}
+)
 
 
 def _live_html(
@@ -333,7 +337,8 @@ def fill_placeholders(
 _SOURCE_LISTING = re.compile(
     re.escape(render.SOURCE_OPEN_HTML) + ".*?" + re.escape(render.SOURCE_CLOSE_HTML), re.DOTALL
 )
-# A nonce per process: what a snippet prints (escaped, but still text) cannot name a listing.
+# A nonce per process: the page's own raw HTML (a Markdown author may write comments) cannot
+# name a listing by chance or on purpose; snippet output is escaped and holds no comment.
 _SET_ASIDE_NONCE = secrets.token_hex(6)
 # A comment: a search plugin indexes no comment's text.
 _SET_ASIDE = re.compile(rf"<!--REFKITSOURCE{_SET_ASIDE_NONCE}N(\d+)X-->")

@@ -13,6 +13,7 @@ page's path); the rest is here, without a host.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import posixpath
@@ -104,7 +105,7 @@ def write_page_downloads(
         topic.title,
         *(f"{i}:{snippets[i].fingerprint if i in snippets else ''}" for i in ids),
         *(json.dumps(r.to_json(), sort_keys=True) for r in results.values()),
-        *_MAKERS,
+        *_makers(),
     )
     kept = session.settings.cache_path / "downloads" / f"{_slug(plan.path)}-{key[:24]}.json"
     written: list[Path] = []
@@ -126,11 +127,16 @@ def write_page_downloads(
     return written, []
 
 
-# The code that makes the downloads: a change to it makes them anew.
-_MAKERS = tuple(
-    hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()
-    for module in (notebook_module, standalone_module)
-)
+@functools.cache
+def _makers() -> tuple[str, ...]:
+    """Digests of the code that makes the downloads: a change to it makes them anew.
+
+    Read on first use, not on import: a site without topic pages never needs them.
+    """
+    return tuple(
+        hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()
+        for module in (notebook_module, standalone_module)
+    )
 
 
 def _digest(*parts: str) -> str:

@@ -278,7 +278,6 @@ def write_approved(
     build where that environment is missing to show with the recorded output.
     """
     device = device_class(result)
-    module, _, function = result.snippet_id.partition(".")
     text = canonical_text(result)
     if environment != DEFAULT_ENVIRONMENT:
         path = approved_path(approved_dir, result.snippet_id, device, environment)
@@ -287,6 +286,7 @@ def write_approved(
         write_atomic(path.with_suffix(".stamp"), stamp + "\n")
         write_atomic(path, text)
         return path
+    module, _, function = result.snippet_id.partition(".")
     path = approved_dir / module / f"{function}.txt"
     if device == "cuda" and path.exists():
         common = path.read_text(encoding="utf-8")

@@ -123,6 +123,7 @@ def page_downloads(
     directives = _snippet_directives(markdown)
     shown = [results[d.snippet_id] for d in directives if d.snippet_id in results]
     requirements = pinned_requirements(shown)
+    stamp = next((r.environment.describe() for r in shown if r.environment is not None), "")
     return PageDownloads(
         notebook=_notebook(
             markdown,
@@ -132,15 +133,16 @@ def page_downloads(
             package_dir=package_dir,
             results=results,
             requirements=requirements,
+            stamp=stamp,
         ),
         script=_script(directives, title, page, package_dir, requirements),
     )
 
 
-def _intro(title: str, page: str, requirements: Sequence[str], stamp: str) -> str:
+def _intro(heading: str, page: str, requirements: Sequence[str], stamp: str) -> str:
     """The first cell: where the notebook came from; the title only if the page has none."""
     return (
-        title
+        heading
         + f"Made by refkit from `{page}`. Every code cell runs on its own: it holds the imports and "
         "the helpers it uses. The outputs are those of the site's build"
         + (f" ({stamp})" if stamp else "")
@@ -159,18 +161,11 @@ def _notebook(
     package_dir: Path,
     results: Mapping[str, SnippetResult],
     requirements: Sequence[str],
+    stamp: str,
 ) -> str:
     import nbformat
     from nbformat import v4
 
-    stamp = next(
-        (
-            r.environment.describe()
-            for d in directives
-            if (r := results.get(d.snippet_id)) is not None and r.environment is not None
-        ),
-        "",
-    )
     has_title = any(level == 1 for level in heading_levels(markdown))
     heading = "" if has_title else f"# {title}\n\n"
     cells = [
@@ -186,7 +181,7 @@ def _notebook(
             cells.append(v4.new_markdown_cell(prose))
         start = directive.line
         cells.append(v4.new_markdown_cell(f"{'#' * min(level + 1, 6)} {_title_of(directive)}"))
-        module, function = directive.snippet_id.split(".", 1)
+        module, function = _module_and_function(directive.snippet_id)
         code = standalone_source(package_dir, module, function) + f"\n\n{function}()\n"
         cell = v4.new_code_cell(code)
         result = results.get(directive.snippet_id)

@@ -225,10 +225,11 @@ class BuildSession:
     )
     """The plans :meth:`snippet_pages` last worked from, and what it found in them."""
     _pruned: tuple[PackageState, EnvironmentKey, Path] | None = field(default=None, init=False)
-    _blocks: dict[str, dict[str, Block]] = field(default_factory=dict, init=False)
-    _listings: dict[str, list[str]] = field(default_factory=dict, init=False)
-    """Page -> placeholder token -> what stands for it, between :meth:`assemble` and :meth:`fill`."""
     """What the last :meth:`prune_cache` decided from: the catalog, the environment, the folder."""
+    _blocks: dict[str, dict[str, Block]] = field(default_factory=dict, init=False)
+    """Page -> placeholder token -> what stands for it, between :meth:`assemble` and :meth:`fill`."""
+    _listings: dict[str, list[str]] = field(default_factory=dict, init=False)
+    """Page -> its source listings, set aside by :meth:`fill` until :meth:`finish_page`."""
     _reports: dict[str, SyncReport] | None = field(default=None, init=False)
     """Declared environment -> what :func:`~refkit.engine.environments.check` found, per build."""
     _env_runners: dict[str, SnippetRunner] = field(default_factory=dict, init=False)

@@ -47,6 +47,8 @@ __all__ = [
 _IGNORE_INDEX = -100  # torch.nn.CrossEntropyLoss's default ignore_index: dimmed in the strip
 
 
+# Not text.escapes: this module is copied into readers' downloads on its own (standard library
+# only), and a view also shows tab, newline and other unprintable characters as escapes.
 def _escapes(chars: str) -> str:
     r"""Characters written as Python escapes (``\t``, ``\n`` and ``\r`` as those).
 
