@@ -24,8 +24,10 @@ What changed across major versions:
   slow Python class. The two could differ: only the fast one had ``word_ids()`` and offset
   mappings, and edge cases (emoji, special tokens inside the text) sometimes tokenized
   differently (huggingface/transformers issues 14844 and 5256). The defaults are in the
-  source: ``kwargs.pop("use_fast", False)`` in v3.0.2, ``kwargs.pop("use_fast", True)`` in
-  v4.0.0; a live check on those versions is pending.
+  source: ``kwargs.pop("use_fast", False)`` in every 3.x release, ``kwargs.pop("use_fast",
+  True)`` from v4.0.0 (pull request 8073). The v4 side runs live: ``ENVIRONMENTS`` below
+  runs three demonstrations in transformers 4.57.6 as well. v3 cannot run here (transformers
+  3.5.1 needs tokenizers 0.9.3, which has no wheel for Python 3.11).
 * **v5** (installed): slow and fast are merged. ``BertTokenizer`` *is* the Rust-backed class
   (a subclass of ``TokenizersBackend``, ``is_fast`` is True); ``BertTokenizerFast`` and
   ``PreTrainedTokenizerFast`` are mere aliases kept for old code. For a folder saved from a
@@ -58,7 +60,7 @@ What the original notes got wrong (or left out):
   the fast class and the specific class the slow one.
 * The premise that there is a slow and a fast variant to choose between is outdated:
   ``BertTokenizerFast is BertTokenizer`` (``demo_fast_names_are_aliases``) and ``use_fast=False``
-  changes nothing (``demo_use_fast_is_ignored``).
+  changes nothing (``demo_use_fast_false``).
 * Left out: what Auto returns is decided by ``tokenizer_class`` in ``tokenizer_config.json``
   (``demo_tokenizer_class_decides``), a model-specific class rebuilds most of the pipeline
   (``demo_class_rebuilds_pipeline``), and slow tokenizers still exist: for the models that
@@ -92,6 +94,7 @@ REFERENCES: tuple[Reference, ...] = (
 
 __all__ = [
     "BERT_SPECIAL_TOKENS",
+    "ENVIRONMENTS",
     "REFERENCES",
     "SAMPLE_SENTENCE",
     "TITLE",
@@ -100,10 +103,18 @@ __all__ = [
     "demo_fast_names_are_aliases",
     "demo_slow_tokenizer_still_exists",
     "demo_tokenizer_class_decides",
-    "demo_use_fast_is_ignored",
+    "demo_use_fast_false",
     "set_tokenizer_class",
     "write_vocab_txt",
 ]
+
+ENVIRONMENTS = {
+    # Each also runs under transformers 4.57, the last release with separate slow and fast classes.
+    "demo_auto_vs_specific_class": ("default", "transformers-4.57"),
+    "demo_use_fast_false": ("default", "transformers-4.57"),
+    "demo_fast_names_are_aliases": ("default", "transformers-4.57"),
+}
+"""Where snippets run besides the default environment (see the site's Environment page)."""
 
 # A corpus sentence: every loader below agrees on it, so differences come from the class only.
 SAMPLE_SENTENCE = "Padding makes every sentence in a batch as long as the longest one."
@@ -170,17 +181,38 @@ class _RecordingHandler(logging.Handler):
         self.records.append(record)
 
 
-def demo_auto_vs_specific_class() -> None:
-    """Load one saved BERT tokenizer both ways: same class, both fast, same ids.
+def _fast_only_features(tok: object) -> tuple[str, str]:
+    """Whether ``word_ids()`` and ``return_offsets_mapping=True`` work: ``yes`` or the error's name.
 
-    The folder's ``tokenizer_config.json`` says ``BertTokenizer``, so ``AutoTokenizer`` builds
-    exactly what ``BertTokenizer.from_pretrained`` builds. In v4 the first line would have read
-    ``BertTokenizerFast`` and the second ``is_fast=False``.
+    Both come from the Rust tokenizers library, so in 4.x only the fast classes had them.
+    """
+    encoding = tok(SAMPLE_SENTENCE)
+    try:
+        encoding.word_ids()
+        word_ids = "yes"
+    except ValueError as error:
+        word_ids = type(error).__name__
+    try:
+        offsets = "yes" if "offset_mapping" in tok(SAMPLE_SENTENCE, return_offsets_mapping=True) else "no"
+    except NotImplementedError as error:
+        offsets = type(error).__name__
+    return word_ids, offsets
+
+
+def demo_auto_vs_specific_class() -> None:
+    """Load one saved BERT tokenizer both ways and compare class, speed, ids and features.
+
+    The folder's ``tokenizer_config.json`` says ``BertTokenizer``. In transformers 5
+    ``AutoTokenizer`` builds exactly what ``BertTokenizer.from_pretrained`` builds. In 4.x (run
+    in the ``transformers-4.57`` environment) Auto returned ``BertTokenizerFast`` and the
+    specific class the slow Python ``BertTokenizer``: the same ids on this sentence, but no
+    ``word_ids()`` and no offsets.
 
     Examples:
         >>> demo_auto_vs_specific_class()
-        AutoTokenizer.from_pretrained -> BertTokenizer  is_fast=True
-        BertTokenizer.from_pretrained -> BertTokenizer  is_fast=True
+        loader                          class              is_fast  word_ids()  offsets
+        AutoTokenizer.from_pretrained   BertTokenizer      True     yes         yes
+        BertTokenizer.from_pretrained   BertTokenizer      True     yes         yes
         same ids: True
     """
     from transformers import AutoTokenizer, BertTokenizer
@@ -188,20 +220,24 @@ def demo_auto_vs_specific_class() -> None:
     with saved_demo_tokenizer() as folder:
         auto = AutoTokenizer.from_pretrained(folder)
         specific = BertTokenizer.from_pretrained(folder)
+    print(f"{'loader':<31} {'class':<18} is_fast  word_ids()  offsets")
     for loader, tok in (("AutoTokenizer", auto), ("BertTokenizer", specific)):
-        print(f"{loader}.from_pretrained -> {type(tok).__name__}  is_fast={tok.is_fast}")
+        word_ids, offsets = _fast_only_features(tok)
+        name = type(tok).__name__
+        print(f"{loader + '.from_pretrained':<31} {name:<18} {tok.is_fast!s:<8} {word_ids:<11} {offsets}")
     same = auto(SAMPLE_SENTENCE)["input_ids"] == specific(SAMPLE_SENTENCE)["input_ids"]
     print(f"same ids: {same}")
 
 
-def demo_use_fast_is_ignored() -> None:
-    """``use_fast=False`` no longer asks for a slow tokenizer: transformers 5 discards it.
+def demo_use_fast_false() -> None:
+    """Ask ``AutoTokenizer`` for a slow tokenizer with ``use_fast=False``.
 
-    Code written for v4 that passed ``use_fast=False`` to get the Python tokenizer now silently
-    gets the Rust-backed one.
+    transformers 4.x honoured it and returned the Python ``BertTokenizer``; transformers 5
+    discards the argument, so code written for v4 that passed ``use_fast=False`` to get the
+    Python tokenizer now silently gets the Rust-backed one.
 
     Examples:
-        >>> demo_use_fast_is_ignored()
+        >>> demo_use_fast_false()
         use_fast=True  -> BertTokenizer  is_fast=True
         use_fast=False -> BertTokenizer  is_fast=True
     """
@@ -216,28 +252,31 @@ def demo_use_fast_is_ignored() -> None:
 def demo_fast_names_are_aliases() -> None:
     """The ``...Fast`` names of v4 are aliases in v5; the slow base class has a new name.
 
-    ``BertTokenizer`` now derives from ``TokenizersBackend`` (the Rust wrapper), and
-    ``PreTrainedTokenizer``, the base of v4's slow tokenizers, is ``PythonBackend``.
+    In transformers 5 ``BertTokenizer`` derives from ``TokenizersBackend`` (the Rust wrapper),
+    and ``PreTrainedTokenizer``, the base of v4's slow tokenizers, is ``PythonBackend``. In 4.x
+    (the ``transformers-4.57`` tab) the fast and slow classes are distinct and the v5 names do
+    not exist.
 
     Examples:
         >>> demo_fast_names_are_aliases()
         BertTokenizerFast is BertTokenizer: True
         PreTrainedTokenizerFast is TokenizersBackend: True
-        BertTokenizer derives from TokenizersBackend: True
         PreTrainedTokenizer is PythonBackend: True
+        BertTokenizer derives from: TokenizersBackend
     """
     import transformers
 
     pairs = [
         ("BertTokenizerFast", "BertTokenizer"),
         ("PreTrainedTokenizerFast", "TokenizersBackend"),
+        ("PreTrainedTokenizer", "PythonBackend"),
     ]
     for old, new in pairs:
+        if not hasattr(transformers, new):  # dir() would not tell: the module loads lazily
+            print(f"{old} is {new}: there is no {new} in this transformers")
+            continue
         print(f"{old} is {new}: {getattr(transformers, old) is getattr(transformers, new)}")
-    derives = issubclass(transformers.BertTokenizer, transformers.TokenizersBackend)
-    print(f"BertTokenizer derives from TokenizersBackend: {derives}")
-    same = transformers.PreTrainedTokenizer is transformers.PythonBackend
-    print(f"PreTrainedTokenizer is PythonBackend: {same}")
+    print(f"BertTokenizer derives from: {transformers.BertTokenizer.__mro__[1].__name__}")
 
 
 def demo_tokenizer_class_decides() -> None:

@@ -15,8 +15,8 @@ hid them under ``keras.src.engine``, Keras 2.14 and 2.15 kept that layout (the r
 have ``keras/engine/`` in 2.12.0 and only ``keras/src/engine/`` in 2.13.1 to 2.15.0), and Keras
 3, which TensorFlow requires from version 2.16 on, is a rewrite with no such module at all. Any
 code that still said ``from keras.engine import ...`` then failed with exactly the message of
-the notes; transformers' lazy importer wraps it in a ``RuntimeError`` ("Failed to import
-transformers.models.roberta.modeling_tf_roberta because of the following error ...").
+the notes; the lazy importer of transformers 4.29 wraps it in a ``RuntimeError`` ("Failed to
+import transformers.models.roberta.modeling_tf_roberta because of the following error ...").
 
 The fixes that held while TensorFlow support existed in transformers 4.x:
 
@@ -32,8 +32,11 @@ The fixes that held while TensorFlow support existed in transformers 4.x:
   ``tensorflow<2.16``;
 * or switch to the PyTorch classes (``RobertaModel`` instead of ``TFRobertaModel``).
 
-These version statements come from the transformers, Keras and TensorFlow sources and package
-metadata at the versions named; a live check in environments with those versions is pending.
+Each of these setups runs live on the page (``demo_tf_roberta_here``, declared in
+``ENVIRONMENTS`` for one environment per setup): transformers 4.29.2 on TensorFlow 2.13.1 and
+on 2.16.2 fails with the notes' message, 4.30.2 on 2.13.1 and 4.29.2 on 2.12.1 build and run a
+``TFRobertaModel``, and 4.38.2 on TensorFlow 2.16.2 refuses Keras 3 until ``tf-keras`` is
+installed.
 
 What holds today
 ----------------
@@ -85,15 +88,34 @@ if TYPE_CHECKING:
     from transformers import RobertaConfig
 
 __all__ = [
+    "ENVIRONMENTS",
     "REFERENCES",
     "TITLE",
     "demo_keras_engine_is_an_import_error",
     "demo_pytorch_roberta",
     "demo_tf_classes_are_gone",
+    "demo_tf_roberta_here",
     "demo_weights_file_does_not_fix_import",
+    "installed_version",
     "progress_bars_off",
     "tiny_roberta_config",
 ]
+
+ENVIRONMENTS = {
+    "demo_tf_classes_are_gone": ("default", "transformers-4.57"),
+    # The notes' setup, each fix, Keras 3 with and without tf-keras, and 4.57 without TensorFlow.
+    "demo_tf_roberta_here": (
+        "default",
+        "legacy-tf",
+        "fixed-tf",
+        "tf-2.12",
+        "legacy-keras-3",
+        "keras-3",
+        "tf-keras",
+        "transformers-4.57",
+    ),
+}
+"""Where snippets run besides the default environment (see the site's Environment page)."""
 
 TITLE: str = "No module named 'keras.engine' with TFRobertaModel"
 
@@ -181,6 +203,87 @@ def demo_tf_classes_are_gone() -> None:
     except ImportError as err:
         # The message ends with the install path of transformers; keep only the stable part.
         print(f"{type(err).__name__}: {str(err).split(' (')[0]}")
+
+
+def installed_version(distribution: str) -> str:
+    """The installed version of a distribution, or ``"not installed"``; nothing is imported.
+
+    Examples:
+        >>> installed_version("no-such-distribution")
+        'not installed'
+    """
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _error_chain(error: BaseException | None) -> list[str]:
+    """An error and each error it was raised from, outermost first, as lines to print.
+
+    Blank lines are dropped, and so are install paths (they name the environment's folder) and
+    the hint to look up the traceback, which a page cannot show.
+
+    Examples:
+        >>> try:
+        ...     try:
+        ...         import no_such_module_here
+        ...     except ImportError as inner:
+        ...         raise RuntimeError("Failed to import it (look up to see its traceback):") from inner
+        ... except RuntimeError as outer:
+        ...     print("\\n".join(_error_chain(outer)))
+        RuntimeError: Failed to import it:
+        raised from ModuleNotFoundError: No module named 'no_such_module_here'
+    """
+    lines: list[str] = []
+    while error is not None:
+        message = str(error).replace(" (look up to see its traceback)", "")
+        parts = [line.split(" (/")[0].strip() for line in message.splitlines() if line.strip()]
+        prefix = "raised from " if lines else ""
+        lines.append(f"{prefix}{type(error).__name__}: {parts[0] if parts else ''}")
+        lines.extend(f"    {part}" for part in parts[1:])
+        error = error.__cause__ or error.__context__
+    return lines
+
+
+def demo_tf_roberta_here() -> None:
+    """Import ``TFRobertaModel`` and run a tiny one, on whichever TensorFlow is installed.
+
+    This one snippet runs in every environment of the page: the notes' setup (transformers 4.29
+    on TensorFlow 2.13), each fix, Keras 3, transformers 4.57 without TensorFlow, and
+    transformers 5. What it prints is what a user of that setup got.
+
+    Examples:
+        >>> demo_tf_roberta_here()
+        tensorflow: not installed; keras: not installed; tf-keras: not installed
+        from transformers import TFRobertaModel ->
+          ImportError: cannot import name 'TFRobertaModel' from 'transformers'
+    """
+    versions = {name: installed_version(name) for name in ("tensorflow", "keras", "tf-keras")}
+    print("; ".join(f"{name}: {version}" for name, version in versions.items()))
+    try:
+        from transformers import TFRobertaModel
+    # transformers 4's lazy importer wraps what failed inside in a RuntimeError.
+    except (ImportError, RuntimeError) as error:
+        print("from transformers import TFRobertaModel ->")
+        for line in _error_chain(error):
+            print(f"  {line}")
+        return
+    print("from transformers import TFRobertaModel -> ok")
+    try:
+        with progress_bars_off():
+            model = TFRobertaModel(tiny_roberta_config())
+            import tensorflow as tf  # only now: without it, the line above says what is missing
+
+            output = model(input_ids=tf.constant([[0, 5, 6, 7, 2]]))
+    except Exception as error:  # the errors of these setups come from deep inside transformers
+        print("TFRobertaModel(config) ->")
+        for line in _error_chain(error):
+            print(f"  {line}")
+        return
+    print("TFRobertaModel(config) -> last_hidden_state shape:", tuple(output.last_hidden_state.shape))
 
 
 def demo_keras_engine_is_an_import_error() -> None:

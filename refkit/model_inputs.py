@@ -54,13 +54,18 @@ from typing import TYPE_CHECKING
 
 from refkit.engine.device import get_device, seed_everything
 from refkit.engine.references import Reference
-from refkit.offset_alignment import roberta_style_tokenizer, train_byte_level_bpe
-from refkit.train_tokenizer import save_demo_tokenizer, train_demo_tokenizer
+from refkit.offset_alignment import (
+    byte_level_bpe_pipeline,
+    roberta_style_tokenizer,
+    train_byte_level_bpe,
+)
+from refkit.train_tokenizer import save_demo_tokenizer, train_demo_tokenizer, transformers_major
 
 if TYPE_CHECKING:
     from transformers import BertModel, PreTrainedTokenizerBase
 
 __all__ = [
+    "ENVIRONMENTS",
     "PAIRS",
     "REFERENCES",
     "TITLE",
@@ -72,6 +77,12 @@ __all__ = [
     "loaded_demo_tokenizer",
     "tiny_bert",
 ]
+
+ENVIRONMENTS = {
+    # Which classes return token_type_ids, in 4.x and now.
+    "demo_which_tokenizers_return_token_type_ids": ("default", "transformers-4.57"),
+}
+"""Where snippets run besides the default environment (see the site's Environment page)."""
 
 TITLE: str = "Model inputs: input_ids, attention_mask and token_type_ids"
 
@@ -458,15 +469,21 @@ def demo_which_tokenizers_return_token_type_ids() -> None:
         GPT2Tokenizer: ['input_ids', 'attention_mask']
         RoBERTa with return_token_type_ids=True, distinct values: [0]
     """
-    from transformers import DistilBertTokenizer, GPT2Tokenizer
+    import transformers
 
     vocab, merges = train_byte_level_bpe()
     roberta = roberta_style_tokenizer()
+    if transformers_major() < 5:
+        # The 4.x Python class wants files: wrap the Rust pipeline in the fast class instead.
+        gpt2 = transformers.GPT2TokenizerFast(tokenizer_object=byte_level_bpe_pipeline(vocab, merges))
+    else:
+        gpt2 = transformers.GPT2Tokenizer(vocab=dict(vocab), merges=list(merges))
     tokenizers = [
         loaded_demo_tokenizer(),
-        DistilBertTokenizer(tokenizer_object=train_demo_tokenizer()),
+        # One class under two names in transformers 5; in 4.x only the fast one takes the object.
+        transformers.DistilBertTokenizerFast(tokenizer_object=train_demo_tokenizer()),
         roberta,
-        GPT2Tokenizer(vocab=dict(vocab), merges=list(merges)),
+        gpt2,
     ]
     for tokenizer in tokenizers:
         # The keys of an actual pair encoding; they follow tokenizer.model_input_names.

@@ -54,9 +54,10 @@ What the original notes got right, and what is outdated:
   ``word_ids()`` numbers the tokenizer's own words, so ``sub-word`` counts as three
   (``demo_word_ids_on_plain_text``).
 * Changed since v4: "byte-level BPE tokenizers need ``add_prefix_space=True`` for pre-split
-  input". transformers 4 enforced it with an assertion (``tokenization_roberta_fast.py``
-  lines 218-233 at v4.45.2);
-  transformers 5 accepts the input without it and quietly tokenizes every word as if it began
+  input". The fast classes of transformers 4 enforced it with an assertion
+  (``tokenization_roberta_fast.py`` lines 210-227 at v4.57.6, shown live in the
+  ``transformers-4.57`` environment, where the Python ``RobertaTokenizer`` added the space
+  itself); transformers 5 accepts the input without it and quietly tokenizes every word as if it began
   the text (``demo_pre_split_words_on_byte_level_bpe``). The option is still what you want, but
   nothing stops you any more when you forget it.
 * The ``-100`` convention is confirmed: ``CrossEntropyLoss`` ignores those positions and averages
@@ -68,17 +69,21 @@ What the original notes got right, and what is outdated:
 from __future__ import annotations
 
 import json
+import tempfile
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from refkit.engine.device import get_device, seed_everything
 from refkit.engine.references import Reference
-from refkit.train_tokenizer import read_corpus, train_demo_tokenizer
+from refkit.train_tokenizer import read_corpus, train_demo_tokenizer, transformers_major
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
     from transformers import BertTokenizer, RobertaTokenizer
 
 __all__ = [
+    "ENVIRONMENTS",
     "EXAMPLE_WORDS",
     "EXAMPLE_WORD_LABELS",
     "IGNORE_INDEX",
@@ -86,6 +91,7 @@ __all__ = [
     "REFERENCES",
     "TITLE",
     "bert_style_tokenizer",
+    "byte_level_bpe_pipeline",
     "demo_alignment_strip",
     "demo_bert_normalizer_deletes_invisible_characters",
     "demo_collator_pads_labels_with_minus_100",
@@ -104,6 +110,12 @@ __all__ = [
     "roberta_style_tokenizer",
     "train_byte_level_bpe",
 ]
+
+ENVIRONMENTS = {
+    # transformers 4.57's fast byte-level BPE classes refused pre-split words without the option.
+    "demo_pre_split_words_on_byte_level_bpe": ("default", "transformers-4.57"),
+}
+"""Where snippets run besides the default environment (see the site's Environment page)."""
 
 TITLE: str = "Aligning word labels to sub-tokens: offsets, word_ids() and -100"
 
@@ -140,9 +152,10 @@ def bert_style_tokenizer() -> BertTokenizer:
         >>> bert_style_tokenizer().tokenize("Hugging Face")
         ['hu', '##g', '##ging', 'f', '##ace']
     """
-    from transformers import BertTokenizer
+    # One class under two names in transformers 5; in 4.x only the fast one takes the object.
+    from transformers import BertTokenizerFast
 
-    return BertTokenizer(tokenizer_object=train_demo_tokenizer())
+    return BertTokenizerFast(tokenizer_object=train_demo_tokenizer())
 
 
 @cache
@@ -196,15 +209,52 @@ def roberta_style_tokenizer(
         >>> roberta_style_tokenizer().tokenize("split words", add_special_tokens=False)
         ['Ġs', 'p', 'l', 'it', 'Ġw', 'or', 'ds']
     """
-    from transformers import RobertaTokenizer
+    import transformers
 
     vocab, merges = train_byte_level_bpe()
-    return RobertaTokenizer(
+    if transformers_major() < 5:
+        # transformers 4.x: the Python class wants files, so wrap the Rust pipeline instead.
+        return transformers.RobertaTokenizerFast(
+            tokenizer_object=byte_level_bpe_pipeline(vocab, merges, trim_offsets, add_prefix_space),
+            add_prefix_space=add_prefix_space,
+            trim_offsets=trim_offsets,
+        )
+    return transformers.RobertaTokenizer(
         vocab=dict(vocab),
         merges=list(merges),
         add_prefix_space=add_prefix_space,
         trim_offsets=trim_offsets,
     )
+
+
+def byte_level_bpe_pipeline(
+    vocab: dict[str, int],
+    merges: tuple[tuple[str, str], ...],
+    trim_offsets: bool = True,
+    add_prefix_space: bool = True,
+) -> Tokenizer:
+    """The RoBERTa pipeline around a trained byte-level BPE, as a ``tokenizers.Tokenizer``.
+
+    transformers 5 builds this itself from a vocabulary and merges; the 4.x fast classes are
+    given it whole (``tokenizer_object=``).
+
+    Examples:
+        >>> vocab, merges = train_byte_level_bpe()
+        >>> byte_level_bpe_pipeline(vocab, merges).encode("split words").tokens
+        ['<s>', 'Ġs', 'p', 'l', 'it', 'Ġw', 'or', 'ds', '</s>']
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+
+    pipeline = Tokenizer(models.BPE(dict(vocab), list(merges)))
+    pipeline.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
+    pipeline.decoder = decoders.ByteLevel()
+    pipeline.post_processor = processors.RobertaProcessing(
+        ("</s>", vocab["</s>"]),
+        ("<s>", vocab["<s>"]),
+        trim_offsets=trim_offsets,
+        add_prefix_space=add_prefix_space,
+    )
+    return pipeline
 
 
 def labels_from_offsets(offsets: list[tuple[int, int]], word_labels: list[int]) -> list[int]:
@@ -616,9 +666,10 @@ def demo_pre_split_words_on_byte_level_bpe() -> None:
 
     Byte-level BPE (RoBERTa, GPT-2) folds the space before a word into its first token (``Ġw``).
     Pre-split words carry no spaces, so without ``add_prefix_space=True`` every word is tokenized
-    as if it began the text, into tokens the same word never gets inside a sentence. transformers
-    4 refused such input outright; transformers 5 accepts it silently, although the class's
-    docstring still says the option is needed.
+    as if it began the text, into tokens the same word never gets inside a sentence. The fast
+    classes of transformers 4 refused such input outright (the Python class added the space
+    itself); transformers 5 accepts it silently, although the class's docstring still says the
+    option is needed.
 
     Examples:
         >>> demo_pre_split_words_on_byte_level_bpe()
@@ -640,6 +691,19 @@ def demo_pre_split_words_on_byte_level_bpe() -> None:
             continue
         outcome = "no error; " if not add_prefix_space else ""
         print(f"{label:<35}{outcome}{encoding.tokens()}")
+    if transformers_major() < 5:
+        # 4.x also had a Python class, which did not refuse: it put a space before each word.
+        import transformers
+
+        vocab, merges = train_byte_level_bpe()
+        with tempfile.TemporaryDirectory(prefix="refkit-bpe-") as folder:
+            vocab_file, merges_file = Path(folder, "vocab.json"), Path(folder, "merges.txt")
+            vocab_file.write_text(json.dumps(vocab), encoding="utf-8")
+            merges_file.write_text("".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+            slow = transformers.RobertaTokenizer(str(vocab_file), str(merges_file))
+        ids = slow(words, is_split_into_words=True, add_special_tokens=False)["input_ids"]
+        label = f"{type(slow).__name__}, pre-split, add_prefix_space={slow.add_prefix_space}:"
+        print(f"{label}\n{'':<35}{slow.convert_ids_to_tokens(ids)}")
 
 
 def demo_loss_ignores_minus_100() -> None:

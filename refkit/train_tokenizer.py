@@ -143,6 +143,7 @@ __all__ = [
     "start_fresh_training",
     "train_demo_tokenizer",
     "train_model",
+    "transformers_major",
     "training_fingerprints",
     "vocab_fingerprint",
 ]
@@ -467,10 +468,27 @@ def save_demo_tokenizer(folder: Path) -> Path:
     Returns:
         The same folder, for chaining.
     """
-    from transformers import BertTokenizer
+    # BertTokenizerFast, not BertTokenizer: in transformers 5 the two names are one class, and
+    # in 4.x (the version environments) only the fast class wraps a tokenizers.Tokenizer.
+    from transformers import BertTokenizerFast
 
-    BertTokenizer(tokenizer_object=train_demo_tokenizer()).save_pretrained(str(folder))
+    BertTokenizerFast(tokenizer_object=train_demo_tokenizer()).save_pretrained(str(folder))
     return folder
+
+
+def transformers_major() -> int:
+    """The major version of the installed transformers: 5 by default, 4 in the version environments.
+
+    Read from the package metadata, so nothing is imported. The demonstrations that run in several
+    environments use it where a 4.x class must be built another way.
+
+    Examples:
+        >>> transformers_major() >= 4
+        True
+    """
+    from importlib.metadata import version
+
+    return int(version("transformers").split(".")[0])
 
 
 @contextmanager

@@ -226,3 +226,270 @@ def test_sync_makes_an_environment_once_and_list_then_finds_it_up_to_date(site, 
     assert again[2] == "up to date"
     assert float(again[4].removesuffix(" s")) < 5
     assert again[6] == made[6]  # the same venv, not a new one
+
+
+# -- environment selectors of check, accept, run and list ------------------------------------
+
+WHERE = '''
+"""Where snippets run: what they print tells which interpreter ran them."""
+
+TITLE = "Where"
+ENVIRONMENTS = {"demo_where": ("default", "six-env", "gone")}
+
+
+def demo_where():
+    """Say whether six is there (it is in six-env only)."""
+    try:
+        import six
+    except ImportError:
+        print("no six")
+    else:
+        print("six", six.__version__)
+
+
+def demo_plain():
+    """Runs in the default environment only."""
+    print("plain")
+'''
+
+SELECTORS_SITE = """\
+site_name: p
+plugins:
+  - refkit:
+      package_dir: notes
+      timeout: 60
+      environments_dir: {environments_dir}
+      environments:
+        six-env:
+          requirements: [six==1.16.0]
+          add_torch: false
+        gone:
+          requirements: [six==1.16.0]
+          add_torch: false
+"""
+"""``six-env`` is synced (where the fixture made it); ``gone`` is declared, never synced."""
+
+GONE_SKIPPED = (
+    "SKIPPED environment gone: where.demo_where not {done} there, as it does not exist here "
+    "(missing: it was never synced); make it with: refkit env sync gone"
+)
+
+
+@pytest.fixture(scope="module")
+def six_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of a real synced ``six-env`` (six 1.16.0, no torch), made once for the module."""
+    import shutil
+
+    from refkit.engine.environments import Environment, sync
+
+    if shutil.which("uv") is None:
+        try:
+            from uv import find_uv_bin  # noqa: F401
+        except ImportError:
+            pytest.skip("uv is not installed (pip install uv)")
+    root = tmp_path_factory.mktemp("environments")
+    env = Environment("six-env", ("six==1.16.0",), add_torch=False)
+    [report] = sync([env], cache_root=root, installer="uv")
+    assert report.ok, report.reason
+    return root
+
+
+def where_site(site: Path, environments_dir: Path) -> Path:
+    """``site`` with the topic ``where``, a page embedding its demo_where and both environments."""
+    (site / "mkdocs.yml").write_text(SELECTORS_SITE.format(environments_dir=environments_dir))
+    (site / "notes" / "where.py").write_text(WHERE)
+    (site / "docs").mkdir()
+    (site / "docs" / "p.md").write_text("# Where\n\n!refkit where.demo_where\n")
+    return site
+
+
+def verdicts(output: str) -> dict[str, str]:
+    """``check``'s verdict lines: label -> OK, NEW, DRIFT or ERROR."""
+    found = re.findall(r"^(OK|NEW|DRIFT|ERROR) +(\S+?):?(?: |$)", output, flags=re.M)
+    return {label: verdict for verdict, label in found}
+
+
+def list_rows(output: str) -> dict[str, list[str]]:
+    """``list``'s table: label -> [status, pages]; the notes under the table are left out."""
+    pattern = r"(\S+) +(approved|drift|new|failed|not run|env \w+) +(\S.*)"
+    found = [re.fullmatch(pattern, line) for line in output.splitlines()]
+    return {m[1]: [m[2], m[3]] for m in found if m}
+
+
+@pytest.mark.slow
+def test_check_and_accept_work_in_every_environment_there_and_skip_the_missing_one(site, six_env):
+    where_site(site, six_env)
+    approved = site / "approved" / "where"
+
+    first = run("check")
+    assert first.exit_code == 1, first.output
+    assert verdicts(first.output) == {
+        "where.demo_where": "NEW",
+        "where.demo_where@six-env": "NEW",
+        "where.demo_plain": "NEW",
+    }
+    assert (
+        "NEW     where.demo_where@six-env: never approved "
+        "(refkit accept where.demo_where --env six-env)"
+    ) in first.output
+    # The missing environment is no failure: said once, with the command that makes it.
+    assert first.output.count("SKIPPED") == 1
+    assert GONE_SKIPPED.format(done="checked") in first.output.splitlines()
+    assert "0 passed, 3 failed, 1 skipped" in first.output
+
+    accepted = run("accept")
+    assert accepted.exit_code == 0, accepted.output
+    assert (approved / "demo_where.txt").read_text() == "no six\n"
+    assert (approved / "demo_where@six-env.txt").read_text() == "six 1.16.0\n"
+    stamp = (approved / "demo_where@six-env.stamp").read_text()
+    assert re.fullmatch(r"cpu · Python [\d.]+ · torch not installed.* · run \S+Z\n", stamp), stamp
+    assert (approved / "demo_plain.txt").read_text() == "plain\n"
+    # Nothing is recorded where nothing ran: not in the missing environment, not for a snippet
+    # that does not run in six-env, and the default environment keeps its plain file name.
+    assert sorted(p.name for p in approved.iterdir()) == [
+        "demo_plain.txt",
+        "demo_where.txt",
+        "demo_where@six-env.stamp",
+        "demo_where@six-env.txt",
+    ]
+    assert f"approved where.demo_where@six-env -> {approved / 'demo_where@six-env.txt'}" in (
+        accepted.stdout
+    )
+    assert GONE_SKIPPED.format(done="recorded") in accepted.output
+
+    passed = run("check")
+    assert passed.exit_code == 0, passed.output
+    assert set(verdicts(passed.output).values()) == {"OK"}
+    assert len(verdicts(passed.output)) == 3
+    assert "3 passed, 0 failed, 1 skipped" in passed.output
+
+    # Drift in six-env only: the default environment's output still agrees with its own.
+    (approved / "demo_where@six-env.txt").write_text("six 9.9.9\n")
+    for flags in ((), ("--cached",)):
+        drifted = run("check", *flags)
+        assert drifted.exit_code == 1, drifted.output
+        assert verdicts(drifted.output) == {
+            "where.demo_where": "OK",
+            "where.demo_where@six-env": "DRIFT",
+            "where.demo_plain": "OK",
+        }
+        lines = drifted.output.splitlines()
+        diff = lines[lines.index("DRIFT   where.demo_where@six-env") + 1 :]
+        assert diff[:2] == [
+            "--- approved/where/demo_where@six-env.txt (approved)",
+            "+++ where.demo_where (live)",
+        ]
+        assert "-six 9.9.9" in diff and "+six 1.16.0" in diff
+        assert "2 passed, 1 failed, 1 skipped" in drifted.output
+
+    # Only the default environment: the drift there is out of sight, and gone is not selected.
+    default_only = run("check", "-e", "default")
+    assert default_only.exit_code == 0, default_only.output
+    assert verdicts(default_only.output) == {"where.demo_where": "OK", "where.demo_plain": "OK"}
+    assert "SKIPPED" not in default_only.output
+    # Only six-env: the one snippet that runs there.
+    there = run("check", "--env", "six-env")
+    assert there.exit_code == 1
+    assert verdicts(there.output) == {"where.demo_where@six-env": "DRIFT"}
+    assert "0 passed, 1 failed" in there.output
+
+    # With live_only, a missing environment fails the check instead of being skipped.
+    strict = run("check", "--cached", "--live-only", "where.demo_where", "-e", "all")
+    assert strict.exit_code == 1
+    assert (
+        "ERROR   where.demo_where@gone: environment gone does not exist here (missing: it was "
+        "never synced); make it with: refkit env sync gone, and live_only is set"
+    ) in strict.output
+    assert "SKIPPED" not in strict.output
+
+
+@pytest.mark.slow
+def test_run_prints_the_output_of_each_environment_under_its_name(site, six_env):
+    where_site(site, six_env)
+    everywhere = run("run", "where.demo_where")
+    assert everywhere.exit_code == 0, everywhere.output
+    assert everywhere.stdout == "=== default ===\nno six\n=== six-env ===\nsix 1.16.0\n"
+    assert GONE_SKIPPED.format(done="run") in everywhere.stderr
+    # One environment, or a snippet of the default one only: its output alone, as before.
+    there = run("run", "where.demo_where", "-e", "six-env")
+    assert (there.exit_code, there.stdout) == (0, "six 1.16.0\n")
+    plain = run("run", "where.demo_plain")
+    assert (plain.exit_code, plain.stdout) == (0, "plain\n")
+    nowhere = run("run", "where.demo_plain", "-e", "six-env")
+    assert nowhere.exit_code == 2
+    assert "not in environment six-env: where.demo_plain runs in default" in nowhere.output
+
+
+@pytest.mark.slow
+def test_list_shows_each_environment_of_a_snippet_its_status_there_and_whether_it_exists(
+    site, six_env
+):
+    where_site(site, six_env)
+    before = run("list")
+    assert before.exit_code == 0, before.output
+    assert list_rows(before.output) == {
+        "where.demo_where": ["not run", "p.md:3"],
+        "where.demo_where@six-env": ["not run", "p.md:3"],
+        "where.demo_where@gone": ["env missing", "p.md:3"],
+        "where.demo_plain": ["not run", "(on no page)"],
+    }
+    assert before.output.splitlines()[-1] == (
+        "gone: does not exist here (missing: it was never synced); make it with: "
+        "refkit env sync gone"
+    )
+    assert run("accept", "where.demo_where", "-e", "six-env").exit_code == 0
+    # The status in six-env comes from six-env's cached result, without running anything.
+    after = list_rows(run("list").output)
+    assert after["where.demo_where@six-env"] == ["approved", "p.md:3"]
+    # Accepting in six-env alone neither ran nor approved anything in the default environment.
+    assert after["where.demo_where"] == ["not run", "p.md:3"]
+    only = run("list", "-e", "gone")
+    assert only.exit_code == 0, only.output
+    assert list(list_rows(only.output)) == ["where.demo_where@gone"]
+
+
+def test_an_environment_named_that_is_not_declared_is_a_usage_error_listing_the_declared(
+    site, tmp_path
+):
+    where_site(site, tmp_path / "no-environments")
+    for command in (["check"], ["accept"], ["run", "where.demo_where"], ["list"]):
+        done = run(*command, "--env", "six-env", "-e", "sixenv")
+        assert done.exit_code == 2, (command, done.output)
+        assert (
+            "unknown environment 'sixenv'; declared: six-env, gone (and default, the one refkit "
+            "runs in, or all)"
+        ) in done.output
+    assert not (site / "approved").exists()
+
+
+def test_an_environment_named_that_does_not_exist_here_fails_without_running_anything(
+    site, tmp_path
+):
+    where_site(site, tmp_path / "no-environments")  # neither environment synced
+    for command in (["check"], ["accept"], ["run", "where.demo_where"]):
+        done = run(*command, "-e", "gone")
+        assert done.exit_code == 1, (command, done.output)
+        assert done.output == (
+            "Error: environment 'gone' does not exist here (missing: it was never synced); "
+            "make it with: refkit env sync gone\n"
+        )
+    assert not (site / "approved").exists()
+    assert not (site / ".refkit-cache").exists()  # nothing ran
+
+
+@pytest.mark.slow
+def test_a_snippet_naming_an_environment_the_site_does_not_declare_fails_check(site, tmp_path):
+    where_site(site, tmp_path / "no-environments")
+    (site / "notes" / "typo.py").write_text(
+        '"""A typo in ENVIRONMENTS."""\nTITLE = "Typo"\nENVIRONMENTS = {"demo_t": ("sixenv",)}\n\n\n'
+        'def demo_t():\n    """Print."""\n    print("t")\n'
+    )
+    assert run("accept", "typo.demo_t").exit_code == 0  # its default output is fine
+    done = run("check", "typo.demo_t")
+    assert done.exit_code == 1, done.output
+    assert verdicts(done.output) == {"typo.demo_t": "OK", "typo.demo_t@sixenv": "ERROR"}
+    assert (
+        "ERROR   typo.demo_t@sixenv: names environment 'sixenv', which the site does not "
+        "declare (declared: six-env, gone)"
+    ) in done.output
+    assert "1 passed, 1 failed" in done.output

@@ -15,7 +15,7 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 from refkit.engine import render
@@ -27,9 +27,7 @@ from refkit.engine.directive import (
 )
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
-from refkit.engine.environments import DEFAULT_ENVIRONMENT, STAMP_PACKAGES, installed_versions
-from refkit.engine.results import RunEnvironment
-from refkit.engine.run_environments import running_versions
+from refkit.engine.environments import DEFAULT_ENVIRONMENT
 from refkit.engine.session import BuildSession, Problem
 
 __all__ = [
@@ -219,12 +217,6 @@ def block_html(session: BuildSession, block: Block) -> tuple[str, list[Problem]]
     return render.environment_tabs_html(tabs, place, number), problems
 
 
-# What a tab's stamp adds to the run's own stamp (which names torch, transformers, tokenizers).
-_TAB_STAMP_PACKAGES = tuple(
-    name for name in STAMP_PACKAGES if name not in {f.name for f in fields(RunEnvironment)}
-)
-
-
 def _live_html(
     session: BuildSession, snippet: Snippet, where: str, environment: str, *, tabbed: bool = False
 ) -> tuple[str, list[Problem]]:
@@ -237,24 +229,21 @@ def _live_html(
         output = render.output_html(result) if result.events else ""
         panel = render.problem_panel_html(snippet.id, result)
         return output + panel, [session.failure_problem(snippet, result, where)]
-    # What the worker's own record lacks (torch, transformers, tokenizers are in it), in tabs:
-    # a snippet in the default environment only keeps the stamp it always had.
-    extra: dict[str, str] = {}
-    report = session.environment_reports().get(environment)
-    if report is not None:
-        extra = installed_versions(report, _TAB_STAMP_PACKAGES)
-    elif tabbed:
-        extra = running_versions(_TAB_STAMP_PACKAGES)
+    # A snippet in the default environment only keeps the stamp it always had; tabs name
+    # TensorFlow and Keras where installed.
+    extra = session.stamp_versions(environment) if tabbed else {}
     parts = [render.output_html(result), render.stamp_html(result, extra)]
     problems = []
     drift = session.drift_in(snippet.id, environment)
     if drift is not None:
-        there = "" if environment == DEFAULT_ENVIRONMENT else f" in environment {environment}"
+        there, selector = "", ""
+        if environment != DEFAULT_ENVIRONMENT:
+            there, selector = f" in environment {environment}", f" --env {environment}"
         problems.append(
             Problem(
                 where,
-                f"snippet {snippet.id}{there} no longer gives its approved output "
-                f"(refkit accept {snippet.id} records it if the change is right):\n{drift.diff}",
+                f"snippet {snippet.id}{there} no longer gives its approved output (refkit "
+                f"accept {snippet.id}{selector} records it if the change is right):\n{drift.diff}",
             )
         )
         parts.append(render.drift_notice_html(drift))
@@ -276,7 +265,7 @@ def _environment_html(
         )
         return render.not_run_panel_html(snippet.id, reason), [Problem(where, reason)]
     if report.ok:
-        return _live_html(session, snippet, where, environment)
+        return _live_html(session, snippet, where, environment, tabbed=True)
     session.note_missing(environment)
     problems = []
     if session.live_outputs_only():
@@ -293,7 +282,7 @@ def _environment_html(
         reason = (
             f"environment {environment!r} is not available here ({report.status}) and no "
             f"output was recorded there: `refkit env sync {environment}`, then "
-            f"`refkit accept {snippet.id}` in it, records one"
+            f"`refkit accept {snippet.id} --env {environment}`, records one"
         )
         return render.not_run_panel_html(snippet.id, reason), problems
     html = render.recorded_output_html(environment, recorded.text, recorded.stamp, report.status)

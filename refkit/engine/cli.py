@@ -11,6 +11,15 @@ build`` use.
 - ``refkit accept [ID ...]`` records the current outputs as approved;
 - ``refkit list`` lists snippets with their pages and status, without running anything;
 - ``refkit run ID`` runs one snippet and prints its output;
+
+  these four take ``-e``/``--env NAME`` (repeatable; ``default``, a declared environment, or
+  ``all``), and by default work in every environment available: ``default`` and each declared
+  environment a snippet runs in (its topic module's ``ENVIRONMENTS``) that exists here. A
+  snippet is then named ``ID`` in ``default`` and ``ID@ENV`` elsewhere, and each environment's
+  output is held to, or recorded as, its own approved file (see :mod:`refkit.engine.drift`).
+  A declared environment that is not synced is skipped, said once with the ``refkit env sync``
+  command that makes it (``check --live-only`` fails on it instead); one named with ``--env``
+  must exist, and a name not declared is a usage error listing those that are;
 - ``refkit new TOPIC`` scaffolds a topic: its module, its page and its ``nav`` entry (see
   :mod:`refkit.engine.scaffold`);
 - ``refkit links`` checks every reference URL (see :mod:`refkit.engine.links`);
@@ -29,6 +38,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +48,14 @@ from refkit.engine import environments
 from refkit.engine.atomic import write_atomic
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import canonical_text, write_approved
-from refkit.engine.environments import Environment, SyncReport, installed_versions
+from refkit.engine.environments import (
+    DEFAULT_ENVIRONMENT,
+    FAILED,
+    MISSING,
+    Environment,
+    SyncReport,
+    installed_versions,
+)
 from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.results import SnippetResult
 from refkit.engine.scaffold import (
@@ -187,21 +204,215 @@ def _select(session: BuildSession, ids: Iterable[str]) -> list[Snippet]:
     return [snippets[sid] for sid in wanted] if wanted else list(snippets.values())
 
 
-def _describe_failure(result: SnippetResult | None) -> str:
+ALL_ENVIRONMENTS = "all"
+"""What ``--env`` takes for every environment that exists here (as no ``--env`` at all)."""
+
+
+def _environment_flag(command: F) -> F:
+    """Add ``-e``/``--env NAME``, repeatable; the names given (none: every one available)."""
+    return click.option(
+        "-e",
+        "--env",
+        "env_names",
+        multiple=True,
+        metavar="NAME",
+        help=(
+            "An environment to work in, repeatable: default, a declared one, or all (every one "
+            "that exists here). [default: all]"
+        ),
+    )(command)
+
+
+def _label(snippet_id: str, environment: str) -> str:
+    """How messages name a snippet in an environment; the default one keeps the bare id.
+
+    Examples:
+        >>> _label("m.demo_x", "default"), _label("m.demo_x", "six-old")
+        ('m.demo_x', 'm.demo_x@six-old')
+    """
+    return snippet_id if environment == DEFAULT_ENVIRONMENT else f"{snippet_id}@{environment}"
+
+
+@dataclass
+class _Plan:
+    """Where the selected snippets are worked on, and where they cannot be.
+
+    Attributes:
+        places: Each selected snippet with each selected environment it runs in, in order.
+        absent: A declared environment that does not exist here -> the snippets it left out.
+        undeclared: An environment topic modules name but the site does not declare -> the
+            snippets naming it.
+        reports: Declared environment -> whether it exists (the session's reports).
+    """
+
+    places: list[tuple[Snippet, str]] = field(default_factory=list)
+    absent: dict[str, list[str]] = field(default_factory=dict)
+    undeclared: dict[str, list[str]] = field(default_factory=dict)
+    reports: Mapping[str, SyncReport] = field(default_factory=dict)
+
+    @property
+    def environments(self) -> set[str]:
+        """The environments something runs in."""
+        return {environment for _, environment in self.places}
+
+
+def _plan(
+    session: BuildSession,
+    snippets: Sequence[Snippet],
+    env_names: Sequence[str],
+    *,
+    ids_named: bool,
+    runs: bool = True,
+) -> _Plan:
+    """Where to work on ``snippets``: the environments ``--env`` selects, among each one's own.
+
+    With no ``--env`` (or ``all``), every environment a snippet declares that exists here;
+    ``default`` always does. Environments that do not exist are left out, for the command to
+    say so (:attr:`_Plan.absent`, :attr:`_Plan.undeclared`).
+
+    Args:
+        session: The open session.
+        snippets: The selected snippets.
+        env_names: The ``--env`` values.
+        ids_named: Whether the snippets were named on the command line (then each must run in
+            a selected environment).
+        runs: Whether the command runs them: an environment named that does not exist here is
+            then an error, and one that does not is left out. ``False`` (``list``): every
+            selected environment is a place, existing or not.
+
+    Raises:
+        click.UsageError: An environment neither declared, ``default`` nor ``all``; a named
+            snippet that runs in none of the environments named.
+        click.ClickException: An environment named that does not exist here (``runs``); no
+            snippet running in any environment named.
+    """
+    named = list(dict.fromkeys(name for name in env_names if name != ALL_ENVIRONMENTS))
+    every = not env_names or ALL_ENVIRONMENTS in env_names
+    # Finding out whether environments exist starts a Python for each: only when it matters.
+    others_asked = any(name != DEFAULT_ENVIRONMENT for name in named)
+    needed = others_asked or any(len(session.environments_of(s.id)) > 1 for s in snippets)
+    reports = session.environment_reports() if needed else {}
+    unknown = [name for name in named if name != DEFAULT_ENVIRONMENT and name not in reports]
+    if unknown:
+        choices = (
+            f"declared: {', '.join(reports)}" if reports else "the site declares no environments"
+        )
+        raise click.UsageError(
+            printable(
+                f"unknown environment {', '.join(map(repr, unknown))}; {choices} (and "
+                f"{DEFAULT_ENVIRONMENT}, the one refkit runs in, or {ALL_ENVIRONMENTS})"
+            )
+        )
+    if runs:
+        gone = [reports[name] for name in named if name in reports and not reports[name].ok]
+        if gone:
+            raise click.ClickException(
+                "\n".join(printable(f"environment {r.name!r} {_absence(r)}") for r in gone)
+            )
+    plan = _Plan(reports=reports)
+    nowhere = []
+    for snippet in snippets:
+        declared = session.environments_of(snippet.id)
+        for environment in declared:
+            report = reports.get(environment)
+            exists = environment == DEFAULT_ENVIRONMENT or (report is not None and report.ok)
+            if environment in named or (every and (exists or not runs)):
+                plan.places.append((snippet, environment))
+            elif not every:
+                continue  # not selected
+            elif report is not None:
+                plan.absent.setdefault(environment, []).append(snippet.id)
+            else:
+                plan.undeclared.setdefault(environment, []).append(snippet.id)
+        if ids_named and not every and not set(declared) & set(named):
+            nowhere.append(f"{snippet.id} runs in {', '.join(declared)}")
+    if nowhere:
+        raise click.UsageError(
+            printable(f"not in environment {', '.join(named)}: {'; '.join(nowhere)}")
+        )
+    if not plan.places:
+        raise click.ClickException(printable(f"no snippet runs in environment {', '.join(named)}"))
+    return plan
+
+
+def _absence(report: SyncReport) -> str:
+    """Why a declared environment is not there, and what makes it when a sync can.
+
+    Examples:
+        >>> from refkit.engine.environments import Environment
+        >>> gone = SyncReport("old", "missing", Environment("old"),
+        ...                   reason="it was never synced; `refkit env sync old` makes it")
+        >>> _absence(gone)
+        'does not exist here (missing: it was never synced); make it with: refkit env sync old'
+    """
+    # The reason's own advice is given below as a command to type, so it is not said twice.
+    why = report.reason.removesuffix(f"; `refkit env sync {report.name}` makes it")
+    text = f"does not exist here ({report.status}: {why})" if why else "does not exist here"
+    if report.status in {MISSING, FAILED}:  # a skipped one (CUDA without a GPU) stays skipped
+        text += f"; make it with: refkit env sync {report.name}"
+    return text
+
+
+def _some(ids: Sequence[str], most: int = 3) -> str:
+    """A few ids, then how many more.
+
+    Examples:
+        >>> _some(["a", "b"]), _some(["a", "b", "c", "d", "e"])
+        ('a, b', 'a, b, c and 2 more')
+    """
+    shown = ", ".join(ids[:most])
+    return f"{shown} and {len(ids) - most} more" if len(ids) > most else shown
+
+
+def _echo_absent(plan: _Plan, done: str, *, err: bool = False) -> None:
+    """Say once per environment that it was skipped as it does not exist, and how to make it.
+
+    Args:
+        plan: The plan.
+        done: What was not done there, in the past tense (``checked``).
+        err: To stderr (a command whose standard output is the snippets' output).
+    """
+    for environment, ids in plan.absent.items():
+        report = plan.reports[environment]
+        click.echo(
+            printable(
+                f"SKIPPED environment {environment}: {_some(ids)} not {done} there, as it "
+                f"{_absence(report)}"
+            ),
+            err=err,
+        )
+
+
+def _undeclared_reason(plan: _Plan, environment: str) -> str:
+    """What is wrong with a snippet naming ``environment``, which the site does not declare."""
+    declared = ", ".join(plan.reports) or "none"
+    return (
+        f"names environment {environment!r}, which the site does not declare (declared: {declared})"
+    )
+
+
+def _describe_failure(result: SnippetResult | None, report: SyncReport | None = None) -> str:
     if result is None:
+        if report is not None and not report.ok:  # its worker could not start
+            return f"not run: environment {report.name} {report.status}: {report.reason}"
         return "not run"
     error = result.error
     return f"{result.status}: {error.type}: {error.message}" if error else result.status
 
 
-def _run(session: BuildSession, snippets: list[Snippet]) -> dict[str, SnippetResult | None]:
+def _run(session: BuildSession, plan: _Plan) -> dict[tuple[str, str], SnippetResult | None]:
+    """Run the plan's places; (snippet id, environment) -> its result there."""
+    ids = [snippet.id for snippet, _ in plan.places]
     try:
-        results, problems = session.run(s.id for s in snippets)
+        _, problems = session.run(ids, environments=plan.environments)
     finally:
         session.close()
     for problem in problems:  # a damaged cache entry, a cache that cannot be written
         click.echo(f"refkit: {printable(str(problem))}", err=True)
-    return results
+    return {
+        (snippet.id, environment): session.result_in(snippet.id, environment)
+        for snippet, environment in plan.places
+    }
 
 
 @click.group(help=GROUP_HELP)
@@ -209,85 +420,160 @@ def cli() -> None:
     """The refkit command group; its help is GROUP_HELP."""
 
 
+def _accept_command(snippet_id: str, environment: str) -> str:
+    """The command that approves a snippet's output in an environment."""
+    there = "" if environment == DEFAULT_ENVIRONMENT else f" --env {environment}"
+    return f"refkit accept {snippet_id}{there}"
+
+
 @cli.command(short_help="Run snippets; fail on drift, an error or no approval.")
 @click.argument("ids", nargs=-1)
 @click.option("--cached", is_flag=True, help="Reuse cached results when they are current.")
+@_environment_flag
 @_settings_flags
-def check(ids: tuple[str, ...], cached: bool, **flags: Any) -> None:
+def check(ids: tuple[str, ...], cached: bool, env_names: tuple[str, ...], **flags: Any) -> None:
     """Run snippets (all by default) and compare their output with the approved one.
 
-    Exits non-zero on drift, on an error, on a snippet never approved, on an unknown id, and
-    when no snippet is found at all.
+    Each snippet is checked in each of its environments that --env selects (by default every
+    one that exists here), against the output approved there; a line names it ID in the
+    default environment and ID@ENV in another. An environment that is declared but does not
+    exist here is skipped, and said so once with the command that makes it (with --live-only
+    it fails instead); one named with --env must exist.
+
+    Exits non-zero on drift, on an error, on a snippet never approved, in any environment
+    checked; on an unknown id or environment; on an environment a snippet names that the site
+    does not declare; and when no snippet is found at all.
     """
     session, _ = _open(flags, "auto" if cached else "always")
     snippets = _select(session, ids)
-    results = _run(session, snippets)
+    plan = _plan(session, snippets, env_names, ids_named=bool(ids))
+    results = _run(session, plan)
     failed = 0
-    for snippet in snippets:
-        result = results.get(snippet.id)
-        status = session.status(result)
+    for snippet, environment in plan.places:
+        result = results.get((snippet.id, environment))
+        label = _label(snippet.id, environment)
+        status = session.status(result, environment)
         if status in {"failed", "not run"}:
-            click.echo(f"ERROR   {snippet.id}: {printable(_describe_failure(result))}")
+            failure = _describe_failure(result, plan.reports.get(environment))
+            click.echo(f"ERROR   {printable(label)}: {printable(failure)}")
             if result is not None and result.error and result.error.traceback:
                 click.echo(printable(result.error.traceback.rstrip()))
         elif status == "new":
-            click.echo(f"NEW     {snippet.id}: never approved (refkit accept {snippet.id})")
+            accept_it = _accept_command(snippet.id, environment)
+            click.echo(f"NEW     {printable(label)}: never approved ({printable(accept_it)})")
         elif status == "drift":
             assert result is not None
-            drift = session.drift_of(result)
-            click.echo(f"DRIFT   {snippet.id}\n{printable(drift.diff if drift else '')}")
+            drift = session.drift_of(result, environment)
+            click.echo(f"DRIFT   {printable(label)}\n{printable(drift.diff if drift else '')}")
         else:
-            click.echo(f"OK      {snippet.id}")
+            click.echo(f"OK      {printable(label)}")
         failed += status != "approved"
-    click.echo(f"{len(snippets) - failed} passed, {failed} failed")
+    checked = len(plan.places)
+    # An environment the site does not declare is a mistake in the topic (pages warn of it).
+    missed = [
+        (snippet_id, env, _undeclared_reason(plan, env))
+        for env, snippet_ids in plan.undeclared.items()
+        for snippet_id in snippet_ids
+    ]
+    skipped = 0
+    if session.live_outputs_only():
+        # Declared but not here: with live_only, a failure rather than a skip, as in a build.
+        missed += [
+            (
+                snippet_id,
+                env,
+                f"environment {env} {_absence(plan.reports[env])}, and live_only is set",
+            )
+            for env, snippet_ids in plan.absent.items()
+            for snippet_id in snippet_ids
+        ]
+    else:
+        skipped = sum(len(ids) for ids in plan.absent.values())
+        _echo_absent(plan, "checked")
+    for snippet_id, environment, reason in missed:
+        click.echo(f"ERROR   {printable(_label(snippet_id, environment))}: {printable(reason)}")
+    checked += len(missed)
+    failed += len(missed)
+    summary = f"{checked - failed} passed, {failed} failed"
+    click.echo(summary + (f", {skipped} skipped" if skipped else ""))
     if session.catalog.errors:
         click.echo(f"{len(session.catalog.errors)} topic module(s) could not be read (see above)")
     if failed or session.catalog.errors:
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(short_help="Record the current outputs as approved.")
 @click.argument("ids", nargs=-1)
+@_environment_flag
 @_settings_flags
-def accept(ids: tuple[str, ...], **flags: Any) -> None:
-    """Record the current outputs as approved."""
+def accept(ids: tuple[str, ...], env_names: tuple[str, ...], **flags: Any) -> None:
+    """Record the current outputs as approved (all snippets by default).
+
+    In each environment that --env selects (by default every one that exists here): the
+    default environment's output goes to approved/MODULE/FUNCTION.txt, another's to
+    FUNCTION@ENV.txt with the stamp of its run beside it (FUNCTION@ENV.stamp). Only an output
+    the environment gave here is recorded: one that does not exist is skipped, and said so.
+    Exits non-zero when an output is refused (the snippet failed there), on an unknown id or
+    environment, and on an environment named that does not exist here.
+    """
     session, _ = _open(flags, "auto")
     snippets = _select(session, ids)
-    results = _run(session, snippets)
+    plan = _plan(session, snippets, env_names, ids_named=bool(ids))
+    results = _run(session, plan)
     failed = 0
-    for snippet in snippets:
-        result = results.get(snippet.id)
+    for snippet, environment in plan.places:
+        result = results.get((snippet.id, environment))
+        label = printable(_label(snippet.id, environment))
         if result is None or not result.ok:
-            click.echo(f"refused {snippet.id}: {printable(_describe_failure(result))}", err=True)
+            failure = _describe_failure(result, plan.reports.get(environment))
+            click.echo(f"refused {label}: {printable(failure)}", err=True)
             failed += 1
             continue
-        path = write_approved(session.settings.approved_path, result)
-        click.echo(f"approved {snippet.id} -> {path}")
+        versions = session.stamp_versions(environment)
+        path = write_approved(session.settings.approved_path, result, environment, versions)
+        click.echo(f"approved {label} -> {printable(str(path))}")
+    _echo_absent(plan, "recorded", err=True)
+    for environment, snippet_ids in plan.undeclared.items():
+        reason = f"{_some(snippet_ids)} {_undeclared_reason(plan, environment)}"
+        click.echo(f"refkit: not recorded: {printable(reason)}", err=True)
     if failed:
         sys.exit(1)
 
 
 @cli.command(name="list", short_help="List snippets, their pages and status.")
+@_environment_flag
 @_settings_flags
-def list_snippets(**flags: Any) -> None:
+def list_snippets(env_names: tuple[str, ...], **flags: Any) -> None:
     """List snippets, the pages that embed them and their status, without running anything.
 
     The status is approved, drift, new (never approved), failed or not run (no cached result
-    of the current code).
+    of the current code). A snippet that runs in other environments than default has a line
+    per environment, ID@ENV, for each one --env selects (by default all it declares): its
+    status there, or, for an environment that does not exist here, env missing, env skipped
+    or env failed (then why, under the table), and env undeclared for one the site does not
+    declare.
     """
     session, _ = _open(flags, "never")
     snippets = _select(session, ())
+    plan = _plan(session, snippets, env_names, ids_named=False, runs=False)
     pages = session.snippet_pages()
-    rows = [
-        (
-            printable(snippet.id),
-            session.status(session.cached_result(snippet)),
-            printable(", ".join(pages.get(snippet.id, [])) or "(on no page)"),
-        )
-        for snippet in snippets
-    ]
+    rows = []
+    for snippet, environment in plan.places:
+        report = plan.reports.get(environment)
+        if environment == DEFAULT_ENVIRONMENT or (report is not None and report.ok):
+            status = session.status(session.cached_result(snippet, environment), environment)
+        else:
+            status = f"env {report.status}" if report is not None else "env undeclared"
+        where = ", ".join(pages.get(snippet.id, [])) or "(on no page)"
+        rows.append((printable(_label(snippet.id, environment)), status, printable(where)))
     for line in _columns(rows):
         click.echo(line)
+    for environment in sorted(plan.environments - {DEFAULT_ENVIRONMENT}):
+        report = plan.reports.get(environment)
+        if report is None:
+            click.echo(printable(f"{environment}: not declared by the site"))
+        elif not report.ok:
+            click.echo(printable(f"{environment}: {_absence(report)}"))
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -306,19 +592,40 @@ def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
 
 @cli.command(name="run", short_help="Run one snippet and print its output.")
 @click.argument("snippet_id")
+@_environment_flag
 @_settings_flags
-def run_one(snippet_id: str, **flags: Any) -> None:
-    """Run one snippet and print its output."""
+def run_one(snippet_id: str, env_names: tuple[str, ...], **flags: Any) -> None:
+    """Run one snippet and print its output.
+
+    In each of its environments that --env selects (by default every one that exists here),
+    each output under a line === ENV === when there is more than one. Exits 1 when it fails
+    anywhere, and on an environment named that does not exist here.
+    """
     session, _ = _open(flags, "always")
     [snippet] = _select(session, [snippet_id])
-    result = _run(session, [snippet])[snippet.id]
-    if result is None:
-        sys.exit(1)
-    click.echo(printable(canonical_text(result)), nl=False)
-    if not result.ok:
-        error = result.error
-        text = (error.traceback or f"{error.type}: {error.message}") if error else result.status
-        click.echo(printable(text), err=True)
+    plan = _plan(session, [snippet], env_names, ids_named=True)
+    results = _run(session, plan)
+    _echo_absent(plan, "run", err=True)
+    for environment, snippet_ids in plan.undeclared.items():
+        reason = f"{_some(snippet_ids)} {_undeclared_reason(plan, environment)}"
+        click.echo(f"refkit: not run: {printable(reason)}", err=True)
+    failed = False
+    for _, environment in plan.places:
+        if len(plan.places) > 1:
+            click.echo(f"=== {printable(environment)} ===")
+        result = results[(snippet.id, environment)]
+        if result is None:
+            failure = _describe_failure(result, plan.reports.get(environment))
+            click.echo(printable(f"refkit: {failure}"), err=True)
+            failed = True
+            continue
+        click.echo(printable(canonical_text(result)), nl=False)
+        if not result.ok:
+            error = result.error
+            text = (error.traceback or f"{error.type}: {error.message}") if error else result.status
+            click.echo(printable(text), err=True)
+            failed = True
+    if failed:
         sys.exit(1)
 
 

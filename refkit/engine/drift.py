@@ -32,6 +32,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,19 +270,24 @@ def read_approved(
 
 
 def write_approved(
-    approved_dir: Path, result: SnippetResult, environment: str = DEFAULT_ENVIRONMENT
+    approved_dir: Path,
+    result: SnippetResult,
+    environment: str = DEFAULT_ENVIRONMENT,
+    versions: Mapping[str, str] | None = None,
 ) -> Path:
     """Record a result's output as approved, atomically; returns the file written.
 
     A CUDA result that differs from the common approved output gets its own ``.cuda.txt``. In a
     declared environment, the stamp of the run is written beside the text (``.stamp``), for a
-    build where that environment is missing to show with the recorded output.
+    build where that environment is missing to show with the recorded output; ``versions``
+    (TensorFlow, Keras, ...) are named in it after the run's own record.
     """
     device = device_class(result)
     text = canonical_text(result)
     if environment != DEFAULT_ENVIRONMENT:
         path = approved_path(approved_dir, result.snippet_id, device, environment)
         where = result.environment.describe() if result.environment else "unknown environment"
+        where = " · ".join([where, *(f"{name} {v}" for name, v in (versions or {}).items())])
         stamp = f"{where} · run {result.finished_at}" if result.finished_at else where
         write_atomic(path.with_suffix(".stamp"), stamp + "\n")
         write_atomic(path, text)

@@ -26,7 +26,7 @@ import difflib
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -51,16 +51,23 @@ from refkit.engine.drift import (
 from refkit.engine.environments import (
     DEFAULT_ENVIRONMENT,
     FAILED,
+    STAMP_PACKAGES,
     Environment,
     SyncReport,
     check,
+    installed_versions,
 )
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
-from refkit.engine.run_environments import Declarations, read_declarations
+from refkit.engine.run_environments import Declarations, read_declarations, running_versions
 from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
 from refkit.engine.settings import Settings, SettingsError
 from refkit.engine.worker_process import WorkerError, package_name_problem
+
+# What a stamp adds to a run's own record (which names torch, transformers and tokenizers).
+EXTRA_STAMP_PACKAGES = tuple(
+    name for name in STAMP_PACKAGES if name not in {f.name for f in fields(RunEnvironment)}
+)
 
 if TYPE_CHECKING:
     from refkit.engine.assemble import Block
@@ -628,15 +635,26 @@ class BuildSession:
         self._runner.cache = ResultCache(self.settings.cache_path)
         return self._runner
 
-    def start(self, snippet_ids: Iterable[str] | None = None) -> None:
+    def start(
+        self,
+        snippet_ids: Iterable[str] | None = None,
+        environments: Collection[str] | None = None,
+    ) -> None:
         """Start the snippets that planned pages embed (or ``snippet_ids``), without waiting.
 
         Snippets with a current result are skipped; unknown ids are left for the pages to report.
+
+        Args:
+            snippet_ids: The snippets to start (default: those the planned pages embed).
+            environments: Start them only in these of their environments (``default`` among
+                them or not); ``None``: in every one they declare that is synced.
         """
         ids = snippet_ids if snippet_ids is not None else self.snippet_pages()
         snippets = self.catalog.snippets
         wanted = [snippets[i] for i in dict.fromkeys(ids) if i in snippets]
-        self._start_environments(wanted)
+        self._start_environments(wanted, environments)
+        if environments is not None and DEFAULT_ENVIRONMENT not in environments:
+            return
         owed = self._pending.requests if self._pending is not None else {}
         in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed.values()}
         todo = [
@@ -715,11 +733,18 @@ class BuildSession:
         self.stats.executed_ids.extend(stats.executed_ids[len(base.executed_ids) :])
 
     def run(
-        self, snippet_ids: Iterable[str], progress: Progress | None = None
+        self,
+        snippet_ids: Iterable[str],
+        progress: Progress | None = None,
+        environments: Collection[str] | None = None,
     ) -> tuple[dict[str, SnippetResult | None], list[Problem]]:
-        """Start and wait for ``snippet_ids``; their results and the problems met keeping them."""
+        """Start and wait for ``snippet_ids``; their results and the problems met keeping them.
+
+        The results are the default environment's; :meth:`result_in` answers for the others.
+        ``environments`` limits where they run, as for :meth:`start`.
+        """
         ids = list(dict.fromkeys(snippet_ids))
-        self.start(ids)
+        self.start(ids, environments)
         problems = self.wait(progress=progress)
         return {i: self.result(i) for i in ids}, problems
 
@@ -760,9 +785,21 @@ class BuildSession:
         self._pruned = pruned
         return []
 
-    def cached_result(self, snippet: Snippet) -> SnippetResult | None:
-        """The cached result of a snippet's current code, without running anything."""
-        key = cache_key(snippet, self.environment())
+    def cached_result(
+        self, snippet: Snippet, environment: str = DEFAULT_ENVIRONMENT
+    ) -> SnippetResult | None:
+        """The cached result of a snippet's current code, without running anything.
+
+        In a declared environment, the one its worker cached under its lock (``None`` when the
+        environment is not there).
+        """
+        if environment == DEFAULT_ENVIRONMENT:
+            key = cache_key(snippet, self.environment())
+        else:
+            report = self.environment_reports().get(environment)
+            if report is None or not report.ok:
+                return None
+            key = cache_key(snippet, EnvironmentKey.of_environment(report))
         return ResultCache(self.settings.cache_path).get(key)
 
     # -- verdicts -------------------------------------------------------------------------
@@ -907,6 +944,19 @@ class BuildSession:
             )
         return self._reports
 
+    def stamp_versions(self, environment: str) -> dict[str, str]:
+        """What a stamp in ``environment`` names besides the run's own record: TensorFlow, Keras.
+
+        A run's record (:class:`~refkit.engine.results.RunEnvironment`) names torch,
+        transformers and tokenizers; the other packages of
+        :data:`~refkit.engine.environments.STAMP_PACKAGES` are added where installed, read from
+        the synced environment (or, for ``default``, from where refkit runs).
+        """
+        report = self.environment_reports().get(environment)
+        if report is not None:
+            return installed_versions(report, EXTRA_STAMP_PACKAGES)
+        return running_versions(EXTRA_STAMP_PACKAGES)
+
     def live_outputs_only(self) -> bool:
         """Whether a missing environment fails a one-off build (``live_only``)."""
         return self.settings.live_only if self.live_only is None else self.live_only
@@ -958,12 +1008,18 @@ class BuildSession:
         runner.cache = ResultCache(self.settings.cache_path)
         return runner
 
-    def _start_environments(self, wanted: Iterable[Snippet]) -> None:
-        """Send ``wanted`` to the worker of each other synced environment they declare."""
+    def _start_environments(
+        self, wanted: Iterable[Snippet], only: Collection[str] | None = None
+    ) -> None:
+        """Send ``wanted`` to the worker of each other synced environment they declare.
+
+        ``only``: of those environments, just these (``None``: all).
+        """
         by_environment: dict[str, list[Snippet]] = {}
         for snippet in wanted:
             for name in self.environments_of(snippet.id)[1:]:
-                by_environment.setdefault(name, []).append(snippet)
+                if only is None or name in only:
+                    by_environment.setdefault(name, []).append(snippet)
         if not by_environment:
             return
         reports = self.environment_reports()
