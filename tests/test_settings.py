@@ -202,7 +202,13 @@ def test_the_extension_and_the_command_accept_exactly_the_models_options():
     from refkit.engine.extension import RefkitExtension
 
     assert set(RefkitExtension().config) == {o.name for o in OPTIONS} | {"config_file"}
-    flags = {p.name for p in check.params} - {"ids", "cached", "config_file", "docs_dir", "env_names"}
+    flags = {p.name for p in check.params} - {
+        "ids",
+        "cached",
+        "config_file",
+        "docs_dir",
+        "env_names",
+    }
     assert flags == {o.name for o in OPTIONS} - {"enabled", "on_error", "execute"}
 
 
