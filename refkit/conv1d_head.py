@@ -15,7 +15,8 @@ Layouts: Keras is channels-last, PyTorch channels-first
 -------------------------------------------------------
 Keras ``Conv1D`` expects ``(N, T, C)`` (batch, timesteps, channels) by default, and its kernel has
 shape ``(kernel_size, C_in, filters)``. PyTorch ``nn.Conv1d`` expects ``(N, C, T)`` and its weight
-has shape ``(C_out, C_in, kernel_size)``. The arithmetic is the same; only the axis order differs.
+has shape ``(C_out, C_in, kernel_size)`` (``demo_keras_layers_here`` builds the Keras layers in
+the site's Keras environments). The arithmetic is the same; only the axis order differs.
 A Keras-style ``(N, T, C)`` tensor must be permuted to ``(N, C, T)`` before ``nn.Conv1d`` and back
 afterwards. Without the permute, ``nn.Conv1d(C, ...)`` refuses the input (it finds T channels),
 and an ``nn.Conv1d(T, ...)`` built to fit would run but treat the timesteps as channels, which is
@@ -53,22 +54,27 @@ What the original notes got right and wrong
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
 from refkit.engine.device import get_device, seed_everything
 from refkit.engine.references import Reference
 
 __all__ = [
+    "ENVIRONMENTS",
     "REFERENCES",
     "TITLE",
     "demo_dropout1d_structure",
     "demo_dropout1d_zero_patterns",
+    "demo_keras_layers_here",
     "demo_keras_layout_in_pytorch",
     "demo_kernel_size_one_is_a_linear_layer",
     "demo_kernel_window_as_a_linear_map",
     "demo_one_output_by_hand",
 ]
+
+ENVIRONMENTS = {
+    # Where Keras is installed: Keras 2.12, Keras 3, and Keras 2 as tf-keras.
+    "demo_keras_layers_here": ("default", "tf-2.12", "keras-3", "tf-keras"),
+}
+"""Where snippets run besides the default environment (see the site's Environment page)."""
 
 TITLE: str = "What Conv1D(filters=1, kernel_size=1) means, and Dropout1d on (N, C, T)"
 
@@ -109,6 +115,9 @@ def demo_keras_layout_in_pytorch() -> None:
 expected input[4, 10, 128] to have 128 channels, but got 10 channels instead
         Conv1d(10, 1, 1) on (N, T, C) runs, but gives (4, 1, 128): time and channels swapped
     """
+    import torch
+    from torch import nn
+
     seed_everything()
     device = get_device()
     # Draw on the CPU, then move: the CPU generator gives the same numbers on every machine.
@@ -141,6 +150,9 @@ def demo_kernel_size_one_is_a_linear_layer() -> None:
         output shapes: conv (4, 10, 1), linear (4, 10, 1)
         same outputs: True
     """
+    import torch
+    from torch import nn
+
     seed_everything()
     device = get_device()
     tokens = torch.randn(4, 10, 128).to(device)
@@ -190,7 +202,9 @@ def demo_kernel_window_as_a_linear_map() -> None:
         axes y: 'weight'
     """
     import numpy as np
+    import torch
     from matplotlib.figure import Figure
+    from torch import nn
 
     from refkit.engine.display import show
 
@@ -257,6 +271,9 @@ def demo_one_output_by_hand() -> None:
         equal: True
         changing timestep 2 changes outputs at timesteps: [2]
     """
+    import torch
+    from torch import nn
+
     seed_everything()
     device = get_device()
     # Readable inputs: 3 timesteps of 4 features each, 0.0 to 1.1.
@@ -312,6 +329,9 @@ columns channels; 0 dropped, 2 kept (scaled by 2)
         t3   0   0   0   0
         t4   2   2   2   2
     """
+    import torch
+    from torch import nn
+
     from refkit.engine.display import show
     from refkit.engine.views import matrix_view, side_by_side
 
@@ -362,6 +382,9 @@ def demo_dropout1d_structure() -> None:
         kept entries scaled to 2.0: True
         4-D input -> RuntimeError: dropout1d: Expected 2D or 3D input, but received a 4D input.
     """
+    import torch
+    from torch import nn
+
     seed_everything()
     device = get_device()
     dropout = nn.Dropout1d(p=0.5)
@@ -384,3 +407,50 @@ def demo_dropout1d_structure() -> None:
         dropout(torch.ones(1, 2, 3, 4, device=device))
     except RuntimeError as err:
         print("4-D input -> RuntimeError:", str(err).split(" Note")[0])
+
+
+def demo_keras_layers_here() -> None:
+    """Build Keras' ``Conv1D`` and ``SpatialDropout1D`` and look at their shapes and zero patterns.
+
+    The table of layouts and the ``SpatialDropout1D`` claim on this page come from the Keras
+    source; this runs them wherever Keras is installed: Keras 2.12 (``tf-2.12``), Keras 3 on
+    TensorFlow 2.16 (``keras-3``) and the Keras 2 of ``tf-keras`` (``tf-keras``). The default
+    environment has no Keras, so there it only says so.
+
+    Examples:
+        >>> demo_keras_layers_here()
+        keras: not installed (the other tabs run this where it is)
+    """
+    from importlib import metadata
+
+    try:
+        keras_version = metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        print("keras: not installed (the other tabs run this where it is)")
+        return
+    try:  # tf-keras is Keras 2 under another name, and is what transformers uses when present
+        import tf_keras as keras
+
+        which = f"tf_keras {metadata.version('tf-keras')}"
+    except ImportError:
+        import keras
+
+        which = f"keras {keras_version}"
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    print(f"{which}, image_data_format: {keras.backend.image_data_format()}")
+    conv = keras.layers.Conv1D(filters=1, kernel_size=1)
+    output = conv(np.zeros((4, 10, 128), dtype="float32"))  # (N, T, C): channels last
+    print("Conv1D(filters=1, kernel_size=1) on (4, 10, 128) ->", tuple(output.shape))
+    wider = keras.layers.Conv1D(filters=2, kernel_size=3)
+    wider(np.zeros((4, 10, 128), dtype="float32"))  # a layer makes its kernel on first call
+    # Sizes 3, 128 and 2 tell the three axes apart, which kernel_size=1, filters=1 cannot.
+    print("Conv1D(filters=2, kernel_size=3) kernel shape:", tuple(wider.kernel.shape))
+    dropout = keras.layers.SpatialDropout1D(0.5)
+    masked = np.asarray(dropout(np.ones((8, 16, 32), dtype="float32"), training=True))
+    over_time = bool((masked.min(axis=1) == masked.max(axis=1)).all())
+    over_channels = bool((masked.min(axis=2) == masked.max(axis=2)).all())
+    print("SpatialDropout1D on (N, T, C): each channel all kept or all dropped over time:", over_time)
+    print("each timestep all kept or all dropped over channels:", over_channels)
+    print("kept entries scaled to 2.0:", bool((masked[masked != 0] == 2.0).all()))

@@ -468,6 +468,7 @@ def demo_which_tokenizers_return_token_type_ids() -> None:
         RobertaTokenizer: ['input_ids', 'attention_mask']
         GPT2Tokenizer: ['input_ids', 'attention_mask']
         RoBERTa with return_token_type_ids=True, distinct values: [0]
+        default for a class that names none: ['input_ids', 'attention_mask']
     """
     import transformers
 
@@ -490,3 +491,6 @@ def demo_which_tokenizers_return_token_type_ids() -> None:
         print(f"{type(tokenizer).__name__}: {list(tokenizer(*PAIRS[0]).keys())}")
     forced = roberta(*PAIRS[0], return_token_type_ids=True)["token_type_ids"]
     print(f"RoBERTa with return_token_type_ids=True, distinct values: {sorted(set(forced))}")
+    # What a class that sets no model_input_names of its own inherits: changed in v5.
+    default = transformers.PreTrainedTokenizerBase.model_input_names
+    print(f"default for a class that names none: {default}")

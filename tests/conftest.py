@@ -173,6 +173,47 @@ def zensical(project: Path, *args: str, env: dict[str, str] | None = None, timeo
     )
 
 
+LIGHT_ENVIRONMENTS = ("transformers-4.57",)
+"""The version environments ``scripts/dev setup`` syncs (its REFKIT_SYNC_ENVIRONMENTS default)."""
+
+
+@pytest.fixture(scope="session")
+def real_environments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ``environments_dir`` for builds of this site: the light environments synced here, only.
+
+    Links to the user's synced ones, so that a test session runs the same environments on a
+    developer's machine (which may have the TensorFlow ones too) as in CI (which has only
+    these): the TensorFlow tabs show their recorded outputs in both. In CI the light ones must
+    be there: ``.ci/run`` syncs them, and their tabs are meant to run live.
+    """
+    from refkit.engine.environments import default_cache_root
+
+    folder = tmp_path_factory.mktemp("real-environments")
+    root = default_cache_root({**os.environ, **SCRUBBED})  # the user's, if they set one
+    for name in LIGHT_ENVIRONMENTS:
+        if (root / name).is_dir():
+            (folder / name).symlink_to(root / name, target_is_directory=True)
+        elif os.environ.get("CI"):
+            pytest.fail(f"CI: environment {name} is not synced (scripts/dev setup syncs it)")
+    return folder
+
+
+def live_runs(environments_dir: Path) -> int:
+    """How many (snippet, environment) runs a fresh build of this site makes with those environments.
+
+    Every snippet in ``default``, plus each declared environment of a snippet that exists there.
+    """
+    from refkit.engine.run_environments import read_declarations
+
+    catalog = load_catalog(REPO / "refkit")
+    synced = {path.name for path in environments_dir.iterdir()}
+    runs = 0
+    for snippet in catalog.snippets.values():
+        names = read_declarations(snippet.path).of(snippet.function)
+        runs += sum(1 for name in names if name == "default" or name in synced)
+    return runs
+
+
 @pytest.fixture(scope="session")
 def real_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The result cache of this repository's real snippets, filled once per test session.
@@ -190,7 +231,7 @@ class ZensicalBuild:
     results the MkDocs build left in ``cache``, so nothing runs twice.
     """
 
-    def __init__(self, project: Path, cache: Path) -> None:
+    def __init__(self, project: Path, cache: Path, environments: Path) -> None:
         import shutil
 
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -204,7 +245,11 @@ class ZensicalBuild:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "zensical", "build", "--clean"],
                 cwd=project,
-                env={**os.environ, "REFKIT_CACHE_DIR": str(cache)},
+                env={
+                    **os.environ,
+                    "REFKIT_CACHE_DIR": str(cache),
+                    "REFKIT_ENVIRONMENTS_DIR": str(environments),
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -225,7 +270,10 @@ _ZENSICAL_BUILD = pytest.StashKey[ZensicalBuild]()
 
 @pytest.fixture(scope="session")
 def built_site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, real_cache: Path
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    real_cache: Path,
+    real_environments: Path,
 ) -> Path:
     """This repository's own site, built once per test session with ``--strict`` and a fresh cache.
 
@@ -236,19 +284,27 @@ def built_site(
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out / "site")],
         cwd=REPO,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "REFKIT_CACHE_DIR": str(real_cache)},
+        env={
+            **os.environ,
+            "NO_MKDOCS_2_WARNING": "1",
+            "REFKIT_CACHE_DIR": str(real_cache),
+            "REFKIT_ENVIRONMENTS_DIR": str(real_environments),
+        },
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-5000:]
-    # A fresh cache: every snippet of the package is on a page and ran in this build.
-    count = len(load_catalog(REPO / "refkit").snippets)
+    # A fresh cache: every snippet of the package is on a page and ran in this build, in each
+    # of its environments that exists.
+    count = live_runs(real_environments)
     assert count > 0
     ran = f"refkit: {count} snippets: 0 from the cache, {count} run, 0 failed, 0 not run"
     assert ran in done.stderr, done.stderr[-3000:]
     if any("zensical_site" in getattr(item, "fixturenames", ()) for item in request.session.items):
-        build = ZensicalBuild(tmp_path_factory.mktemp("zensical-project"), real_cache)
+        build = ZensicalBuild(
+            tmp_path_factory.mktemp("zensical-project"), real_cache, real_environments
+        )
         request.config.stash[_ZENSICAL_BUILD] = build
         request.addfinalizer(build.stop)
     return out / "site"
@@ -260,22 +316,25 @@ def zensical_site(
     tmp_path_factory: pytest.TempPathFactory,
     built_site: Path,
     real_cache: Path,
+    real_environments: Path,
 ) -> Path:
     """This repository's site built by ``zensical build --clean`` (see :class:`ZensicalBuild`)."""
     build = request.config.stash.get(_ZENSICAL_BUILD, None)
     if build is None:
-        build = ZensicalBuild(tmp_path_factory.mktemp("zensical-project"), real_cache)
+        build = ZensicalBuild(
+            tmp_path_factory.mktemp("zensical-project"), real_cache, real_environments
+        )
         request.addfinalizer(build.stop)
     returncode, log = build.wait()
     assert returncode == 0, log[-5000:]
-    count = len(load_catalog(build.project / "refkit").snippets)
+    count = live_runs(real_environments)
     from_cache = f"refkit: {count} snippets: {count} from the cache, 0 run, 0 failed, 0 not run"
     assert from_cache in log, log[-3000:]
     return build.project / "site"
 
 
 # The fixtures of this repository's own site: built once per test process.
-_REAL_SITE_FIXTURES = frozenset({"real_cache", "built_site", "zensical_site"})
+_REAL_SITE_FIXTURES = frozenset({"real_cache", "real_environments", "built_site", "zensical_site"})
 
 
 def join_xdist_group(item: pytest.Item, group: str) -> None:

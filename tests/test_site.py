@@ -17,6 +17,7 @@ from conftest import device_label
 
 from refkit.engine.directive import find_directives
 from refkit.engine.discovery import load_catalog
+from refkit.engine.run_environments import read_declarations
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,9 @@ CATALOG = load_catalog(REPO / "refkit")
 
 
 @pytest.mark.parametrize("module", sorted(CATALOG.topics))
-def test_topic_page_shows_every_snippet_with_output_stamp_and_references(built_site, module):
+def test_topic_page_shows_every_snippet_with_output_stamp_and_references(
+    built_site, real_environments, module
+):
     topic = CATALOG.topics[module]
     markdown = (REPO / "docs" / "topics" / f"{module}.md").read_text(encoding="utf-8")
     assert re.search(rf"^---\ntopic: {module}\n---", markdown), "front matter must name the topic"
@@ -36,8 +39,21 @@ def test_topic_page_shows_every_snippet_with_output_stamp_and_references(built_s
 
     page = (built_site / "topics" / module / "index.html").read_text(encoding="utf-8")
     assert "refkit-problem" not in page and "refkit-missing" not in page
-    assert page.count('<div class="refkit-output">') == len(directives)
-    assert page.count('<p class="refkit-stamp">Ran on ') == len(directives)
+    # One output per environment of a snippet: live where it is synced for the tests (default,
+    # the light ones), recorded, with the stamp it was recorded with, elsewhere.
+    synced = {path.name for path in real_environments.iterdir()}
+    names = [
+        read_declarations(topic.path).of(CATALOG.snippets[d.snippet_id].function)
+        for d in directives
+    ]
+    live = sum(1 for envs in names for name in envs if name == "default" or name in synced)
+    recorded = sum(len(envs) for envs in names) - live
+    assert page.count('<div class="refkit-output">') == live + recorded
+    assert page.count('<p class="refkit-stamp">Ran on ') == live
+    assert page.count('<p class="refkit-stamp">Recorded on cpu · Python ') == recorded
+    assert page.count('<div class="tabbed-set tabbed-alternate refkit-env-tabs"') == sum(
+        1 for envs in names if len(envs) > 1
+    )
     for snippet in topic.snippets:
         if next(d for d in directives if d.snippet_id == snippet.id).source != "hide":
             assert f'<span class="nf">{snippet.function}</span>' in page, f"source of {snippet.id}"
@@ -47,6 +63,52 @@ def test_topic_page_shows_every_snippet_with_output_stamp_and_references(built_s
             f'href="{html.escape(ref.url, quote=True)}" target="_blank" rel="noopener noreferrer"'
             in page
         )
+
+
+def test_version_tabs_show_each_environment_live_or_recorded(built_site, real_environments):
+    """The keras page's TensorFlow tabs and the AutoTokenizer page's transformers 4.57 tab."""
+
+    def tabs(page: str, first_label: str) -> dict[str, str]:
+        html_text = (built_site / "topics" / page / "index.html").read_text(encoding="utf-8")
+        for block in html_text.split('<div class="tabbed-set tabbed-alternate refkit-env-tabs"')[
+            1:
+        ]:
+            labels = re.findall(r'<label for="__refkit_[0-9a-f]+_\d+">([^<]+)</label>', block)
+            contents = block.split('<div class="tabbed-block">')[1 : len(labels) + 1]
+            if labels and labels[0] == "default" and first_label in labels:
+                texts = (html.unescape(re.sub(r"<[^>]+>", "", c)) for c in contents)
+                return dict(zip(labels, texts, strict=True))
+        raise AssertionError(f"no tabs with {first_label} on {page}")
+
+    keras = tabs("keras_engine_error", "legacy-tf")
+    assert list(keras) == [
+        "default",
+        "legacy-tf",
+        "fixed-tf",
+        "tf-2.12",
+        "legacy-keras-3",
+        "keras-3",
+        "tf-keras",
+        "transformers-4.57",
+    ]
+    # Never synced for the tests: shown as recorded, with the stamp the recording ran with.
+    legacy = keras["legacy-tf"]
+    assert "Recorded, not run in this build: environment legacy-tf" in legacy
+    assert "refkit env sync legacy-tf" in legacy
+    assert "No module named 'keras.engine'" in legacy
+    assert "transformers 4.29.2 · tokenizers 0.13.3 · tensorflow 2.13.1 · keras 2.13.1" in legacy
+    assert "last_hidden_state shape: (1, 5, 32)" in keras["fixed-tf"]
+    assert "Keras 3, but this is not yet supported" in keras["keras-3"]
+    assert "cannot import name 'TFRobertaModel'" in keras["default"]
+
+    auto = tabs("auto_tokenizer_classes", "transformers-4.57")
+    assert "AutoTokenizer.from_pretrained   BertTokenizerFast  True" in auto["transformers-4.57"]
+    assert "BertTokenizer.from_pretrained   BertTokenizer      False" in auto["transformers-4.57"]
+    if (real_environments / "transformers-4.57").exists():  # always in CI (see conftest)
+        assert "Ran on cpu · Python" in auto["transformers-4.57"]
+        assert "transformers 4.57.6 · tokenizers 0.22.2" in auto["transformers-4.57"]
+        assert "Recorded, not run" not in auto["transformers-4.57"]
+    assert "transformers 5." in auto["default"] and "BertTokenizerFast" not in auto["default"]
 
 
 def test_environment_page_lists_where_outputs_came_from(built_site):

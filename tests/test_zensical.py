@@ -17,6 +17,7 @@ import pytest
 from conftest import REPO, zensical
 
 from refkit.engine.discovery import load_catalog
+from refkit.engine.run_environments import read_declarations
 from refkit.engine.session import PageSource, plan_page
 
 pytestmark = pytest.mark.slow
@@ -265,7 +266,11 @@ def test_this_site_under_zensical_matches_the_mkdocs_build(built_site, zensical_
             encoding="utf-8"
         )
         expected = _topic_parts(mkdocs_page)
-        assert len(expected["outputs"]) == len(CATALOG.topics[module].snippets)
+        # One output per snippet and environment (tabs: live or recorded), on both hosts.
+        assert len(expected["outputs"]) == sum(
+            len(read_declarations(snippet.path).of(snippet.function))
+            for snippet in CATALOG.topics[module].snippets
+        )
         assert _topic_parts(zensical_page) == expected, module
     indexes = {
         "mkdocs": (built_site / "search" / "search_index.json").read_text(encoding="utf-8"),
