@@ -4,6 +4,7 @@
 Usage (from the repository, with the virtual environment active)::
 
     python scripts/benchmark.py --rounds 5 --write-docs
+    python scripts/benchmark.py --rounds 2 --only environments   # the version environments alone
 
 It needs the ``bench`` extra (``pip install -e ".[bench]"``: markdown-exec, the peer) and
 Zensical (the ``zensical`` extra), and takes several minutes. Everything runs in throwaway copies
@@ -12,8 +13,9 @@ never touched (``--write-docs`` is the one exception: it rewrites the results se
 ``docs/performance.md``).
 
 Scenarios, measured in rounds (each round runs one build of each, and puts the two sides of
-every comparison back to back: floor then warm, big floor then big, edit then the snippet alone,
-Zensical floor then Zensical warm, markdown-exec then cold then Zensical cold):
+every comparison back to back: env warm then floor then warm, big floor then big, edit then the
+snippet alone, Zensical floor then Zensical warm, markdown-exec then cold then Zensical cold, env
+default then env cold):
 
 1. ``floor``: the same pages with the refkit plugin disabled (``REFKIT_ENABLED=false``), in a
    copy whose generated directives (``!refkit-topics``, ``!refkit-api``) are written out as the
@@ -38,6 +40,21 @@ Zensical floor then Zensical warm, markdown-exec then cold then Zensical cold):
    repository, as Zensical writes ``site/`` and ``.cache/`` inside the project. The ``refkit``
    Markdown extension listed in ``mkdocs.yml`` does the work there, with the same options:
    disabled, an empty cache (all snippets run), and a primed cache (none runs);
+9. version environments (``LIGHT_ENVIRONMENT``, ``transformers-4.57``, the one light environment
+   ``mkdocs.yml`` declares): ``env default``, a cold build with no environment live
+   (``REFKIT_ENVIRONMENTS_DIR`` = an empty folder: the same site and settings, every snippet runs
+   in ``default`` only and each declared environment's tab shows its recorded output), then
+   ``env cold``, the same cold build with ``transformers-4.57`` live (the other, heavy TensorFlow
+   environments declared but absent, so recorded); ``env warm``, the warm build with it live,
+   just before ``floor``; ``env sync``, the wall time of ``refkit env sync transformers-4.57`` (the
+   real command, a subprocess) on the environment already up to date. The environment lives in a
+   cache root of the benchmark's own (in its temporary folder), made at the start by a real
+   ``refkit env sync transformers-4.57`` (timed, uv's package cache as found); the heavy
+   environments are never synced there (the run fails if one appears). ``env create``, after
+   the rounds, on its own: one more sync into a brand-new cache root, an environment's first
+   creation with uv's package cache warm (the start's sync has just filled it); reported, not a
+   target. Every other scenario has ``REFKIT_ENVIRONMENTS_DIR`` = the empty folder too, so the
+   user's own synced environments never run in the benchmark;
 
 plus, each round, the snippet's own run time in a fresh process, ``python -m doctest
 refkit/*.py``, and the worker's import time: a fresh ``python`` process that runs every
@@ -68,6 +85,9 @@ refkit worker and its snippet forks; the peak RSS is the largest of them). Each 
 the same for ``python -m zensical build --clean``. Both wrappers also time, inside the process,
 when refkit's build session first started snippets and how long the host waited for their
 results.
+
+``--only environments`` runs the version environment scenarios and the floor their warm build is
+held to, nothing else (for working on them; ``--write-docs`` needs the whole run).
 
 Exit status: 0 when every target passes (or with ``--no-fail``), 1 when a target fails, 2 when
 the benchmark itself could not measure what it should (a build failed, or the plugin's log shows
@@ -142,6 +162,12 @@ SERVE_COMPUTE_CONDITION = 0.1  # the serve target applies when the snippet compu
 DOCTEST_LIMIT_SECONDS = 20.0
 ZENSICAL_COLD_LIMIT = 1.0  # x MkDocs cold
 ZENSICAL_WARM_LIMIT = 1.3  # x Zensical floor
+# The version environment the benchmark makes and runs; every other environment mkdocs.yml
+# declares needs TensorFlow (GBs, minutes to install) and is never synced by the benchmark.
+LIGHT_ENVIRONMENT = "transformers-4.57"
+ENV_COLD_LIMIT = 1.5  # x the cold build with the default environment alone
+ENV_WARM_LIMIT = 1.3  # x floor
+ENV_SYNC_LIMIT_SECONDS = 5.0  # `refkit env sync` of an environment already up to date
 BIG_PAGE_LINES = 20_000
 BIG_PAGE_LIMIT_SECONDS = 0.5  # what refkit may add to a warm build for the big page
 FIGURE_LIMIT_KB = 60.0  # each figure or HTML view (issue 10); 1 KB = 1,000 bytes
@@ -163,12 +189,21 @@ SCENARIOS = (
     "zensical_floor",
     "zensical_cold",
     "zensical_warm",
+    "env_default",
+    "env_cold",
+    "env_warm",
+    "env_sync",
+    "env_create",
     "alone",
     "doctest",
     "imports",
     "bare",
 )
 ZENSICAL = {"zensical_floor", "zensical_cold", "zensical_warm"}
+# What `--only environments` runs: the environment scenarios and the floor `env_warm` is held to.
+ENVIRONMENT_SCENARIOS = {"floor", "env_default", "env_cold", "env_warm", "env_sync", "env_create"}
+# The plugin's line for a declared environment a build shows recorded outputs of (not synced).
+NOT_RUN_NOTE = re.compile(r"environment '(?P<name>[^']+)' is not run in this build")
 TIMES, DASH, MINUS = "\u00d7", "\u2013", "\u2212"  # for the Markdown tables
 
 # Prepended to both build wrappers: times, inside the measured process, refkit's first
@@ -407,6 +442,32 @@ def run_timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float
     return seconds, done.returncode, done.stdout + done.stderr
 
 
+SYNC_STATUS = re.compile(
+    r"^(?P<name>\S+)\s+(?P<status>created|updated|up to date|skipped|failed)\b"
+)
+
+
+def run_sync(cwd: Path, env: dict[str, str], root: Path, name: str) -> tuple[float, str]:
+    """Time one ``refkit env sync NAME`` into the cache root ``root``; its seconds and status.
+
+    Always one environment named: a bare ``refkit env sync`` would make every declared one,
+    the heavy TensorFlow environments included.
+    """
+    refkit = shutil.which("refkit", path=env.get("PATH"))
+    if refkit is None:
+        raise BenchmarkError("the `refkit` command is not installed beside this Python")
+    sync_env = {**env, "REFKIT_ENVIRONMENTS_DIR": str(root)}
+    seconds, code, output = run_timed([refkit, "env", "sync", name], cwd, sync_env)
+    statuses = [
+        m["status"]
+        for line in output.splitlines()
+        if (m := SYNC_STATUS.match(line)) and m["name"] == name
+    ]
+    if code != 0 or len(statuses) != 1:
+        raise BenchmarkError(f"`refkit env sync {name}` failed (exit {code}):\n{output[-3000:]}")
+    return seconds, statuses[0]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -531,6 +592,27 @@ def cache_durations(cache_dir: Path) -> dict[str, float]:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise BenchmarkError(f"unreadable cache entry {entry}: {exc}") from exc
     return durations
+
+
+def cache_compute(cache_dir: Path) -> tuple[int, float]:
+    """How many result entries a cache holds, and the sum of their run times.
+
+    Not :func:`cache_durations`: a snippet that runs in two environments has an entry in each,
+    under the same snippet id.
+    """
+    entries = result_entries(cache_dir)
+    try:
+        durations = [float(json.loads(e.read_text(encoding="utf-8"))["duration"]) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BenchmarkError(f"unreadable cache entry in {cache_dir}: {exc}") from exc
+    return len(durations), sum(durations)
+
+
+def not_run_environments(build: Build) -> list[str]:
+    """The declared environments a build showed recorded outputs of, from the plugin's notes."""
+    return sorted(
+        {m["name"] for _, _, message in build.records if (m := NOT_RUN_NOTE.search(message))}
+    )
 
 
 def imports_script(statements: tuple[str, ...]) -> str:
@@ -998,6 +1080,24 @@ def critical_path(results: dict[str, Samples], jobs: int) -> CriticalPath:
     )
 
 
+def ratio_target(name: str, a: Samples, b: Samples, limit: float, *, by_cpu: bool) -> Target:
+    """``a`` against ``b``, per round, by CPU time (wall time shown beside) or by wall time."""
+    median = statistics.median
+    ratios = paired(a.cpu, b.cpu) if by_cpu else paired(a.seconds, b.seconds)
+    if by_cpu:
+        wall = paired(a.seconds, b.seconds)
+        measured = (
+            f"CPU {spread(ratios, f' {TIMES}')} ({median(a.cpu):.2f} s vs "
+            f"{median(b.cpu):.2f} s); wall {spread(wall, f' {TIMES}')}"
+        )
+    else:
+        measured = (
+            f"{spread(ratios, f' {TIMES}')} ({median(a.seconds):.2f} s vs "
+            f"{median(b.seconds):.2f} s)"
+        )
+    return Target(name, measured, f"{limit:.2f} {TIMES}", median(ratios) <= limit)
+
+
 def evaluate(
     results: dict[str, Samples], path: CriticalPath, weights: list[PageWeight]
 ) -> list[Target]:
@@ -1007,7 +1107,56 @@ def evaluate(
     children): on a shared machine their wall time is mostly waiting for a core, and what the
     target asks is whether refkit adds work to the host's. Everything that waits for snippets
     (cold, edit, serve) is compared by wall time, which is what that waiting costs.
+
+    A run of the environment scenarios alone (``--only environments``) has only their targets.
     """
+    site = site_targets(results, path, weights) if results["warm"].seconds else []
+    return site + environment_targets(results)
+
+
+def environment_targets(results: dict[str, Samples]) -> list[Target]:
+    """The version environments' targets: cold with one live, warm with it, an up-to-date sync.
+
+    The cold one is not applicable while no snippet runs in the environment: both builds are
+    then the same build.
+    """
+    env_cold, env_default = results["env_cold"], results["env_default"]
+    env_warm, env_sync, floor = results["env_warm"], results["env_sync"], results["floor"]
+    cold = ratio_target(
+        f"cold build with `{LIGHT_ENVIRONMENT}` live ≤ {ENV_COLD_LIMIT} {TIMES} cold build with "
+        "the default environment alone",
+        env_cold,
+        env_default,
+        ENV_COLD_LIMIT,
+        by_cpu=False,
+    )
+    runs = env_cold.extra_median("environment_runs") or 0.0
+    if runs:
+        cold.measured += f" ({runs:.0f} snippet runs in `{LIGHT_ENVIRONMENT}`)"
+    else:
+        cold.measured += f" (no snippet declares `{LIGHT_ENVIRONMENT}` yet: the same build)"
+        cold.passed = None
+    warm = ratio_target(
+        f"warm build with `{LIGHT_ENVIRONMENT}` live ≤ {ENV_WARM_LIMIT} {TIMES} floor (CPU time)",
+        env_warm,
+        floor,
+        ENV_WARM_LIMIT,
+        by_cpu=True,
+    )
+    sync = Target(
+        f"`refkit env sync {LIGHT_ENVIRONMENT}`, already up to date, ≤ "
+        f"{ENV_SYNC_LIMIT_SECONDS:g} s (wall time)",
+        spread(env_sync.seconds, " s"),
+        f"{ENV_SYNC_LIMIT_SECONDS:.2f} s",
+        env_sync.median <= ENV_SYNC_LIMIT_SECONDS,
+    )
+    return [cold, warm, sync]
+
+
+def site_targets(
+    results: dict[str, Samples], path: CriticalPath, weights: list[PageWeight]
+) -> list[Target]:
+    """The targets of the site's builds, the doctests and the page weights."""
     floor, cold, warm = results["floor"], results["cold"], results["warm"]
     edit, serve, peer = results["edit"], results["serve"], results["peer"]
     alone, doctest = results["alone"], results["doctest"]
@@ -1018,22 +1167,10 @@ def evaluate(
     median = statistics.median
     targets: list[Target] = []
 
-    def ratio_target(name: str, a: Samples, b: Samples, limit: float, *, by_cpu: bool) -> None:
-        ratios = paired(a.cpu, b.cpu) if by_cpu else paired(a.seconds, b.seconds)
-        if by_cpu:
-            wall = paired(a.seconds, b.seconds)
-            measured = (
-                f"CPU {spread(ratios, f' {TIMES}')} ({median(a.cpu):.2f} s vs "
-                f"{median(b.cpu):.2f} s); wall {spread(wall, f' {TIMES}')}"
-            )
-        else:
-            measured = (
-                f"{spread(ratios, f' {TIMES}')} ({median(a.seconds):.2f} s vs "
-                f"{median(b.seconds):.2f} s)"
-            )
-        targets.append(Target(name, measured, f"{limit:.2f} {TIMES}", median(ratios) <= limit))
+    def add_ratio(name: str, a: Samples, b: Samples, limit: float, *, by_cpu: bool) -> None:
+        targets.append(ratio_target(name, a, b, limit, by_cpu=by_cpu))
 
-    ratio_target(
+    add_ratio(
         f"warm build ≤ {WARM_TIME_LIMIT} {TIMES} floor (CPU time)",
         warm,
         floor,
@@ -1064,7 +1201,7 @@ def evaluate(
             median(added_cpu) < BIG_PAGE_LIMIT_SECONDS,
         )
     )
-    ratio_target(
+    add_ratio(
         f"cold build ≤ {COLD_VS_PEER_LIMIT} {TIMES} markdown-exec's cold build",
         cold,
         peer,
@@ -1115,14 +1252,14 @@ def evaluate(
             doctest.median < DOCTEST_LIMIT_SECONDS and not failures,
         )
     )
-    ratio_target(
+    add_ratio(
         f"Zensical cold build ≤ {ZENSICAL_COLD_LIMIT} {TIMES} MkDocs cold build",
         z_cold,
         cold,
         ZENSICAL_COLD_LIMIT,
         by_cpu=False,
     )
-    ratio_target(
+    add_ratio(
         f"Zensical warm build ≤ {ZENSICAL_WARM_LIMIT} {TIMES} Zensical floor (CPU time)",
         z_warm,
         z_floor,
@@ -1150,6 +1287,16 @@ def evaluate(
     return targets
 
 
+@dataclass
+class EnvironmentSetup:
+    """How the benchmark got its version environment, and what it left absent."""
+
+    status: str  # what the start's `refkit env sync` into a new cache root said: created
+    seconds: float  # its wall time
+    never_synced: list[str]  # the other declared environments: the heavy ones
+    shown_recorded: list[str]  # those the `env cold` builds showed recorded outputs of
+
+
 def report_markdown(
     results: dict[str, Samples],
     targets: list[Target],
@@ -1159,10 +1306,13 @@ def report_markdown(
     total_snippets: int,
     path: CriticalPath,
     weights: list[PageWeight],
+    setup: EnvironmentSetup | None = None,
+    only: str | None = None,
 ) -> str:
-    module, _, function = snippet_id.partition(".")
     serve = results["serve"]
     big = f"`docs/big.md`, {BIG_PAGE_LINES:,} lines of indented code"
+    env_runs = int(results["env_cold"].extra_median("environment_runs") or 0)
+    light = f"`{LIGHT_ENVIRONMENT}`"
     rows = [
         ("floor", "1. floor: refkit disabled, same pages"),
         ("cold", f"2. cold: empty cache, all {total_snippets} snippets run"),
@@ -1175,18 +1325,41 @@ def report_markdown(
         ("zensical_floor", "8. Zensical floor: `zensical build --clean`, refkit disabled"),
         ("zensical_cold", f"9. Zensical cold: empty cache, all {total_snippets} snippets run"),
         ("zensical_warm", "10. Zensical warm: nothing changed, new process"),
+        (
+            "env_default",
+            f"11. cold, no version environment live: the {total_snippets} snippets in "
+            "`default` only",
+        ),
+        (
+            "env_cold",
+            f"12. cold, {light} live ({total_snippets} + {env_runs} runs; the TensorFlow "
+            "environments absent: recorded outputs)",
+        ),
+        ("env_warm", f"13. warm, {light} live: nothing changed, new process"),
+        ("env_sync", f"`refkit env sync {LIGHT_ENVIRONMENT}`, already up to date"),
+        (
+            "env_create",
+            f"`refkit env sync {LIGHT_ENVIRONMENT}` into a new cache root: first creation "
+            "(uv's package cache warm)",
+        ),
         ("alone", "the edited snippet alone, fresh process"),
         ("doctest", f"`python -m doctest {PACKAGE}/*.py`"),
         ("imports", "the worker's imports, fresh process (interpreter start included)"),
         ("bare", "`python -c pass`"),
     ]
-    not_builds = {"alone", "doctest", "imports", "bare", "serve"}
-    with_worker = {"cold", "edit", "serve", "zensical_cold"}
+    not_builds = {"alone", "doctest", "imports", "bare", "serve", "env_sync", "env_create"}
+    with_worker = {"cold", "edit", "serve", "zensical_cold", "env_default", "env_cold"}
+    command = f"python scripts/benchmark.py --rounds {rounds}" + (f" --only {only}" if only else "")
+    afterwards = (
+        "then the environment's first creation on its own"
+        if only
+        else "then the environment's first creation and `mkdocs serve` "
+        f"({rounds} save{'' if rounds == 1 else 's'}), each on its own"
+    )
     out = [
-        f"Measured with `python scripts/benchmark.py --rounds {rounds}` on {info['date']}: "
+        f"Measured with `{command}` on {info['date']}: "
         f"{rounds} round{'' if rounds == 1 else 's'} of one build of each scenario, the two "
-        "sides of each comparison back to back; then `mkdocs serve` on its own, "
-        f"{rounds} save{'' if rounds == 1 else 's'}.",
+        f"sides of each comparison back to back; {afterwards}.",
         "",
         f"| scenario | median | min{DASH}max | {TIMES} floor (same host, same round) "
         "| CPU, build process + children | build process peak RSS | worker peak RSS |",
@@ -1194,6 +1367,8 @@ def report_markdown(
     ]
     for key, label in rows:
         samples = results[key]
+        if not samples.seconds:
+            continue  # not measured in this run (`--only`)
         base = results["zensical_floor" if key in ZENSICAL else "floor"]
         ratio, cpu = "—", "—"
         if key not in not_builds:
@@ -1212,8 +1387,69 @@ def report_markdown(
             f"| {cpu} | {rss} | {worker} |"
         )
     cold, z_cold = results["cold"], results["zensical_cold"]
-    median = statistics.median
+    if cold.seconds:
+        out += critical_path_table(cold, z_cold, path, total_snippets)
+    if weights:
+        out += page_weights_table(weights)
     out += [
+        "",
+        "| target | measured | limit | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [f"| {t.name} | {t.measured} | {t.limit} | **{t.verdict}** |" for t in targets]
+    out += [
+        "",
+        "Definitions:",
+        "",
+        "- *Per round*: every ratio (and the big page's added cost) is taken between builds of "
+        "the same round, which ran back to back; a target holds the median of those against its "
+        f"limit, and shows the median (min{DASH}max) over the rounds.",
+        "- *CPU time* is user + system CPU seconds of the `mkdocs build` (or `zensical build`) "
+        "process and of the children it reaped (`RUSAGE_SELF` + `RUSAGE_CHILDREN`: a refkit "
+        "worker and its forks, when one runs). The warm builds are held to their floors by it, "
+        "as a warm build does the host's work plus refkit's and waits for nothing, while on a "
+        "shared machine their wall time is mostly waiting for a core; the wall-time ratio is "
+        "shown beside it. Builds that wait for snippets (cold, edit, serve) are held by wall "
+        "time.",
+    ]
+    if setup is not None:
+        out.append(environments_definition(setup, results["env_create"]))
+    if not only:
+        out += site_definitions(results, info, path, snippet_id)
+    out += ["", "Machine:", ""]
+    out += [f"- {key}: {value}" for key, value in info.items()]
+    return "\n".join(out) + "\n"
+
+
+def environments_definition(setup: EnvironmentSetup, create: Samples) -> str:
+    """The report's paragraph on the version environment scenarios."""
+    light = f"`{LIGHT_ENVIRONMENT}`"
+    recorded = ", ".join(f"`{name}`" for name in setup.shown_recorded) or "none"
+    never = ", ".join(f"`{name}`" for name in setup.never_synced) or "none"
+    first = spread(create.seconds, " s") if create.seconds else "not measured"
+    return (
+        f"- *Version environments*: {light} runs from a cache root of the benchmark's own, in "
+        "its temporary folder (`REFKIT_ENVIRONMENTS_DIR`), made by a real `refkit env sync "
+        f"{LIGHT_ENVIRONMENT}` at the start ({setup.status} in {setup.seconds:.1f} s, uv's "
+        "package cache as found); the user's own synced environments are never used. "
+        f"The other declared environments ({never}) are never synced by the benchmark: their "
+        f"tabs show recorded outputs (the `env cold` builds said so for {recorded}). Every "
+        "other scenario, *env default* included, has `REFKIT_ENVIRONMENTS_DIR` = an empty "
+        "folder: the same site and settings, every snippet in `default` only. *env warm* is "
+        "held to the floor by CPU time, *env cold* to *env default* (back to back) by wall "
+        f"time. *Already up to date* is the wall time of the `refkit env sync "
+        f"{LIGHT_ENVIRONMENT}` process, each round. *First creation* is one such sync into a "
+        "brand-new cache root after the rounds, with nothing beside it, uv's own package cache "
+        f"left warm (the start's sync has just installed the same wheels from it): {first}; "
+        "reported, not a target."
+    )
+
+
+def critical_path_table(
+    cold: Samples, z_cold: Samples, path: CriticalPath, total_snippets: int
+) -> list[str]:
+    median = statistics.median
+    return [
         "",
         "The cold build's critical path (medians over the rounds; the limit and the ratios are "
         "taken per round, then the median):",
@@ -1231,6 +1467,11 @@ def report_markdown(
         f"({median(paired(cold.seconds, path.limits)):.2f} {TIMES} limit) |",
         f"| Zensical cold build | {z_cold.median:.2f} s "
         f"({median(paired(z_cold.seconds, path.limits)):.2f} {TIMES} limit) |",
+    ]
+
+
+def page_weights_table(weights: list[PageWeight]) -> list[str]:
+    out = [
         "",
         "Topic pages' weight (the warm MkDocs build's `site/topics/<page>/index.html`; "
         f"figures and views are its `{DISPLAY_CLASS}` elements, 1 KB = 1,000 bytes):",
@@ -1252,26 +1493,16 @@ def report_markdown(
         f"| {kb(max(w.largest for w in weights)) if count else '—'} "
         f"| {kb(sum(w.before for w in weights))} |"
     )
-    out += [
-        "",
-        "| target | measured | limit | result |",
-        "| --- | --- | --- | --- |",
-    ]
-    out += [f"| {t.name} | {t.measured} | {t.limit} | **{t.verdict}** |" for t in targets]
-    out += [
-        "",
-        "Definitions:",
-        "",
-        "- *Per round*: every ratio (and the big page's added cost) is taken between builds of "
-        "the same round, which ran back to back; a target holds the median of those against its "
-        f"limit, and shows the median (min{DASH}max) over the rounds.",
-        "- *CPU time* is user + system CPU seconds of the `mkdocs build` (or `zensical build`) "
-        "process and of the children it reaped (`RUSAGE_SELF` + `RUSAGE_CHILDREN`: a refkit "
-        "worker and its forks, when one runs). The warm builds are held to their floors by it, "
-        "as a warm build does the host's work plus refkit's and waits for nothing, while on a "
-        "shared machine their wall time is mostly waiting for a core; the wall-time ratio is "
-        "shown beside it. Builds that wait for snippets (cold, edit, serve) are held by wall "
-        "time.",
+    return out
+
+
+def site_definitions(
+    results: dict[str, Samples], info: dict[str, str], path: CriticalPath, snippet_id: str
+) -> list[str]:
+    """The report's definitions of the site scenarios (all but the environments')."""
+    module, _, function = snippet_id.partition(".")
+    serve, z_cold = results["serve"], results["zensical_cold"]
+    out = [
         "- *The snippet's own run time* is the wall time of "
         f'`python -c "from {PACKAGE}.{module} import {function}; {function}()"` in a fresh '
         "Python process (interpreter start, imports and the computation), in the same round. "
@@ -1354,9 +1585,7 @@ def report_markdown(
             "- `mkdocs serve`: MkDocs' own rebuild, which follows for the rest of the site (the "
             f"search index), took {statistics.median(serve.extra['rebuild']):.2f} s (median)."
         )
-    out += ["", "Machine:", ""]
-    out += [f"- {key}: {value}" for key, value in info.items()]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def write_docs(markdown: str) -> None:
@@ -1434,17 +1663,25 @@ class Run:
     snippet_id: str  # the snippet the edit and serve scenarios change
     total: int  # snippets on the site
     jobs: int  # the site's `jobs`: snippets the worker runs at the same time
-    weights: list[PageWeight]  # the warm build's topic pages
+    weights: list[PageWeight]  # the warm build's topic pages (none with `--only environments`)
+    environments: EnvironmentSetup
 
 
 def benchmark(args: argparse.Namespace, work: Path) -> Run:
-    env = base_environment()
+    whole = args.only is None  # else only the environment scenarios and their floor
+    no_environments, environments = work / "no-environments", work / "environments"
+    no_environments.mkdir()
+    # The user's synced environments (heavy TensorFlow ones among them) never run here: every
+    # build sees an empty environments folder unless it runs the benchmark's own environment.
+    env = {**base_environment(), "REFKIT_ENVIRONMENTS_DIR": str(no_environments)}
     repo = work / "repo"
     log(f"copying the repository to {repo}")
     shutil.copytree(REPO, repo, ignore=COPY_IGNORE)
     serve_repo, peer_repo = work / "serve-repo", work / "peer-repo"
-    shutil.copytree(repo, serve_repo)
-    peer_blocks = make_peer_site(repo, peer_repo)
+    peer_blocks = 0
+    if whole:
+        shutil.copytree(repo, serve_repo)
+        peer_blocks = make_peer_site(repo, peer_repo)
     caches, sites, reports = work / "caches", work / "sites", work / "reports"
     for folder in (caches, sites, reports):
         folder.mkdir()
@@ -1456,7 +1693,11 @@ def benchmark(args: argparse.Namespace, work: Path) -> Run:
     snippet_id = args.snippet
     catalog = load_catalog(repo / PACKAGE)
     project = read_project(repo / "mkdocs.yml")
-    jobs = Settings.resolve(project.options, environ=env, project_dir=repo).jobs
+    settings = Settings.resolve(project.options, environ=env, project_dir=repo)
+    jobs = settings.jobs
+    declared = list(settings.declared_environments)
+    if LIGHT_ENVIRONMENT not in declared:
+        raise BenchmarkError(f"mkdocs.yml declares no environment {LIGHT_ENVIRONMENT!r}")
     if snippet_id not in catalog.snippets:
         raise BenchmarkError(f"unknown snippet {snippet_id}")
     module, _, function = snippet_id.partition(".")
@@ -1466,44 +1707,72 @@ def benchmark(args: argparse.Namespace, work: Path) -> Run:
     def refkit_env(cache: Path) -> dict[str, str]:
         return {**env, "REFKIT_CACHE_DIR": str(cache)}
 
+    def live_env(cache: Path) -> dict[str, str]:
+        """A refkit build with the benchmark's own environment live."""
+        return {**refkit_env(cache), "REFKIT_ENVIRONMENTS_DIR": str(environments)}
+
     floor_env = {**env, "REFKIT_ENABLED": "false"}
+
+    log(f"making {LIGHT_ENVIRONMENT} in the benchmark's own cache root (`refkit env sync`)")
+    setup_seconds, setup_status = run_sync(repo, env, environments, LIGHT_ENVIRONMENT)
+    if setup_status != "created":
+        raise BenchmarkError(f"`refkit env sync {LIGHT_ENVIRONMENT}`: {setup_status}, not created")
+    log(f"  {setup_status} in {setup_seconds:.1f} s")
+    setup = EnvironmentSetup(
+        setup_status, setup_seconds, [name for name in declared if name != LIGHT_ENVIRONMENT], []
+    )
 
     log("priming the cache (one cold build, not timed)")
     primed = caches / "primed"
     build = run_build(repo, sites / "prime", refkit_env(primed), reports / "prime.json")
     total = (build.stats() or {}).get("total", 0)
     check_stats(build, "priming build", total, total)
-    if total != peer_blocks:
+    if whole and total != peer_blocks:
         log(f"note: {total} snippets on the refkit site, {peer_blocks} markdown-exec blocks")
-    for name in ("warm", "edit", "serve", "big", "zensical-warm"):
+    for name in ("warm", "edit", "serve", "big", "zensical-warm", "env-warm"):
         shutil.copytree(primed, caches / name)
-    log("warming up the markdown-exec copy (one build, not timed)")
-    run_build(peer_repo, sites / "peer-warmup", floor_env, reports / "peer-warmup.json")
+
+    def check_live(build: Build, scenario: str) -> None:
+        recorded = not_run_environments(build)
+        if LIGHT_ENVIRONMENT in recorded:
+            raise BenchmarkError(f"{scenario}: {LIGHT_ENVIRONMENT} did not run live: {recorded}")
+        setup.shown_recorded = sorted({*setup.shown_recorded, *recorded})
+
+    log(f"priming the cache with {LIGHT_ENVIRONMENT} live (its snippets run there, not timed)")
+    build = run_build(repo, sites / "env-prime", live_env(caches / "env-warm"), reports / "ep.json")
+    env_total = (build.stats() or {}).get("total", 0)
+    check_stats(build, f"priming build with {LIGHT_ENVIRONMENT}", env_total - total, env_total)
+    check_live(build, f"priming build with {LIGHT_ENVIRONMENT}")
+    log(f"  {env_total - total} snippet runs in {LIGHT_ENVIRONMENT}")
 
     # Copies of `repo` with the bytecode its priming build compiled, so that no first measured
     # build compiles refkit. The big page gets its own copy (and cache); each Zensical scenario
     # too, as Zensical writes `site/` and `.cache/` into the project.
-    big_repo, big_floor_repo = work / "big-repo", work / "big-floor-repo"
-    shutil.copytree(repo, big_repo, ignore=RECOPY_IGNORE)
-    (big_repo / "docs" / "big.md").write_text(big_page(), encoding="utf-8")
-    shutil.copytree(big_repo, big_floor_repo, ignore=RECOPY_IGNORE)
     floor_repo = work / "floor-repo"
     shutil.copytree(repo, floor_repo, ignore=RECOPY_IGNORE)
-    zensical_repos = {name: work / f"zensical-{name}-repo" for name in ("floor", "cold", "warm")}
-    for zensical_repo in zensical_repos.values():
-        shutil.copytree(repo, zensical_repo, ignore=RECOPY_IGNORE)
-    for floor in (floor_repo, big_floor_repo, zensical_repos["floor"]):
-        expand_generated(floor)
+    expand_generated(floor_repo)
     run_build(floor_repo, sites / "floor-warmup", floor_env, reports / "floor-warmup.json")
-    run_build(big_floor_repo, sites / "bf-warmup", floor_env, reports / "bf-warmup.json")
-    log("warming up Zensical (a floor and a warm build, not timed)")
-    run_zensical(zensical_repos["floor"], floor_env, reports / "zensical-warmup.json")
-    build = run_zensical(
-        zensical_repos["warm"],
-        refkit_env(caches / "zensical-warm"),
-        reports / "zensical-warmup.json",
-    )
-    check_stats(build, "Zensical warm-up build (cache primed by MkDocs)", 0, total)
+    big_repo, big_floor_repo = work / "big-repo", work / "big-floor-repo"
+    zensical_repos = {name: work / f"zensical-{name}-repo" for name in ("floor", "cold", "warm")}
+    if whole:
+        log("warming up the markdown-exec copy (one build, not timed)")
+        run_build(peer_repo, sites / "peer-warmup", floor_env, reports / "peer-warmup.json")
+        shutil.copytree(repo, big_repo, ignore=RECOPY_IGNORE)
+        (big_repo / "docs" / "big.md").write_text(big_page(), encoding="utf-8")
+        shutil.copytree(big_repo, big_floor_repo, ignore=RECOPY_IGNORE)
+        for zensical_repo in zensical_repos.values():
+            shutil.copytree(repo, zensical_repo, ignore=RECOPY_IGNORE)
+        for floor in (big_floor_repo, zensical_repos["floor"]):
+            expand_generated(floor)
+        run_build(big_floor_repo, sites / "bf-warmup", floor_env, reports / "bf-warmup.json")
+        log("warming up Zensical (a floor and a warm build, not timed)")
+        run_zensical(zensical_repos["floor"], floor_env, reports / "zensical-warmup.json")
+        build = run_zensical(
+            zensical_repos["warm"],
+            refkit_env(caches / "zensical-warm"),
+            reports / "zensical-warmup.json",
+        )
+        check_stats(build, "Zensical warm-up build (cache primed by MkDocs)", 0, total)
     imports = imports_script(catalog.preload_imports)
 
     results = {name: Samples() for name in SCENARIOS}
@@ -1517,11 +1786,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> Run:
         results[name].add_build(build)
         return build
 
-    for number in range(1, args.rounds + 1):
-        log(f"round {number}/{args.rounds}")
-        # Each ratio's two sides run back to back (floor, warm, floor, warm, ... over the rounds),
-        # so slow drift on the machine touches both alike; the targets pair them per round.
-        floor_build(floor_repo, "floor")
+    def site_round(number: int) -> None:
+        """The round's site scenarios after the floor, up to the cold builds."""
         warm_build(repo, "warm", caches / "warm", "warm")
         floor_build(big_floor_repo, "big_floor")
         warm_build(big_repo, "big", caches / "big", "warm + big page")
@@ -1585,6 +1851,26 @@ def benchmark(args: argparse.Namespace, work: Path) -> Run:
         record_durations(results["zensical_cold"], zensical_cache, "Zensical cold", total)
         shutil.rmtree(zensical_cache)
 
+    def environment_colds() -> None:
+        """The default environment alone, then with the light one live: both cold, back to back."""
+        for name, scenario_env, expected in (
+            ("env_default", refkit_env, total),
+            ("env_cold", live_env, env_total),
+        ):
+            cache = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=caches))
+            build = run_build(repo, sites / name, scenario_env(cache), reports / f"{name}.json")
+            check_stats(build, name, expected, expected)
+            entries, compute_sum = cache_compute(cache)
+            if entries != expected:
+                raise BenchmarkError(f"{name}: {entries} cache entries, expected {expected}")
+            results[name].add_build(build)
+            results[name].add_extra("compute_sum", compute_sum)
+            shutil.rmtree(cache)
+        check_live(build, "env_cold")
+        results["env_cold"].add_extra("environment_runs", env_total - total)
+
+    def timings_round() -> None:
+        """The worker's imports, a bare interpreter and the doctests, each a fresh process."""
         # The worker's imports, as it runs them before forking the first snippets.
         seconds, code, output = run_timed([sys.executable, "-c", imports], repo, env)
         if code != 0:
@@ -1604,6 +1890,28 @@ def benchmark(args: argparse.Namespace, work: Path) -> Run:
         if code != 0:
             log(f"doctest failed (exit {code}):\n{output[-2000:]}")
 
+    for number in range(1, args.rounds + 1):
+        log(f"round {number}/{args.rounds}")
+        # Each ratio's two sides run back to back (floor, warm, floor, warm, ... over the rounds),
+        # so slow drift on the machine touches both alike; the targets pair them per round. The
+        # floor sits between the two warm builds held to it.
+        build = run_build(
+            repo, sites / "env-warm", live_env(caches / "env-warm"), reports / "ew.json"
+        )
+        check_stats(build, f"warm with {LIGHT_ENVIRONMENT}", 0, env_total)
+        check_live(build, "env_warm")
+        results["env_warm"].add_build(build)
+        floor_build(floor_repo, "floor")
+        if whole:
+            site_round(number)
+        environment_colds()
+        seconds, status = run_sync(repo, env, environments, LIGHT_ENVIRONMENT)
+        if status != "up to date":
+            raise BenchmarkError(f"`refkit env sync {LIGHT_ENVIRONMENT}`: {status}, not up to date")
+        results["env_sync"].seconds.append(seconds)
+        if whole:
+            timings_round()
+
         log(
             "  "
             + ", ".join(
@@ -1613,22 +1921,38 @@ def benchmark(args: argparse.Namespace, work: Path) -> Run:
             )
         )
 
-    weights = page_weights(sites / "warm")
-    if not weights:
-        raise BenchmarkError(f"no topics/<page>/index.html in the warm build's {sites / 'warm'}")
-    # As `scripts/dev serve` runs it (--dirty), unless --serve-full asks for full rebuilds.
-    serve_options = () if args.serve_full else ("--dirty",)
-    results["serve"].command = " ".join(("mkdocs serve", *serve_options))
-    measure_serve(
-        results["serve"],
-        serve_repo,
-        refkit_env(caches / "serve"),
-        serve_options,
-        SnippetEditor(serve_repo / PACKAGE, snippet_id),
-        page,
-        args.rounds,
-    )
-    return Run(results, snippet_id, total, jobs, weights)
+    log(f"a first creation of {LIGHT_ENVIRONMENT}: `refkit env sync` into a new cache root")
+    first_root = Path(tempfile.mkdtemp(prefix="environments-first-", dir=work))
+    seconds, status = run_sync(repo, env, first_root, LIGHT_ENVIRONMENT)
+    shutil.rmtree(first_root)
+    if status != "created":
+        raise BenchmarkError(f"first creation of {LIGHT_ENVIRONMENT}: {status}, not created")
+    results["env_create"].seconds.append(seconds)
+    log(f"  created in {seconds:.1f} s")
+    made = sorted(p.name for p in environments.iterdir() if not p.name.startswith("."))
+    if made != [LIGHT_ENVIRONMENT]:
+        raise BenchmarkError(f"the benchmark's environments folder holds {made}")
+
+    weights: list[PageWeight] = []
+    if whole:
+        weights = page_weights(sites / "warm")
+        if not weights:
+            raise BenchmarkError(
+                f"no topics/<page>/index.html in the warm build's {sites / 'warm'}"
+            )
+        # As `scripts/dev serve` runs it (--dirty), unless --serve-full asks for full rebuilds.
+        serve_options = () if args.serve_full else ("--dirty",)
+        results["serve"].command = " ".join(("mkdocs serve", *serve_options))
+        measure_serve(
+            results["serve"],
+            serve_repo,
+            refkit_env(caches / "serve"),
+            serve_options,
+            SnippetEditor(serve_repo / PACKAGE, snippet_id),
+            page,
+            args.rounds,
+        )
+    return Run(results, snippet_id, total, jobs, weights, setup)
 
 
 def measure_serve(
@@ -1719,6 +2043,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure `mkdocs serve` with full rebuilds instead of `--dirty` (as scripts/dev serves)",
     )
+    parser.add_argument(
+        "--only",
+        choices=("environments",),
+        help="run only these scenarios: `environments`, the version environments' (and the "
+        "floor their warm build is held to)",
+    )
     parser.add_argument("--json", type=Path, help="also write every sample to this JSON file")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (printed) for inspection"
@@ -1726,14 +2056,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    try:
-        metadata.version("markdown-exec")
-    except metadata.PackageNotFoundError:
-        parser.error('markdown-exec is missing: pip install -e ".[bench]"')
-    try:
-        metadata.version("zensical")
-    except metadata.PackageNotFoundError:
-        parser.error('zensical is missing: pip install -e ".[zensical]"')
+    if args.only and args.write_docs:
+        parser.error(f"--write-docs needs the whole run: {DOCS_PAGE.name} shows every scenario")
+    for distribution, extra in (("markdown-exec", "bench"), ("zensical", "zensical")):
+        if args.only:
+            break  # the environment scenarios use neither
+        try:
+            metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            parser.error(f'{distribution} is missing: pip install -e ".[{extra}]"')
 
     work = Path(tempfile.mkdtemp(prefix="refkit-bench-"))
     started = time.perf_counter()
@@ -1754,11 +2085,22 @@ def main(argv: list[str] | None = None) -> int:
     targets = evaluate(results, path, run.weights)
     info = machine(load_at_start)
     markdown = report_markdown(
-        results, targets, info, args.rounds, run.snippet_id, run.total, path, run.weights
+        results,
+        targets,
+        info,
+        args.rounds,
+        run.snippet_id,
+        run.total,
+        path,
+        run.weights,
+        setup=run.environments,
+        only=args.only,
     )
     print(markdown)
     print("Samples per round, in seconds (wall; CPU of the build process and children):")
     for name, samples in results.items():
+        if not samples.seconds:
+            continue  # not measured in this run (`--only`)
         print(f"  {name:18} " + " ".join(f"{value:6.2f}" for value in samples.seconds))
         if samples.cpu:
             print(f"  {name + ' CPU':18} " + " ".join(f"{value:6.2f}" for value in samples.cpu))
@@ -1786,7 +2128,12 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for name, s in results.items()
             },
-            "critical_path": vars(path) | {"limits": path.limits, "limit": path.limit},
+            "critical_path": (
+                vars(path) | {"limits": path.limits, "limit": path.limit}
+                if results["cold"].seconds
+                else None
+            ),
+            "environments": vars(run.environments),
             "page_weights": [vars(w) for w in run.weights],
             "snippet_durations": {name: s.durations for name, s in results.items() if s.durations},
             "targets": [vars(t) | {"verdict": t.verdict} for t in targets],

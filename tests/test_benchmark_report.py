@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +25,7 @@ def _load_benchmark() -> ModuleType:
 
 
 bench = _load_benchmark()
+TIMES, DASH = bench.TIMES, bench.DASH
 
 
 def test_the_benchmark_examples_hold() -> None:
@@ -179,3 +181,145 @@ def test_the_report_gives_every_table_and_the_page_weights() -> None:
     assert "the longest snippet (`m.demo_b`) | 2.10 s |" in report
     rows = [line for line in report.splitlines() if line.startswith("| ")]
     assert all(line.endswith("|") for line in rows)
+
+
+def _target(results: dict[str, Any], start: str) -> Any:
+    (target,) = (t for name, t in _verdicts(results).items() if name.startswith(start))
+    return target
+
+
+def test_the_environment_cold_target_is_wall_time_against_the_default_alone() -> None:
+    results = _results()
+    results["env_default"].seconds, results["env_default"].cpu = [10.0], [12.0]
+    results["env_cold"].seconds, results["env_cold"].cpu = [14.0], [30.0]  # CPU does not count
+    results["env_cold"].extra["environment_runs"] = [6.0]
+    target = _target(results, "cold build with `transformers-4.57` live")
+    assert target.passed is True
+    assert target.measured.startswith(f"1.40 {TIMES}")
+    assert "6 snippet runs in `transformers-4.57`" in target.measured
+
+    results["env_cold"].seconds = [16.0]
+    assert _target(results, "cold build with `transformers-4.57` live").passed is False
+
+
+def test_the_environment_cold_target_does_not_apply_while_nothing_runs_there() -> None:
+    results = _results()
+    results["env_cold"].seconds = [40.0]  # would fail, but it is the same build as the other
+    results["env_cold"].extra["environment_runs"] = [0.0]
+    target = _target(results, "cold build with `transformers-4.57` live")
+    assert (target.passed, target.verdict) == (None, "N/A")
+    assert "no snippet declares `transformers-4.57` yet" in target.measured
+
+
+def test_the_environment_warm_target_holds_cpu_time_against_the_floor() -> None:
+    results = _results(floor=[4.0], env_warm=[5.0])
+    results["env_warm"].seconds = [9.0]  # waited for a core: not refkit's work
+    target = _target(results, f"warm build with `transformers-4.57` live ≤ 1.3 {TIMES} floor")
+    assert target.passed is True
+    assert target.measured.startswith(f"CPU 1.25 {TIMES}")
+
+    results = _results(floor=[4.0], env_warm=[5.4])
+    assert _target(results, "warm build with `transformers-4.57` live").passed is False
+
+
+def test_the_sync_target_holds_the_median_of_the_rounds() -> None:
+    results = _results()
+    results["env_sync"].seconds = [1.0, 9.0, 2.0]  # one slow round does not fail it
+    target = _target(results, "`refkit env sync transformers-4.57`, already up to date")
+    assert (target.passed, target.measured) == (True, f"2.00 s (1.00{DASH}9.00 s)")
+
+    results["env_sync"].seconds = [6.0, 9.0, 2.0]
+    assert _target(results, "`refkit env sync transformers-4.57`").passed is False
+
+
+def _setup() -> Any:
+    return bench.EnvironmentSetup("created", 54.7, ["legacy-tf", "keras-3"], ["legacy-tf"])
+
+
+def test_the_report_gives_the_environment_rows_and_how_the_environment_was_made() -> None:
+    results = _results()
+    results["env_cold"].extra["environment_runs"] = [6.0]
+    results["env_create"].seconds = [41.5]
+    path = bench.critical_path(results, jobs=2)
+    targets = bench.evaluate(results, path, [])
+    info = {"date": "2026-01-01 00:00 UTC", "zensical": "0.0.73"}
+    report = bench.report_markdown(
+        results, targets, info, 1, "m.demo_a", 56, path, [], setup=_setup()
+    )
+
+    assert "| 12. cold, `transformers-4.57` live (56 + 6 runs;" in report
+    assert "| `refkit env sync transformers-4.57`, already up to date | 4.00 s |" in report
+    first = "| `refkit env sync transformers-4.57` into a new cache root: first creation"
+    assert f"{first} (uv's package cache warm) | 41.50 s | 41.50{DASH}41.50 s | — |" in report
+    assert "(created in 54.7 s, uv's package cache as found)" in report
+    assert "(`legacy-tf`, `keras-3`) are never synced by the benchmark" in report
+    assert "the `env cold` builds said so for `legacy-tf`" in report
+    assert "uv's own package cache left warm" in report and ": 41.50 s; reported" in report
+    # Not a target: the table of targets has no row for it.
+    assert not any("first creation" in t.name for t in targets)
+
+
+def test_an_environments_only_run_reports_its_scenarios_alone() -> None:
+    results = {name: bench.Samples() for name in bench.SCENARIOS}
+    for name in sorted(bench.ENVIRONMENT_SCENARIOS):
+        samples = results[name]
+        samples.seconds, samples.cpu = [4.0, 5.0], [4.0, 4.0]
+        samples.rss_kb, samples.worker_kb = [70_000, 70_000], [0, 0]
+    results["env_create"].seconds = [40.0]
+    path = bench.critical_path(results, jobs=2)
+    targets = bench.evaluate(results, path, [])
+    assert [t.name.split(" ≤")[0] for t in targets] == [
+        "cold build with `transformers-4.57` live",
+        "warm build with `transformers-4.57` live",
+        "`refkit env sync transformers-4.57`, already up to date,",
+    ]
+    info = {"date": "2026-01-01 00:00 UTC"}
+    report = bench.report_markdown(
+        results, targets, info, 2, "m.demo_a", 56, path, [], setup=_setup(), only="environments"
+    )
+    assert "`python scripts/benchmark.py --rounds 2 --only environments`" in report
+    scenarios = [line.split(" | ")[0] for line in report.splitlines() if line.startswith("| ")]
+    assert "| 1. floor: refkit disabled, same pages" in scenarios
+    assert "| 11. cold, no version environment live: the 56 snippets in `default` only" in scenarios
+    assert not any("2. cold: empty cache" in row or "markdown-exec" in row for row in scenarios)
+    assert "critical path" not in report and "Topic pages' weight" not in report
+
+
+def test_a_sync_is_read_from_the_line_of_the_environment_named(tmp_path: Path) -> None:
+    fake = tmp_path / "bin" / "refkit"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "refkit: syncing $3 ..." >&2\n'
+        'echo "other-env         created    1.0 s -"\n'
+        'echo "$3 up to date 0.1 s torch 2.13.0+cpu, transformers 4.57.6 $REFKIT_ENVIRONMENTS_DIR"\n'
+        'test "$3" != broken\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    env = {"PATH": str(fake.parent)}
+    seconds, status = bench.run_sync(tmp_path, env, tmp_path / "envs", "transformers-4.57")
+    assert status == "up to date" and seconds > 0
+    with pytest.raises(bench.BenchmarkError, match="exit 1"):
+        bench.run_sync(tmp_path, env, tmp_path / "envs", "broken")
+
+
+def test_a_cache_counts_a_snippet_once_per_environment_it_ran_in(tmp_path: Path) -> None:
+    for key, duration in (("ab" + "0" * 62, 0.5), ("ab" + "1" * 62, 0.25)):
+        (tmp_path / key[:2]).mkdir(exist_ok=True)
+        entry = {"snippet_id": "m.demo", "duration": duration}
+        (tmp_path / key[:2] / f"{key}.json").write_text(json.dumps(entry), "utf-8")
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "x.json").write_text("{}", "utf-8")
+    assert bench.cache_compute(tmp_path) == (2, 0.75)
+
+
+def test_the_recorded_environments_come_from_the_plugins_notes() -> None:
+    note = (
+        "environment 'legacy-tf' is not run in this build (missing: it was never synced); its "
+        "snippets show their recorded outputs. For live outputs: refkit env sync legacy-tf"
+    )
+    build = bench.Build(
+        1.0, 1, 1, 1.0, 0.0, [["mkdocs.plugins.refkit.engine.plugin", "INFO", note]]
+    )
+    assert bench.not_run_environments(build) == ["legacy-tf"]
