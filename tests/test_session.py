@@ -197,6 +197,25 @@ def test_run_ahead_starts_the_worker_only_when_the_cache_lacks_something(project
         session.close()
 
 
+def test_run_ahead_ignores_a_stale_snippet_that_no_page_embeds(project):
+    """A snippet written before its page would otherwise start the worker in every warm build."""
+    docs = project / "docs"
+    docs.mkdir()
+    (docs / "p.md").write_text(PAGE)  # embeds session.demo_fast only
+    session = open_session(project, execute="auto", cache_dir="cache")
+    try:
+        session.run(["session.demo_fast"])
+        session.close()
+        assert [s for s in session.catalog.snippets if s != "session.demo_fast"]  # others stale
+        session.run_ahead(docs)
+        assert session._runner is None or session._runner._worker is None
+        (docs / "q.md").write_text("!refkit session.demo_raises\n")  # now a page embeds one
+        session.run_ahead(docs)
+        assert session._runner is not None and session._runner._worker is not None
+    finally:
+        session.close()
+
+
 def test_a_build_started_ahead_is_carried_on_by_the_next_build(project):
     """A watcher's start_ahead runs the saved snippet once; the rebuild waits for that run."""
     session = open_session(project, mode="serve", execute="auto", cache_dir="cache")

@@ -73,7 +73,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
                 return None
             self.session = BuildSession.reopen(self.session, settings, mode)
             if self._serve is None:  # serve keeps its worker warm between rebuilds already
-                self.session.run_ahead()
+                self.session.run_ahead(Path(config["docs_dir"]))
         except (SettingsError, SessionError, WorkerError) as exc:
             raise PluginError(f"refkit: {str(exc).removeprefix('refkit: ')}") from exc
         add_page_needs(config)

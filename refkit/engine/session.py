@@ -173,6 +173,14 @@ def plan_page(page: PageSource) -> PagePlan:
     )
 
 
+def _read_text(path: Path) -> str:
+    """A page's text, or ``""`` when it cannot be read (the host reports that page itself)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def _shifted(directive: Directive, lines: int) -> Directive:
     return replace(directive, line=directive.line + lines)
 
@@ -897,7 +905,7 @@ class BuildSession:
             f"{s.executed} run, {s.failed} failed, {s.not_run} not run"
         )
 
-    def run_ahead(self) -> None:
+    def run_ahead(self, docs_dir: Path | None = None) -> None:
         """Start the worker on the imports of the snippets the cache lacks, before pages are read.
 
         A host spends its first second loading configuration and collecting files; a cold build
@@ -906,10 +914,16 @@ class BuildSession:
         worker). Only the imports of the missing snippets are loaded, so an edit of a torch-only
         snippet does not wait for transformers. What must run is the runner's decision
         (:meth:`~refkit.engine.runner.SnippetRunner.warm_up_for`).
+
+        Args:
+            docs_dir: The pages' folder: only snippets whose id its Markdown mentions count. A
+                snippet on no page never runs, so without this it would start the worker in
+                every warm build (a mention in prose only costs a warm-up).
         """
-        stale = (
-            snippet for snippet in self.catalog.snippets.values() if not self._current(snippet)
-        )
+        stale = [s for s in self.catalog.snippets.values() if not self._current(s)]
+        if stale and docs_dir is not None:
+            text = "\n".join(_read_text(page) for page in sorted(docs_dir.rglob("*.md")))
+            stale = [snippet for snippet in stale if snippet.id in text]
         self._make_runner().warm_up_for(stale, self.environment())
 
     def warm_up(self) -> None:
