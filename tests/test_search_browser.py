@@ -227,10 +227,10 @@ def test_search_box_ranks_the_explaining_topic_page_first(browser, site_url, que
 
 
 def test_search_finds_live_output(browser, site_url):
-    # The class name RobertaTokenizer appears on the site only in a live output (the model inputs
-    # page prints which tokenizer classes return token_type_ids), not in any prose or source
-    # (RobertaTokenizerFast, another word, does).
-    word = re.compile(r"\bRobertaTokenizer\b")
+    # The class name DistilBertTokenizer appears on the site only in a live output (the model
+    # inputs page prints which tokenizer classes return token_type_ids), not in any prose or
+    # source (DistilBertTokenizerFast, another word, does).
+    word = re.compile(r"\bDistilBertTokenizer\b")
     repo = Path(__file__).resolve().parent.parent
     assert not any(word.search(page.read_text()) for page in (repo / "docs").rglob("*.md"))
     catalog = load_catalog(repo / "refkit")
@@ -240,12 +240,12 @@ def test_search_finds_live_output(browser, site_url):
         for t in catalog.topics.values()
         for r in t.references
     )
-    results = search(browser, site_url, "RobertaTokenizer")
+    results = search(browser, site_url, "DistilBertTokenizer")
     assert "/topics/model_inputs/" in [urlsplit(url).path for url in results[:TOP_RESULTS]]
 
 
 # Last: the Zensical build starts when the MkDocs one is done and runs while the tests above do.
 def test_zensical_search_box_finds_live_output(browser, zensical_url):
     # As in test_search_finds_live_output: the word is in no prose or shown source of a page.
-    results = zensical_search(browser, zensical_url, "RobertaTokenizer")
+    results = zensical_search(browser, zensical_url, "DistilBertTokenizer")
     assert "/topics/model_inputs/" in [urlsplit(url).path for url in results[:TOP_RESULTS]]
