@@ -173,6 +173,27 @@ def zensical(project: Path, *args: str, env: dict[str, str] | None = None, timeo
     )
 
 
+def synced_six(root: Path, name: str = "six-env"):
+    """A real synced environment ``name`` with six 1.16.0 and no torch, under ``root``.
+
+    About two seconds with uv, which the tests of environments need (skipped without it).
+    """
+    import shutil
+
+    from refkit.engine.environments import Environment, sync
+
+    if shutil.which("uv") is None:
+        try:
+            from uv import find_uv_bin  # noqa: F401
+        except ImportError:
+            pytest.skip("uv is not installed (pip install uv)")
+    [report] = sync(
+        [Environment(name, ("six==1.16.0",), add_torch=False)], cache_root=root, installer="uv"
+    )
+    assert report.ok, report.reason
+    return report
+
+
 LIGHT_ENVIRONMENTS = ("transformers-4.57",)
 """The version environments ``scripts/dev setup`` syncs (its REFKIT_SYNC_ENVIRONMENTS default)."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import synced_six
 
 from refkit.engine.cli import cli
 from refkit.engine.environments import LOCK_NAME, MISSING, check
@@ -278,19 +279,8 @@ GONE_SKIPPED = (
 @pytest.fixture(scope="module")
 def six_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder of a real synced ``six-env`` (six 1.16.0, no torch), made once for the module."""
-    import shutil
-
-    from refkit.engine.environments import Environment, sync
-
-    if shutil.which("uv") is None:
-        try:
-            from uv import find_uv_bin  # noqa: F401
-        except ImportError:
-            pytest.skip("uv is not installed (pip install uv)")
     root = tmp_path_factory.mktemp("environments")
-    env = Environment("six-env", ("six==1.16.0",), add_torch=False)
-    [report] = sync([env], cache_root=root, installer="uv")
-    assert report.ok, report.reason
+    synced_six(root)
     return root
 
 

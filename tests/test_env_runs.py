@@ -8,7 +8,6 @@ default environment has no six, so what a snippet prints tells which interpreter
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import textwrap
 import time
@@ -16,11 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import synced_six
 
 from refkit.engine.assemble import Block
 from refkit.engine.cache import EnvironmentKey, cache_key
 from refkit.engine.drift import read_recorded, write_approved
-from refkit.engine.environments import Environment, SyncReport, sync
+from refkit.engine.environments import Environment, SyncReport
 from refkit.engine.results import OK, OutputEvent, RunEnvironment, SnippetResult
 from refkit.engine.session import BuildSession
 from refkit.engine.settings import Settings
@@ -61,15 +61,7 @@ def demo_plain():
 
 @pytest.fixture(scope="module")
 def six_report(tmp_path_factory: pytest.TempPathFactory) -> SyncReport:
-    if shutil.which("uv") is None:
-        try:
-            from uv import find_uv_bin  # noqa: F401
-        except ImportError:
-            pytest.skip("uv is not installed (pip install uv)")
-    root = tmp_path_factory.mktemp("environments")
-    [report] = sync([SIX_ENV], cache_root=root, installer="uv")
-    assert report.ok, report.reason
-    return report
+    return synced_six(tmp_path_factory.mktemp("environments"))
 
 
 @pytest.fixture
@@ -255,3 +247,41 @@ def test_a_rebuild_runs_again_in_each_environment_only_what_changed(project, six
         assert there is not None and "interpreter" in there.events[0].text
     finally:
         session.close()
+
+
+TIMED = """
+import time
+
+
+def demo_timed():
+    \"\"\"When it ran: CLOCK_MONOTONIC, one clock for every process of the machine.\"\"\"
+    start = time.monotonic()
+    time.sleep(1.0)
+    print(start, time.monotonic())
+"""
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_environments_share_jobs_worker_slots(project, six_report, tmp_path, jobs):
+    # A second environment beside six-env, in the same cache folder.
+    synced_six(six_report.path.parent.parent, "six-too")
+    (project / "notes" / "timed.py").write_text(
+        textwrap.dedent(TIMED)
+        + '\nTITLE = "Timed"\nENVIRONMENTS = {"demo_timed": ("default", "six-env", "six-too")}\n'
+    )
+    declared = {**DECLARED, "six-too": {"requirements": ["six==1.16.0"], "add_torch": False}}
+    session = open_session(project, six_report, execute="always", jobs=jobs, environments=declared)
+    try:
+        results, problems = session.run(["timed.demo_timed"])
+        spans = [
+            tuple(map(float, session.result_in("timed.demo_timed", name).output_text.split()))
+            for name in ("six-env", "six-too")
+        ]
+    finally:
+        session.close()
+    assert problems == [] and results["timed.demo_timed"].ok
+    (_, first_end), (second_start, _) = sorted(spans)
+    if jobs == 1:  # one environment worker at a time: the second starts after the first ends
+        assert second_start >= first_end
+    else:  # two slots: both ran at once
+        assert second_start < first_end

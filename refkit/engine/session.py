@@ -249,6 +249,8 @@ class BuildSession:
     """Declared environment -> what :func:`~refkit.engine.environments.check` found, per build."""
     _env_runners: dict[str, SnippetRunner] = field(default_factory=dict, init=False)
     _env_pending: dict[str, PendingRun] = field(default_factory=dict, init=False)
+    _env_queue: dict[str, list[Snippet]] = field(default_factory=dict, init=False)
+    """Environments waiting for a worker slot (see :meth:`_start_environments`), with their runs."""
     _env_known: dict[tuple[str, str], _Known] = field(default_factory=dict, init=False)
     _env_drifts: dict[tuple[str, str], Drift | None] = field(default_factory=dict, init=False)
     _declarations: tuple[PackageState, dict[Path, Declarations]] = field(
@@ -395,6 +397,8 @@ class BuildSession:
             if (known.result is None and sid in in_flight)
             or (known.result is not None and known.result.ok and self.settings.execute != "always")
         }
+        # Queued runs are of this build's snippets as they were: the new build queues its own.
+        self._env_queue.clear()
         env_in_flight = {
             (snippet.id, name)
             for name, run in self._env_pending.items()
@@ -694,8 +698,7 @@ class BuildSession:
         """
         problems, self._cache_warnings = self._cache_warnings, []
         # The other environments' workers answer meanwhile: their runs were sent first.
-        for name in list(self._env_pending):
-            problems += self._wait_environment(name, snippet_ids)
+        problems += self._wait_environments(snippet_ids)
         pending = self._pending
         if pending is None or self._runner is None:
             return problems
@@ -937,6 +940,7 @@ class BuildSession:
             self._runner.close()
             self._runner = None
         self._env_pending.clear()
+        self._env_queue.clear()
         for runner in self._env_runners.values():
             runner.close()
         self._env_runners.clear()
@@ -1013,7 +1017,7 @@ class BuildSession:
                 execute=s.execute,
                 timeout=s.timeout,
                 device=report.environment.device,
-                jobs=s.jobs,
+                jobs=1,  # the environments share `jobs` between them: see _start_environments
                 max_output=s.max_output,
                 memory_limit=s.memory_limit,
                 environment=report,
@@ -1027,7 +1031,11 @@ class BuildSession:
     ) -> None:
         """Send ``wanted`` to the worker of each other synced environment they declare.
 
-        ``only``: of those environments, just these (``None``: all).
+        ``only``: of those environments, just these (``None``: all). The other environments'
+        workers share ``jobs`` between them: at most ``jobs`` of them run at once, each one
+        snippet at a time, beside the default environment's worker. The rest wait in a queue
+        that :meth:`wait` works through, so a site with many environments (each importing
+        TensorFlow, say) does not start them all at once.
         """
         by_environment: dict[str, list[Snippet]] = {}
         for snippet in wanted:
@@ -1041,37 +1049,75 @@ class BuildSession:
             report = reports.get(name)
             if report is None or not report.ok:
                 continue  # the page shows what was recorded there
-            running = self._env_pending.get(name)
-            owed = running.requests.values() if running is not None else ()
-            in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed}
-            todo = [
-                s
-                for s in snippets
-                if not self._current_in(s, name) and (s.id, s.fingerprint) not in in_flight
-            ]
-            if not todo:
-                continue
-            if running is not None:
-                self._cache_warnings += self._wait_environment(name, None)
-            runner = self._env_runner(name, report)
-            try:
-                pending = runner.start(todo, read_state=self.catalog.state)
-            except WorkerError as exc:
-                # An environment whose worker cannot start is missing, not a broken build.
-                runner.close()
-                reports[name] = replace(report, status=FAILED, reason=str(exc))
-                continue
-            self._cache_warnings.extend(
-                Problem(str(path), f"unusable cache entry deleted ({why}); the snippet runs again")
-                for path, why in pending.cache_warnings
+            if name in self._env_pending or len(self._env_pending) < self._env_slots:
+                self._launch_environment(name, snippets)
+            else:
+                queued = self._env_queue.setdefault(name, [])
+                queued += [s for s in snippets if s not in queued]
+
+    @property
+    def _env_slots(self) -> int:
+        return max(1, self.settings.jobs)
+
+    def _launch_environment(self, name: str, snippets: list[Snippet]) -> None:
+        """Start ``snippets`` in environment ``name``, those not current nor already running."""
+        report = self.environment_reports()[name]
+        running = self._env_pending.get(name)
+        owed = running.requests.values() if running is not None else ()
+        in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed}
+        todo = [
+            s
+            for s in snippets
+            if not self._current_in(s, name) and (s.id, s.fingerprint) not in in_flight
+        ]
+        if not todo:
+            return
+        if running is not None:
+            self._cache_warnings += self._wait_environment(name, None)
+        runner = self._env_runner(name, report)
+        try:
+            pending = runner.start(todo, read_state=self.catalog.state)
+        except WorkerError as exc:
+            # An environment whose worker cannot start is missing, not a broken build.
+            runner.close()
+            self.environment_reports()[name] = replace(report, status=FAILED, reason=str(exc))
+            return
+        self._cache_warnings.extend(
+            Problem(str(path), f"unusable cache entry deleted ({why}); the snippet runs again")
+            for path, why in pending.cache_warnings
+        )
+        for snippet in todo:
+            self._env_known[(snippet.id, name)] = _Known(
+                snippet.fingerprint, pending.results.get(snippet.id)
             )
-            for snippet in todo:
-                self._env_known[(snippet.id, name)] = _Known(
-                    snippet.fingerprint, pending.results.get(snippet.id)
-                )
-            self._absorb_stats(pending.stats)
-            if pending.requests:
-                self._env_pending[name] = pending
+        self._absorb_stats(pending.stats)
+        if pending.requests:
+            self._env_pending[name] = pending
+
+    def _start_queued(self) -> None:
+        """Start queued environments while worker slots are free."""
+        while self._env_queue and len(self._env_pending) < self._env_slots:
+            name = next(iter(self._env_queue))
+            self._launch_environment(name, self._env_queue.pop(name))
+
+    def _wait_environments(self, until: Collection[str] | None) -> list[Problem]:
+        """Wait for the other environments' runs of ``until`` (``None``: all), queued ones too."""
+        problems: list[Problem] = []
+        while True:
+            for name in list(self._env_pending):
+                problems += self._wait_environment(name, until)
+            self._start_queued()
+            needed = [
+                name
+                for name, snippets in self._env_queue.items()
+                if until is None or any(s.id in until for s in snippets)
+            ]
+            if not needed and not (until is None and self._env_pending):
+                return problems
+            if needed and len(self._env_pending) >= self._env_slots:
+                # Every slot is taken by runs not asked for now: finish one to free its slot.
+                problems += self._wait_environment(next(iter(self._env_pending)), None)
+                self._start_queued()
 
     def _current_in(self, snippet: Snippet, name: str) -> bool:
         known = self._env_known.get((snippet.id, name))
