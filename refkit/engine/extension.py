@@ -145,6 +145,10 @@ class _RefkitPreprocessor(Preprocessor):
     def run(self, lines: list[str]) -> list[str]:
         text = "\n".join(lines)
         process = _current_process()
+        if process.sessions and "refkit" not in text.lower():
+            # Nothing to do, and the session has started: mkdocstrings converts every docstring
+            # of the API pages with these extensions too, hundreds of times a build.
+            return lines
         try:
             project = process.project(self.config_file)
             settings = Settings.resolve(

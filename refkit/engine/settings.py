@@ -16,6 +16,7 @@ that settings stay hashable and comparable.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -401,9 +402,23 @@ def _environments(raw: Any, source: str) -> tuple[Environment, ...]:
                 f"{source}: expected a JSON object of environments ({exc})"
             ) from None
     try:
-        return tuple(parse_environments(raw).values())
+        # Zensical makes its extension, and so the settings, anew for every page: parse a
+        # declaration once (checking requirements is most of a page's settings time).
+        text = json.dumps(raw)  # in declared order: the order is the tabs'
+    except (TypeError, ValueError):
+        text = None  # not JSON-like (a test's own objects): parsed every time
+    try:
+        if text is None:
+            return tuple(parse_environments(raw).values())
+        return _parsed_environments(text)
     except EnvironmentConfigError as exc:
         raise SettingsError(f"{source}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_environments(text: str) -> tuple[Environment, ...]:
+    """:func:`parse_environments` of a declaration's JSON text (frozen records: safe to share)."""
+    return tuple(parse_environments(json.loads(text)).values())
 
 
 OPTIONS: tuple[Option, ...] = tuple(
