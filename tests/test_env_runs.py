@@ -285,3 +285,29 @@ def test_the_environments_share_jobs_worker_slots(project, six_report, tmp_path,
         assert second_start >= first_end
     else:  # two slots: both ran at once
         assert second_start < first_end
+
+
+def test_a_rebuild_reuses_the_check_of_the_environments_until_a_folder_changes(
+    project, six_report, monkeypatch
+):
+    # Checking starts each synced environment's Python; serve rebuilds on every save.
+    import refkit.engine.session as session_module
+
+    calls = []
+    real_check = session_module.check
+    monkeypatch.setattr(
+        session_module, "check", lambda *a, **k: calls.append(1) or real_check(*a, **k)
+    )
+    session = open_session(project, six_report)
+    try:
+        assert session.environment_reports()["six-env"].ok
+        session.end_build()  # each build checks again (as one after a sync must) ...
+        assert session.environment_reports()["six-env"].ok
+        assert len(calls) == 1  # ... and reuses the check while the folders are as they were
+        (six_report.path.parent / "new-venv").mkdir()  # what a sync's rename looks like
+        session.end_build()
+        assert session.environment_reports()["six-env"].ok
+        assert len(calls) == 2
+    finally:
+        (six_report.path.parent / "new-venv").rmdir()
+        session.close()

@@ -850,10 +850,11 @@ def _run(
     root = Path(cache_root if cache_root is not None else default_cache_root()).expanduser()
     root = root.absolute()
     reports = []
+    torch = running_torch_version()  # once: a metadata read costs milliseconds per environment
     for env in environments:
         if env.device == "cuda" and gpu is None:
             gpu = gpu_visible()
-        build = _Build(env, root, installer, timeout, gpu=bool(gpu))
+        build = _Build(env, root, installer, timeout, gpu=bool(gpu), torch=torch)
         reports.append(build.run(install=install))
     return reports
 
@@ -1016,9 +1017,18 @@ class _Build:
     """Sync one environment: find it up to date, or build it beside its place and rename it in."""
 
     def __init__(
-        self, env: Environment, root: Path, installer: str, timeout: float, *, gpu: bool
+        self,
+        env: Environment,
+        root: Path,
+        installer: str,
+        timeout: float,
+        *,
+        gpu: bool,
+        torch: str | None,
     ) -> None:
         self.env = env
+        self.torch = torch
+        """The torch running here (:func:`running_torch_version`), which a CPU venv is pinned to."""
         self.folder = root / env.name
         self.installer = installer
         self.timeout = timeout
@@ -1040,7 +1050,7 @@ class _Build:
             )
         try:
             interpreter = _interpreter(self.env.python)
-            requirements = pinned_requirements(self.env, running_torch_version())
+            requirements = pinned_requirements(self.env, self.torch)
         except (_InstallFailed, EnvironmentConfigError) as exc:
             return self.report(FAILED, str(exc))
         key = environment_key(interpreter.tag, requirements, self.env.device)

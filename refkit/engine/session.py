@@ -55,6 +55,7 @@ from refkit.engine.environments import (
     Environment,
     SyncReport,
     check,
+    default_cache_root,
     installed_versions,
 )
 from refkit.engine.frontmatter import split_front_matter
@@ -173,6 +174,23 @@ def plan_page(page: PageSource) -> PagePlan:
     )
 
 
+def _environment_folders(declared: Iterable[Environment], root: Path | None) -> tuple[object, ...]:
+    """What each declared environment's folder holds: names and change times, no Python started."""
+    base = root if root is not None else default_cache_root()
+    seen: list[object] = []
+    for env in declared:
+        try:
+            entries = tuple(
+                sorted(
+                    (entry.name, entry.stat().st_mtime_ns) for entry in (base / env.name).iterdir()
+                )
+            )
+        except OSError:
+            entries = ()
+        seen.append((env, entries))
+    return tuple(seen)
+
+
 def _read_text(path: Path) -> str:
     """A page's text, or ``""`` when it cannot be read (the host reports that page itself)."""
     try:
@@ -247,6 +265,10 @@ class BuildSession:
     """Page -> its source listings, set aside by :meth:`fill` until :meth:`finish_page`."""
     _reports: dict[str, SyncReport] | None = field(default=None, init=False)
     """Declared environment -> what :func:`~refkit.engine.environments.check` found, per build."""
+    _checked: tuple[tuple[object, ...], dict[str, SyncReport]] | None = field(
+        default=None, init=False
+    )
+    """The last check of the environments, and what their folders held then."""
     _env_runners: dict[str, SnippetRunner] = field(default_factory=dict, init=False)
     _env_pending: dict[str, PendingRun] = field(default_factory=dict, init=False)
     _env_queue: dict[str, list[Snippet]] = field(default_factory=dict, init=False)
@@ -957,9 +979,18 @@ class BuildSession:
             if declared is None:
                 declared = self.settings.environments
             folder = self.environments_dir or self.settings.environments_path
-            self._reports = (
-                {r.name: r for r in check(declared, cache_root=folder)} if declared else {}
-            )
+            # Checking starts each synced environment's Python (about 30 ms each): a rebuild
+            # under serve reuses the last check while no environment's folder changed (a sync
+            # renames a new venv into place, so its folder's listing changes).
+            seen = _environment_folders(declared, folder)
+            if self._checked is not None and self._checked[0] == seen:
+                checked = self._checked[1]
+            else:
+                checked = (
+                    {r.name: r for r in check(declared, cache_root=folder)} if declared else {}
+                )
+                self._checked = (seen, checked)
+            self._reports = dict(checked)  # a worker that fails marks its copy only
         return self._reports
 
     def stamp_versions(self, environment: str) -> dict[str, str]:
