@@ -19,6 +19,7 @@ the doctests and the drift check of the default environment have always used.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -131,9 +132,19 @@ def parse_declarations(source: str) -> Declarations:
 def read_declarations(path: Path) -> Declarations:
     """:func:`parse_declarations` of a topic module's file; one that cannot be read declares nothing.
 
-    Discovery reports a file that cannot be read or parsed; the session reads each module once
-    per catalog.
+    Discovery reports a file that cannot be read or parsed. A file is parsed again only when it
+    changed (its size or modification time): a save under serve re-reads that module alone.
     """
+    try:
+        stat = path.stat()
+    except OSError:
+        return Declarations({})
+    return _declarations_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _declarations_of(path: Path, mtime_ns: int, size: int) -> Declarations:
+    """The declarations of ``path`` as it was at ``mtime_ns`` and ``size`` (the cache key)."""
     try:
         return parse_declarations(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
