@@ -210,9 +210,9 @@ def demo_auto_vs_specific_class() -> None:
 
     Examples:
         >>> demo_auto_vs_specific_class()
-        loader                          class              is_fast  word_ids()  offsets
-        AutoTokenizer.from_pretrained   BertTokenizer      True     yes         yes
-        BertTokenizer.from_pretrained   BertTokenizer      True     yes         yes
+        from_pretrained of  class              is_fast  word_ids()  offsets
+        AutoTokenizer       BertTokenizer      True     yes         yes
+        BertTokenizer       BertTokenizer      True     yes         yes
         same ids: True
     """
     from transformers import AutoTokenizer, BertTokenizer
@@ -220,11 +220,11 @@ def demo_auto_vs_specific_class() -> None:
     with saved_demo_tokenizer() as folder:
         auto = AutoTokenizer.from_pretrained(folder)
         specific = BertTokenizer.from_pretrained(folder)
-    print(f"{'loader':<31} {'class':<18} is_fast  word_ids()  offsets")
+    print(f"{'from_pretrained of':<19} {'class':<18} is_fast  word_ids()  offsets")
     for loader, tok in (("AutoTokenizer", auto), ("BertTokenizer", specific)):
         word_ids, offsets = _fast_only_features(tok)
         name = type(tok).__name__
-        print(f"{loader + '.from_pretrained':<31} {name:<18} {tok.is_fast!s:<8} {word_ids:<11} {offsets}")
+        print(f"{loader:<19} {name:<18} {tok.is_fast!s:<8} {word_ids:<11} {offsets}")
     same = auto(SAMPLE_SENTENCE)["input_ids"] == specific(SAMPLE_SENTENCE)["input_ids"]
     print(f"same ids: {same}")
 
