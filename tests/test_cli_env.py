@@ -23,19 +23,23 @@ from refkit.engine.environments import LOCK_NAME, MISSING, check
 from refkit.engine.project import read_project
 from refkit.engine.settings import Settings
 
-DECLARED = """\
-site_name: p
-plugins:
-  - refkit:
-      package_dir: notes
-      environments_dir: envs
-      environments:
-        transformers-4.57:
-          requirements: [transformers==4.57.6]
-        six-old:
-          requirements: [six==1.16.0]
-          add_torch: false
-"""
+
+def declaring(environments: str) -> str:
+    """A ``mkdocs.yml`` whose refkit entry declares ``environments`` (YAML, at any indent)."""
+    body = textwrap.indent(textwrap.dedent(environments), " " * 8)
+    return (
+        "site_name: p\nplugins:\n  - refkit:\n      package_dir: notes\n"
+        f"      environments_dir: envs\n      environments:\n{body}"
+    )
+
+
+DECLARED = declaring("""\
+    transformers-4.57:
+      requirements: [transformers==4.57.6]
+    six-old:
+      requirements: [six==1.16.0]
+      add_torch: false
+    """)
 
 # name, status, seconds, versions, folder: the columns of both commands.
 ROW = re.compile(
@@ -159,20 +163,14 @@ def test_a_bad_declaration_in_mkdocs_yml_names_the_file_the_environment_and_the_
 
 
 def test_a_failed_sync_exits_1_with_its_reason_and_the_others_still_sync(site):
-    config = textwrap.dedent("""\
-        site_name: p
-        plugins:
-          - refkit:
-              package_dir: notes
-              environments_dir: envs
-              environments:
-                old-python:
-                  requirements: [six==1.16.0]
-                  add_torch: false
-                  python: /no/such/python3
-                gpu:
-                  device: cuda
-                  requirements: [torch]
+    config = declaring("""\
+        old-python:
+          requirements: [six==1.16.0]
+          add_torch: false
+          python: /no/such/python3
+        gpu:
+          device: cuda
+          requirements: [torch]
         """)
     (site / "mkdocs.yml").write_text(config)
     done = run("env", "sync")

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import synced_six
+from conftest import synced_six, topic_package
 
 from refkit.engine.assemble import Block
 from refkit.engine.cache import EnvironmentKey, cache_key
@@ -66,9 +66,7 @@ def six_report(tmp_path_factory: pytest.TempPathFactory) -> SyncReport:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "__init__.py").write_text("")
-    (tmp_path / "notes" / "where.py").write_text(textwrap.dedent(TOPIC))
+    (topic_package(tmp_path / "notes") / "where.py").write_text(textwrap.dedent(TOPIC))
     return tmp_path
 
 

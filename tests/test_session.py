@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import topic_package
 
 from refkit.engine.assemble import Block, assemble_page, block_html
 from refkit.engine.render import SOURCE_CLOSE_HTML
@@ -40,9 +41,7 @@ def demo_raises():
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "__init__.py").write_text("")
-    (tmp_path / "notes" / "session.py").write_text(textwrap.dedent(TOPIC))
+    (topic_package(tmp_path / "notes") / "session.py").write_text(textwrap.dedent(TOPIC))
     return tmp_path
 
 
