@@ -32,7 +32,7 @@ The fixes that held while TensorFlow support existed in transformers 4.x:
   ``tensorflow<2.16``;
 * or switch to the PyTorch classes (``RobertaModel`` instead of ``TFRobertaModel``).
 
-Each of these setups runs live on the page (``demo_tf_roberta_here``, declared in
+Each of these setups runs in an environment of its own (``demo_tf_roberta_here``, declared in
 ``ENVIRONMENTS`` for one environment per setup): transformers 4.29.2 on TensorFlow 2.13.1 and
 on 2.16.2 fails with the notes' message, 4.30.2 on 2.13.1 and 4.29.2 on 2.12.1 build and run a
 ``TFRobertaModel``, and 4.38.2 on TensorFlow 2.16.2 refuses Keras 3 until ``tf-keras`` is

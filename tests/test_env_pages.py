@@ -110,9 +110,9 @@ def test_a_material_site_shows_the_tabs_and_builds_strict_with_a_missing_environ
     assert "six 1.16.0" in page and "no six" in page
     assert "Recorded, not run in this build" in page
     assert "<code>refkit env sync gone</code>" in page
-    # The default-only snippet is shown as it always was: no tabs around it.
-    plain = page.split("plain</span>")[0].rsplit("refkit-output", 1)[0]
-    assert plain.count("tabbed-set") == 1
+    # The default-only snippet is shown as it always was: no tab set around its output.
+    assert _classes_around(page, "plain\n") == ["refkit-output"], "one output, outside any tabs"
+    assert "refkit-env-tabs" in _classes_around(page, "six 1.16.0\n")
     assert "WARNING" not in done.stderr
     # The log says, once, which environment was not run and how to get its live outputs.
     assert done.stderr.count("refkit: environment 'gone' is not run in this build") == 1
@@ -138,3 +138,35 @@ def test_without_declared_environments_the_environment_page_is_as_before(project
     session = BuildSession.open(settings)
     html, _ = block_html(session, Block(kind="environment"))
     assert html == '<p class="refkit-note">No snippet output was produced in this build.</p>'
+
+
+def _classes_around(page: str, text: str) -> list[str]:
+    """The classes of the ``div`` elements around the first output span whose text starts ``text``."""
+    from html.parser import HTMLParser
+
+    class Finder(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []  # one entry per open div: its classes
+            self.found: list[str] | None = None
+            self.in_output = False
+
+        def handle_starttag(self, tag, attrs):
+            classes = dict(attrs).get("class") or ""
+            if tag == "div":
+                self.stack.append(classes)
+            self.in_output = tag == "span" and "refkit-stdout" in classes
+
+        def handle_endtag(self, tag):
+            if tag == "div" and self.stack:
+                self.stack.pop()
+            self.in_output = False
+
+        def handle_data(self, data):
+            if self.in_output and data.startswith(text) and self.found is None:
+                self.found = [c for entry in self.stack for c in entry.split()]
+
+    finder = Finder()
+    finder.feed(page)
+    assert finder.found is not None, f"no output {text!r} on the page"
+    return [c for c in finder.found if c.startswith("refkit") or c.startswith("tabbed")]

@@ -309,3 +309,18 @@ def test_a_rebuild_reuses_the_check_of_the_environments_until_a_folder_changes(
     finally:
         (six_report.path.parent / "new-venv").rmdir()
         session.close()
+
+
+def test_settings_that_change_runs_forget_every_environments_results(project, six_report):
+    session = open_session(project, six_report)
+    try:
+        session.run(["where.demo_where"])
+        assert session.result_in("where.demo_where", "six-env") is not None
+        session.reconfigure(
+            session.settings.with_values(max_output=session.settings.max_output + 1)
+        )
+        # Made under other limits: neither environment's result is current any more.
+        assert session.result("where.demo_where") is None
+        assert session.result_in("where.demo_where", "six-env") is None
+    finally:
+        session.close()

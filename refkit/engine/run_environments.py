@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from refkit.engine.discovery import _LITERAL_ERRORS, _PARSE_ERRORS
 from refkit.engine.environments import DEFAULT_ENVIRONMENT
 
 __all__ = [
@@ -83,12 +84,14 @@ def parse_declarations(source: str) -> Declarations:
         ("1: ENVIRONMENTS['demo_a'] must be environment names (strings), not [1]",)
         >>> parse_declarations("x = (").environments
         {}
+        >>> parse_declarations('ENVIRONMENTS = {[1]: "x"}').problems
+        ('1: ENVIRONMENTS must be a literal mapping',)
     """
     if DECLARATION_NAME not in source:
         return Declarations({})  # most modules: no parse (a warm build reads every module)
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except _PARSE_ERRORS:
         return Declarations({})  # discovery reports a module that does not parse
     found: dict[str, tuple[str, ...]] = {}
     problems: list[str] = []
@@ -106,7 +109,7 @@ def parse_declarations(source: str) -> Declarations:
             continue
         try:
             literal = ast.literal_eval(value)
-        except ValueError:
+        except _LITERAL_ERRORS:  # {[1]: "x"} raises TypeError, a deep nesting RecursionError
             problems.append(f"{node.lineno}: {DECLARATION_NAME} must be a literal mapping")
             continue
         if not isinstance(literal, dict):

@@ -23,7 +23,6 @@ live outputs. A site that declares no environment runs exactly as before.
 from __future__ import annotations
 
 import difflib
-import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, fields, replace
@@ -84,7 +83,6 @@ __all__ = [
     "SnippetStatus",
 ]
 
-log = logging.getLogger(__name__)
 
 BuildMode = Literal["build", "serve"]
 SnippetStatus = Literal["approved", "drift", "new", "failed", "not run"]
@@ -218,14 +216,6 @@ class BuildSession:
     Args:
         settings: The resolved options.
         mode: ``build`` (a one-off build: ``on_error: fail`` stops it) or ``serve``.
-        declared_environments: The environments to run in besides ``default``, in place of
-            the settings' ``environments``; ``None``: the settings'.
-        environments_dir: Where synced environments live, in place of the settings'
-            ``environments_dir``; ``None``: the settings' (and without one,
-            :func:`~refkit.engine.environments.default_cache_root`).
-        live_only: In place of the settings' ``live_only`` (``None``: theirs): whether a snippet
-            of a missing environment is a problem that stops a one-off build instead of
-            showing its recorded output.
 
     Raises:
         SessionError: When the settings cannot work on this machine.
@@ -233,9 +223,6 @@ class BuildSession:
 
     settings: Settings
     mode: BuildMode = "build"
-    declared_environments: tuple[Environment, ...] | None = None
-    environments_dir: Path | None = None
-    live_only: bool | None = None
     catalog: Catalog = field(init=False)
     pages: dict[str, PagePlan] = field(default_factory=dict, init=False)
     stats: RunStats = field(default_factory=RunStats, init=False)
@@ -350,6 +337,8 @@ class BuildSession:
         if not settings.same_runs(self.settings):
             self.close()
             self._known.clear()
+            self._env_known.clear()  # the other environments' results were made by those runs too
+            self._env_drifts.clear()
         self.settings = settings
         self._environment = None
         self._reports = None
@@ -975,10 +964,8 @@ class BuildSession:
         Checked once per build (a Python start per environment), none at all without any.
         """
         if self._reports is None:
-            declared = self.declared_environments
-            if declared is None:
-                declared = self.settings.environments
-            folder = self.environments_dir or self.settings.environments_path
+            declared = self.settings.environments
+            folder = self.settings.environments_path
             # Checking starts each synced environment's Python (about 30 ms each): a rebuild
             # under serve reuses the last check while no environment's folder changed (a sync
             # renames a new venv into place, so its folder's listing changes).
@@ -1008,7 +995,7 @@ class BuildSession:
 
     def live_outputs_only(self) -> bool:
         """Whether a missing environment fails a one-off build (``live_only``)."""
-        return self.settings.live_only if self.live_only is None else self.live_only
+        return self.settings.live_only
 
     def environments_of(self, snippet_id: str) -> tuple[str, ...]:
         """The environments a snippet runs in, ``default`` first.
@@ -1206,8 +1193,8 @@ class BuildSession:
         """Say once a build that ``environment`` is not run, and how to get live outputs.
 
         An information, never a warning: a missing environment does not fail a build (see
-        ``live_only`` for one that should). The line goes to this module's logger and to
-        :meth:`take_notes`, for a host to log as information.
+        ``live_only`` for one that should). The line goes to :meth:`take_notes`, for a host
+        to log as information (each host has its own logger).
         """
         if environment in self._noted:
             return
@@ -1219,7 +1206,6 @@ class BuildSession:
             f"show their recorded outputs. For live outputs: refkit env sync {environment}"
         )
         self._notes.append(note)
-        log.info(note)
 
     def take_notes(self) -> list[str]:
         """The information lines of this build so far (each once), for a host to log."""
