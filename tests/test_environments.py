@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import platform
 import select
 import shutil
 import stat
@@ -543,6 +544,44 @@ def test_changed_requirements_replace_the_environment(tmp_path, real_uv):
     assert old.path is not None
     assert not old.path.exists()  # one venv per environment
     assert check([SIX], cache_root=root)[0].status == MISSING
+
+
+def _another_python() -> str | None:
+    """An interpreter of another version than this one, 3.10 or newer, if the machine has one."""
+    import shutil
+
+    for name in ("/usr/bin/python3", "python3.12", "python3.11", "python3.10", "python3"):
+        found = shutil.which(name)
+        if not found:
+            continue
+        done = subprocess.run(
+            [
+                found,
+                "-c",
+                "import sys; print(sys.version_info[:3] >= (3, 10), sys.version.split()[0])",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        newer, version = [*done.stdout.split(), "", ""][:2]
+        if newer == "True" and version != platform.python_version():
+            return found
+    return None
+
+
+@pytest.mark.slow
+def test_a_sync_from_another_python_keeps_this_pythons_environment(tmp_path, real_uv):
+    # Two checkouts on different Pythons share the user's cache: neither may delete the other's.
+    other = _another_python()
+    if other is None:
+        pytest.skip("no second Python of another version on this machine")
+    root = tmp_path / "envs"
+    [here] = sync([SIX], cache_root=root, installer="uv")
+    there_env = Environment("six", ("six==1.16.0",), add_torch=False, python=other)
+    [there] = sync([there_env], cache_root=root, installer="uv")
+    assert (here.status, there.status) == (CREATED, CREATED), there.reason
+    assert here.path != there.path and here.path.exists() and there.path.exists()
+    assert check([SIX], cache_root=root)[0].status == UP_TO_DATE
 
 
 @pytest.mark.slow

@@ -1068,11 +1068,13 @@ class _Build:
                 lock = self.build(venv, key, interpreter, requirements)
             except _InstallFailed as exc:
                 return self.report(FAILED, str(exc), key=key, requirements=requirements)
-            for other in earlier:
+            replaced = [other for other in earlier if _made_with(other, interpreter)]
+            for other in replaced:
                 if other != venv:
-                    # One venv per environment: the one it had before goes once this is in place.
+                    # One venv per environment and Python: the one it had before goes once this
+                    # is in place. Another Python's venv (a second checkout's, say) stays.
                     shutil.rmtree(other, ignore_errors=True)
-            return self.ready(UPDATED if earlier else CREATED, venv, key, requirements, lock)
+            return self.ready(UPDATED if replaced else CREATED, venv, key, requirements, lock)
 
     def found(self, venv: Path, key: str, requirements: tuple[str, ...]) -> SyncReport | None:
         """The ``up to date`` report when the venv has its lock and its Python runs."""
@@ -1232,6 +1234,15 @@ class _Build:
         venv.rename(trash / "venv")
         temporary.rename(venv)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _made_with(venv: Path, interpreter: _Interpreter) -> bool:
+    """Whether ``venv`` was made from ``interpreter`` (a venv without a readable lock counts)."""
+    try:
+        lock = json.loads((venv / LOCK_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # half-made or damaged: nobody's environment
+    return not isinstance(lock, dict) or lock.get("interpreter") in (None, interpreter.tag)
 
 
 def _new_folder(parent: Path, prefix: str) -> Path:
