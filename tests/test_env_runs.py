@@ -112,13 +112,13 @@ def test_a_snippet_runs_in_the_interpreter_of_each_environment_it_declares(proje
         default = results["where.demo_where"]
         assert default is not None and default.ok
         assert default.events[0].text == f"no six\npython {sys.executable}\n"
-        there = session.result_in("where.demo_where", "six-env")
+        there = session.result("where.demo_where", "six-env")
         assert there is not None and there.ok, there
         assert "".join(e.text for e in there.events) == f"six 1.16.0\npython {six_report.python}\n"
         assert there.environment is not None and there.environment.torch == "not installed"
         # Only the declared snippet ran there; the missing environment ran nothing.
-        assert session.result_in("where.demo_plain", "six-env") is None
-        assert session.result_in("where.demo_where", "gone") is None
+        assert session.result("where.demo_plain", "six-env") is None
+        assert session.result("where.demo_where", "gone") is None
         assert sorted(session.stats.executed_ids) == sorted(
             ["where.demo_where", "where.demo_plain", "where.demo_where"]
         )
@@ -137,7 +137,7 @@ def test_results_of_an_environment_are_cached_under_its_lock(project, six_report
         second.run(["where.demo_where"])
         assert second.stats.executed == 0
         assert second.stats.from_cache == 2
-        there = second.result_in("where.demo_where", "six-env")
+        there = second.result("where.demo_where", "six-env")
         assert there is not None and there.from_cache
         assert "six 1.16.0" in there.events[0].text
     finally:
@@ -203,7 +203,7 @@ def test_workers_of_two_environments_run_at_the_same_time(project, six_report):
         started = time.monotonic()
         results, problems = session.run(["sleeper.demo_sleep"])
         elapsed = time.monotonic() - started
-        there = session.result_in("sleeper.demo_sleep", "six-env")
+        there = session.result("sleeper.demo_sleep", "six-env")
     finally:
         session.close()
     assert problems == []
@@ -217,7 +217,7 @@ def test_drift_and_status_hold_each_environment_to_its_own_approved_output(proje
     session = open_session(project, six_report)
     try:
         session.run(["where.demo_where"])
-        there = session.result_in("where.demo_where", "six-env")
+        there = session.result("where.demo_where", "six-env")
         assert there is not None
         assert session.status(there, "six-env") == "new"
         written = write_approved(project / "approved", there, "six-env")
@@ -226,7 +226,7 @@ def test_drift_and_status_hold_each_environment_to_its_own_approved_output(proje
         # The default environment was approved nowhere: its output is still new, and the
         # default environment's approved file was not written.
         assert session.status(session.result("where.demo_where")) == "new"
-        assert session.drift_in("where.demo_where", "six-env") is None
+        assert session.drift("where.demo_where", "six-env") is None
     finally:
         session.close()
 
@@ -241,7 +241,7 @@ def test_a_rebuild_runs_again_in_each_environment_only_what_changed(project, six
         assert changed == {"where.demo_where"}
         session.run(["where.demo_where", "where.demo_plain"])
         assert session.stats.executed_ids == ["where.demo_where", "where.demo_where"]
-        there = session.result_in("where.demo_where", "six-env")
+        there = session.result("where.demo_where", "six-env")
         assert there is not None and "interpreter" in there.events[0].text
     finally:
         session.close()
@@ -272,7 +272,7 @@ def test_the_environments_share_jobs_worker_slots(project, six_report, tmp_path,
     try:
         results, problems = session.run(["timed.demo_timed"])
         spans = [
-            tuple(map(float, session.result_in("timed.demo_timed", name).output_text.split()))
+            tuple(map(float, session.result("timed.demo_timed", name).output_text.split()))
             for name in ("six-env", "six-too")
         ]
     finally:
@@ -315,12 +315,12 @@ def test_settings_that_change_runs_forget_every_environments_results(project, si
     session = open_session(project, six_report)
     try:
         session.run(["where.demo_where"])
-        assert session.result_in("where.demo_where", "six-env") is not None
+        assert session.result("where.demo_where", "six-env") is not None
         session.reconfigure(
             session.settings.with_values(max_output=session.settings.max_output + 1)
         )
         # Made under other limits: neither environment's result is current any more.
         assert session.result("where.demo_where") is None
-        assert session.result_in("where.demo_where", "six-env") is None
+        assert session.result("where.demo_where", "six-env") is None
     finally:
         session.close()

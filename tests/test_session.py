@@ -182,16 +182,22 @@ def test_a_page_is_recognised_by_its_text(project):
     assert session.page_for_body("# Z\n") is None
 
 
+def worker_running(session) -> bool:
+    """Whether the default environment's worker process has been started."""
+    runner = session._runners.get("default")
+    return runner is not None and runner._worker is not None
+
+
 def test_run_ahead_starts_the_worker_only_when_the_cache_lacks_something(project):
     session = open_session(project, execute="auto", cache_dir="cache")
     try:
         session.run_ahead()
-        assert session._runner is not None and session._runner._worker is not None
+        assert worker_running(session)
         session.run(list(session.catalog.snippets))
         session.close()
-        assert session._runner is None
+        assert not session._runners
         session.run_ahead()  # everything that can be cached is: no worker for a warm build
-        assert session._runner is None or session._runner._worker is None
+        assert not worker_running(session)
     finally:
         session.close()
 
@@ -207,10 +213,10 @@ def test_run_ahead_ignores_a_stale_snippet_that_no_page_embeds(project):
         session.close()
         assert [s for s in session.catalog.snippets if s != "session.demo_fast"]  # others stale
         session.run_ahead(docs)
-        assert session._runner is None or session._runner._worker is None
+        assert not worker_running(session)
         (docs / "q.md").write_text("!refkit session.demo_raises\n")  # now a page embeds one
         session.run_ahead(docs)
-        assert session._runner is not None and session._runner._worker is not None
+        assert worker_running(session)
     finally:
         session.close()
 
@@ -236,5 +242,19 @@ def test_a_build_started_ahead_is_carried_on_by_the_next_build(project):
         assert session.begin_build() == {"session.demo_fast"}
         session.end_build()
         assert session.begin_build() == set()
+    finally:
+        session.close()
+
+
+def test_an_unreadable_environments_declaration_is_a_problem_at_its_line(project):
+    module = project / "notes" / "session.py"
+    module.write_text(module.read_text() + '\nENVIRONMENTS = {"demo_fast": [1]}\n')
+    line = module.read_text().splitlines().index('ENVIRONMENTS = {"demo_fast": [1]}') + 1
+    session = open_session(project)
+    try:
+        problems = session.catalog_problems()
+        assert [(p.where, p.fatal) for p in problems] == [(f"notes/session.py:{line}", False)]
+        assert "ENVIRONMENTS['demo_fast'] must be environment names" in problems[0].message
+        assert session.environments_of("session.demo_fast") == ("default",)  # ignored
     finally:
         session.close()

@@ -221,7 +221,7 @@ def _live_html(
     session: BuildSession, snippet: Snippet, where: str, environment: str, *, tabbed: bool = False
 ) -> tuple[str, list[Problem]]:
     """The output, stamp and drift notice of a snippet's result in one environment."""
-    result = session.result_in(snippet.id, environment)
+    result = session.result(snippet.id, environment)
     if result is None:
         reason = "Not run (execute is 'never') and no cached output matches the current code."
         return render.not_run_panel_html(snippet.id, reason), []
@@ -234,7 +234,7 @@ def _live_html(
     extra = session.stamp_versions(environment) if tabbed else {}
     parts = [render.output_html(result), render.stamp_html(result, extra)]
     problems = []
-    drift = session.drift_in(snippet.id, environment)
+    drift = session.drift(snippet.id, environment)
     if drift is not None:
         there, selector = "", ""
         if environment != DEFAULT_ENVIRONMENT:

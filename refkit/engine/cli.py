@@ -410,7 +410,7 @@ def _run(session: BuildSession, plan: _Plan) -> dict[tuple[str, str], SnippetRes
     for problem in problems:  # a damaged cache entry, a cache that cannot be written
         click.echo(f"refkit: {printable(str(problem))}", err=True)
     return {
-        (snippet.id, environment): session.result_in(snippet.id, environment)
+        (snippet.id, environment): session.result(snippet.id, environment)
         for snippet, environment in plan.places
     }
 

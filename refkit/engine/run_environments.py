@@ -47,12 +47,12 @@ class Declarations:
 
     Attributes:
         environments: Function name -> its environments, ``default`` first.
-        problems: ``line: what is wrong`` for each part that could not be read (that part is
+        problems: ``(line, what is wrong)`` for each part that could not be read (that part is
             ignored: the snippet runs in ``default`` only).
     """
 
     environments: dict[str, tuple[str, ...]]
-    problems: tuple[str, ...] = ()
+    problems: tuple[tuple[int, str], ...] = ()
 
     def of(self, function: str) -> tuple[str, ...]:
         """The environments of a snippet function: ``("default",)`` unless declared."""
@@ -81,11 +81,11 @@ def parse_declarations(source: str) -> Declarations:
         >>> d.of("demo_a"), d.of("demo_b"), d.of("demo_c")
         (('default', 'legacy-tf'), ('default', 'x'), ('default',))
         >>> parse_declarations('ENVIRONMENTS = {"demo_a": [1]}').problems
-        ("1: ENVIRONMENTS['demo_a'] must be environment names (strings), not [1]",)
+        ((1, "ENVIRONMENTS['demo_a'] must be environment names (strings), not [1]"),)
         >>> parse_declarations("x = (").environments
         {}
         >>> parse_declarations('ENVIRONMENTS = {[1]: "x"}').problems
-        ('1: ENVIRONMENTS must be a literal mapping',)
+        ((1, 'ENVIRONMENTS must be a literal mapping'),)
     """
     if DECLARATION_NAME not in source:
         return Declarations({})  # most modules: no parse (a warm build reads every module)
@@ -94,7 +94,7 @@ def parse_declarations(source: str) -> Declarations:
     except _PARSE_ERRORS:
         return Declarations({})  # discovery reports a module that does not parse
     found: dict[str, tuple[str, ...]] = {}
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     for node in tree.body:
         value: ast.expr | None = None
         if isinstance(node, ast.Assign):
@@ -110,12 +110,15 @@ def parse_declarations(source: str) -> Declarations:
         try:
             literal = ast.literal_eval(value)
         except _LITERAL_ERRORS:  # {[1]: "x"} raises TypeError, a deep nesting RecursionError
-            problems.append(f"{node.lineno}: {DECLARATION_NAME} must be a literal mapping")
+            problems.append((node.lineno, f"{DECLARATION_NAME} must be a literal mapping"))
             continue
         if not isinstance(literal, dict):
             problems.append(
-                f"{node.lineno}: {DECLARATION_NAME} must be a mapping of snippet function names "
-                f"to environment names, not {type(literal).__name__}"
+                (
+                    node.lineno,
+                    f"{DECLARATION_NAME} must be a mapping of snippet function names to "
+                    f"environment names, not {type(literal).__name__}",
+                )
             )
             continue
         for function, declared in literal.items():
@@ -124,8 +127,11 @@ def parse_declarations(source: str) -> Declarations:
                 isinstance(names, (tuple, list)) and all(isinstance(n, str) for n in names)
             ):
                 problems.append(
-                    f"{node.lineno}: {DECLARATION_NAME}[{function!r}] must be environment names "
-                    f"(strings), not {names!r}"
+                    (
+                        node.lineno,
+                        f"{DECLARATION_NAME}[{function!r}] must be environment names (strings), "
+                        f"not {names!r}",
+                    )
                 )
                 continue
             found[function] = ordered_environments(list(names))

@@ -14,10 +14,12 @@ snippets whose code changed.
 
 Environments (issue 9): a snippet that its topic module declares for other environments than
 ``default`` (:mod:`refkit.engine.run_environments`) also runs in each of them that is synced, in
-a worker of its own started with that environment's Python; its results there are asked for with
-:meth:`BuildSession.result_in`. For an environment that is not there, the page shows its
-recorded (approved) output and :meth:`BuildSession.take_notes` says, once a build, how to get
-live outputs. A site that declares no environment runs exactly as before.
+a worker of its own started with that environment's Python. ``default`` is one environment among
+the others: runners, runs in flight, results and drifts are all kept per environment, and
+:meth:`BuildSession.result` and :meth:`BuildSession.drift` take one (``default`` unless named).
+For an environment that is not there, the page shows its recorded (approved) output and
+:meth:`BuildSession.take_notes` says, once a build, how to get live outputs. A site that
+declares no environment runs exactly as before.
 """
 
 from __future__ import annotations
@@ -229,14 +231,19 @@ class BuildSession:
     dead_links: dict[str, str] = field(default_factory=dict, init=False)
     nav_order: tuple[str, ...] = field(default=(), init=False)
     """The site's pages in its navigation's order, as the host knows them."""
-    _known: dict[str, _Known] = field(default_factory=dict, init=False)
-    _drifts: dict[str, Drift | None] = field(default_factory=dict, init=False)
+    _known: dict[tuple[str, str], _Known] = field(default_factory=dict, init=False)
+    """(snippet id, environment) -> its result and the code it came from."""
+    _drifts: dict[tuple[str, str], Drift | None] = field(default_factory=dict, init=False)
     _cache_warnings: list[Problem] = field(default_factory=list, init=False)
-    _pending: PendingRun | None = field(default=None, init=False)
+    _runners: dict[str, SnippetRunner] = field(default_factory=dict, init=False)
+    """Environment -> the runner of its worker."""
+    _pending: dict[str, PendingRun] = field(default_factory=dict, init=False)
+    """Environment -> the run its worker owes (one at a time per worker)."""
+    _queue: dict[str, list[Snippet]] = field(default_factory=dict, init=False)
+    """Other environments waiting for a worker slot (see :meth:`start`), with their runs."""
     _changed: set[str] = field(default_factory=set, init=False)
     _ahead: bool = field(default=False, init=False)
     _embedded: set[str] = field(default_factory=set, init=False)
-    _runner: SnippetRunner | None = field(default=None, init=False)
     collected: bool = field(default=False, init=False)
     """Whether :meth:`collect` has waited for this build's snippets."""
     _environment: EnvironmentKey | None = field(default=None, init=False)
@@ -256,12 +263,8 @@ class BuildSession:
         default=None, init=False
     )
     """The last check of the environments, and what their folders held then."""
-    _env_runners: dict[str, SnippetRunner] = field(default_factory=dict, init=False)
-    _env_pending: dict[str, PendingRun] = field(default_factory=dict, init=False)
-    _env_queue: dict[str, list[Snippet]] = field(default_factory=dict, init=False)
-    """Environments waiting for a worker slot (see :meth:`_start_environments`), with their runs."""
-    _env_known: dict[tuple[str, str], _Known] = field(default_factory=dict, init=False)
-    _env_drifts: dict[tuple[str, str], Drift | None] = field(default_factory=dict, init=False)
+    _keys: dict[str, EnvironmentKey] = field(default_factory=dict, init=False)
+    """Declared environment -> the environment part of its cache keys, per build."""
     _declarations: tuple[PackageState, dict[Path, Declarations]] = field(
         default_factory=lambda: ((), {}), init=False
     )
@@ -336,13 +339,17 @@ class BuildSession:
         self._check_settings(settings, checked=self.settings)
         if not settings.same_runs(self.settings):
             self.close()
-            self._known.clear()
-            self._env_known.clear()  # the other environments' results were made by those runs too
-            self._env_drifts.clear()
+            self._known.clear()  # every environment's results were made by those runs
+            self._drifts.clear()
         self.settings = settings
-        self._environment = None
-        self._reports = None
+        self._forget_environments()
         self._load_dead_links()
+
+    def _forget_environments(self) -> None:
+        """Read the environments anew: their versions, keys and whether they are there."""
+        self._environment = None
+        self._reports = None  # an environment synced meanwhile runs in the next build
+        self._keys.clear()
 
     def environment(self) -> EnvironmentKey:
         """The environment part of this build's cache keys, read once per build.
@@ -387,7 +394,6 @@ class BuildSession:
         if not keep_pages:
             self.pages.clear()
         self._drifts.clear()
-        self._env_drifts.clear()
         self._noted.clear()
         self._blocks.clear()
         self._listings.clear()
@@ -398,29 +404,21 @@ class BuildSession:
         self.stats = RunStats()
         # A run still in flight (started ahead of this build) is kept: its results are what
         # this build waits for.
-        owed = self._pending.requests.values() if self._pending is not None else ()
-        in_flight = {snippet.id for snippet, _ in owed}
+        in_flight = {
+            (snippet.id, name)
+            for name, run in self._pending.items()
+            for snippet, _ in run.requests.values()
+        }
         # Failures and missing outputs are tried again on every build, as the cache never
         # keeps them; with execute "always", everything is.
         self._known = {
-            sid: known
-            for sid, known in self._known.items()
-            if (known.result is None and sid in in_flight)
+            place: known
+            for place, known in self._known.items()
+            if (known.result is None and place in in_flight)
             or (known.result is not None and known.result.ok and self.settings.execute != "always")
         }
         # Queued runs are of this build's snippets as they were: the new build queues its own.
-        self._env_queue.clear()
-        env_in_flight = {
-            (snippet.id, name)
-            for name, run in self._env_pending.items()
-            for snippet, _ in run.requests.values()
-        }
-        self._env_known = {
-            place: known
-            for place, known in self._env_known.items()
-            if (known.result is None and place in env_in_flight)
-            or (known.result is not None and known.result.ok and self.settings.execute != "always")
-        }
+        self._queue.clear()
         return set(self._changed)
 
     def start_ahead(self) -> set[str]:
@@ -437,7 +435,7 @@ class BuildSession:
         self._ahead = True
         # Never wait here (a host's watcher calls this, and must not stand still): with a run in
         # flight, the next one would have to wait for it, so the rebuild starts these instead.
-        if self._pending is None and not self._env_pending:
+        if not self._pending:
             self.start(sid for sid in changed if sid in self._embedded)
         return changed
 
@@ -463,17 +461,25 @@ class BuildSession:
 
     def end_build(self) -> None:
         """The host has written every page: what changed is shown, nothing is owed."""
-        self._environment = None
-        self._reports = None  # an environment synced meanwhile runs in the next build
+        self._forget_environments()
         self._changed.clear()
         self._embedded = set(self.snippet_pages())
 
     def catalog_problems(self) -> list[Problem]:
-        """Topic modules that could not be read, each with its file and line."""
-        return [
+        """Topic modules that could not be read, or whose ``ENVIRONMENTS`` could not, with file:line.
+
+        A declaration that cannot be read is ignored (its snippets run in ``default`` only).
+        """
+        problems = [
             Problem(f"{error.shown}:{error.line}", f"topic module skipped: {error.reason}")
             for error in self.catalog.errors
         ]
+        base = self.settings.package_path.parent
+        for topic in self.catalog.topics.values():
+            for line, message in self._declared(topic.path).problems:
+                shown = topic.path.relative_to(base).as_posix()
+                problems.append(Problem(f"{shown}:{line}", f"{message}; it is ignored"))
+        return problems
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -637,26 +643,64 @@ class BuildSession:
 
     # -- running ----------------------------------------------------------------------------
 
-    def _current(self, snippet: Snippet) -> bool:
-        known = self._known.get(snippet.id)
+    def _current(self, snippet: Snippet, environment: str = DEFAULT_ENVIRONMENT) -> bool:
+        known = self._known.get((snippet.id, environment))
         return known is not None and known.fingerprint == snippet.fingerprint
 
-    def _make_runner(self) -> SnippetRunner:
-        if self._runner is None:
+    def _runner(self, environment: str = DEFAULT_ENVIRONMENT) -> SnippetRunner:
+        """The runner of ``environment``'s worker, made when first asked for.
+
+        The default environment's worker runs ``jobs`` snippets at a time with this Python;
+        another's runs one at a time with that environment's Python (the environments share
+        ``jobs`` between them: see :meth:`start`), and is made anew once it was synced again.
+        """
+        report = None
+        if environment != DEFAULT_ENVIRONMENT:
+            report = self.environment_reports()[environment]
+        runner = self._runners.get(environment)
+        made = runner.environment if runner is not None else None
+        if (
+            runner is not None
+            and report is not None
+            and (
+                made is None
+                or (made.key, made.path, dict(made.resolved))
+                != (report.key, report.path, dict(report.resolved))
+            )
+        ):
+            runner.close()  # synced again since its worker started
+            runner = None
+        if runner is None:
             s = self.settings
-            self._runner = SnippetRunner(
+            runner = self._runners[environment] = SnippetRunner(
                 s.package_path,
                 cache=None,
                 execute=s.execute,
                 timeout=s.timeout,
-                device=s.device,
-                jobs=s.jobs,
+                device=s.device if report is None else report.environment.device,
+                jobs=s.jobs if report is None else 1,
                 max_output=s.max_output,
                 memory_limit=s.memory_limit,
+                environment=report,
             )
-        self._runner.execute = self.settings.execute
-        self._runner.cache = ResultCache(self.settings.cache_path)
-        return self._runner
+        runner.execute = self.settings.execute
+        runner.cache = ResultCache(self.settings.cache_path)
+        return runner
+
+    def environment_key(self, environment: str = DEFAULT_ENVIRONMENT) -> EnvironmentKey | None:
+        """The environment part of the cache keys in ``environment``, read once per build.
+
+        ``None`` for an environment that is not there. A declared environment's key comes from
+        its lock (see :meth:`~refkit.engine.cache.EnvironmentKey.of_environment`).
+        """
+        if environment == DEFAULT_ENVIRONMENT:
+            return self.environment()
+        if environment not in self._keys:
+            report = self.environment_reports().get(environment)
+            if report is None or not report.ok:
+                return None
+            self._keys[environment] = EnvironmentKey.of_environment(report)
+        return self._keys[environment]
 
     def start(
         self,
@@ -666,38 +710,90 @@ class BuildSession:
         """Start the snippets that planned pages embed (or ``snippet_ids``), without waiting.
 
         Snippets with a current result are skipped; unknown ids are left for the pages to report.
+        Each runs in every environment its module declares that is synced (``default`` always),
+        the other environments' runs sent first. Those workers share ``jobs`` between them: at
+        most ``jobs`` of them run at once, each one snippet at a time, beside the default
+        environment's worker. The rest wait in a queue that :meth:`wait` works through, so a
+        site with many environments (each importing TensorFlow, say) does not start them all
+        at once.
 
         Args:
             snippet_ids: The snippets to start (default: those the planned pages embed).
             environments: Start them only in these of their environments (``default`` among
-                them or not); ``None``: in every one they declare that is synced.
+                them or not); ``None``: in every one they declare.
+
+        Raises:
+            WorkerError: The default environment's worker could not be started.
         """
         ids = snippet_ids if snippet_ids is not None else self.snippet_pages()
         snippets = self.catalog.snippets
-        wanted = [snippets[i] for i in dict.fromkeys(ids) if i in snippets]
-        self._start_environments(wanted, environments)
-        if environments is not None and DEFAULT_ENVIRONMENT not in environments:
-            return
-        owed = self._pending.requests if self._pending is not None else {}
-        in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed.values()}
+        places: dict[str, list[Snippet]] = {}
+        for snippet in (snippets[i] for i in dict.fromkeys(ids) if i in snippets):
+            for name in self.environments_of(snippet.id):
+                if environments is None or name in environments:
+                    places.setdefault(name, []).append(snippet)
+        default = places.pop(DEFAULT_ENVIRONMENT, [])
+        reports = self.environment_reports() if places else {}
+        for name, wanted in places.items():
+            report = reports.get(name)
+            if report is None or not report.ok:
+                continue  # the page shows what was recorded there
+            if name in self._pending or len(self._others_running()) < self._slots:
+                self._launch(name, wanted)
+            else:
+                queued = self._queue.setdefault(name, [])
+                queued += [s for s in wanted if s not in queued]
+        if default:
+            self._launch(DEFAULT_ENVIRONMENT, default)
+
+    @property
+    def _slots(self) -> int:
+        return max(1, self.settings.jobs)
+
+    def _others_running(self) -> list[str]:
+        return [name for name in self._pending if name != DEFAULT_ENVIRONMENT]
+
+    def _launch(self, environment: str, snippets: list[Snippet]) -> None:
+        """Start ``snippets`` in ``environment``, those not current nor already running there."""
+        running = self._pending.get(environment)
+        owed = running.requests.values() if running is not None else ()
+        in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed}
         todo = [
-            s for s in wanted if not self._current(s) and (s.id, s.fingerprint) not in in_flight
+            s
+            for s in snippets
+            if not self._current(s, environment) and (s.id, s.fingerprint) not in in_flight
         ]
         if not todo:
             return
-        if self._pending is not None:
-            self.wait()  # one run at a time: the worker's answers then all belong to it
-        pending = self._make_runner().start(
-            todo, read_state=self.catalog.state, environment=self.environment()
-        )
+        if running is not None:
+            # One run at a time per worker: its answers then all belong to that run.
+            self._cache_warnings += self._wait_in(environment, None)
+        runner = self._runner(environment)
+        try:
+            pending = runner.start(
+                todo, read_state=self.catalog.state, environment=self.environment_key(environment)
+            )
+        except WorkerError as exc:
+            if environment == DEFAULT_ENVIRONMENT:
+                raise
+            # An environment whose worker cannot start is missing, not a broken build.
+            runner.close()
+            report = self.environment_reports()[environment]
+            self.environment_reports()[environment] = replace(
+                report, status=FAILED, reason=str(exc)
+            )
+            return
         self._cache_warnings.extend(
-            Problem(str(path), f"unusable cache entry deleted ({reason}); the snippet runs again")
-            for path, reason in pending.cache_warnings
+            Problem(str(path), f"unusable cache entry deleted ({why}); the snippet runs again")
+            for path, why in pending.cache_warnings
         )
         for snippet in todo:
-            self._known[snippet.id] = _Known(snippet.fingerprint, pending.results.get(snippet.id))
+            self._known[(snippet.id, environment)] = _Known(
+                snippet.fingerprint, pending.results.get(snippet.id)
+            )
         self._absorb_stats(pending.stats)
-        self._pending = pending if pending.requests else None
+        if pending.requests:
+            self._pending[environment] = pending
 
     def wait(
         self, snippet_ids: Collection[str] | None = None, progress: Progress | None = None
@@ -709,24 +805,52 @@ class BuildSession:
         """
         problems, self._cache_warnings = self._cache_warnings, []
         # The other environments' workers answer meanwhile: their runs were sent first.
-        problems += self._wait_environments(snippet_ids)
-        pending = self._pending
-        if pending is None or self._runner is None:
-            return problems
+        while True:
+            for name in self._others_running():
+                problems += self._wait_in(name, snippet_ids)
+            self._start_queued()
+            needed = [
+                name
+                for name, snippets in self._queue.items()
+                if snippet_ids is None or any(s.id in snippet_ids for s in snippets)
+            ]
+            if not needed and not (snippet_ids is None and self._others_running()):
+                break
+            if needed and len(self._others_running()) >= self._slots:
+                # Every slot is taken by runs not asked for now: finish one to free its slot.
+                problems += self._wait_in(self._others_running()[0], None)
+                self._start_queued()
+        if DEFAULT_ENVIRONMENT in self._pending:
+            problems += self._wait_in(DEFAULT_ENVIRONMENT, snippet_ids, progress)
+        # Queued environments started meanwhile may have met unusable cache entries.
+        problems, self._cache_warnings = problems + self._cache_warnings, []
+        return problems
+
+    def _start_queued(self) -> None:
+        """Start queued environments while worker slots are free."""
+        while self._queue and len(self._others_running()) < self._slots:
+            name = next(iter(self._queue))
+            self._launch(name, self._queue.pop(name))
+
+    def _wait_in(
+        self, environment: str, until: Collection[str] | None, progress: Progress | None = None
+    ) -> list[Problem]:
+        """Wait for ``environment``'s run of ``until`` (``None``: all it owes)."""
+        pending = self._pending[environment]
         before = replace(pending.stats, executed_ids=list(pending.stats.executed_ids))
         errors_before = len(pending.cache_errors)
-        self._runner.finish(pending, progress=progress, until=snippet_ids)
+        self._runners[environment].finish(pending, progress=progress, until=until)
         for snippet_id, result in pending.results.items():
-            known = self._known.get(snippet_id)
+            known = self._known.get((snippet_id, environment))
             # The fingerprint stays the one the snippet was started with: a result of code that
             # changed since is not current.
             if known is not None and known.result is not result:
                 known.result = result
-                self._drifts.pop(snippet_id, None)
+                self._drifts.pop((snippet_id, environment), None)
         self._absorb_stats(pending.stats, before)
         if not pending.requests:
-            self._pending = None
-        return problems + [
+            del self._pending[environment]
+        return [
             Problem("", f"cannot write the result cache ({error}); results are not kept")
             for error in pending.cache_errors[errors_before:]
         ]
@@ -762,7 +886,7 @@ class BuildSession:
     ) -> tuple[dict[str, SnippetResult | None], list[Problem]]:
         """Start and wait for ``snippet_ids``; their results and the problems met keeping them.
 
-        The results are the default environment's; :meth:`result_in` answers for the others.
+        The results are the default environment's; :meth:`result` answers for the others.
         ``environments`` limits where they run, as for :meth:`start`.
         """
         ids = list(dict.fromkeys(snippet_ids))
@@ -770,10 +894,12 @@ class BuildSession:
         problems = self.wait(progress=progress)
         return {i: self.result(i) for i in ids}, problems
 
-    def result(self, snippet_id: str) -> SnippetResult | None:
-        """The current result of a snippet (``None``: not run, or not started yet)."""
+    def result(
+        self, snippet_id: str, environment: str = DEFAULT_ENVIRONMENT
+    ) -> SnippetResult | None:
+        """A snippet's current result in an environment (``None``: not run there, or not yet)."""
         snippet = self.catalog.snippets.get(snippet_id)
-        known = self._known.get(snippet_id)
+        known = self._known.get((snippet_id, environment))
         if snippet is None or known is None or known.fingerprint != snippet.fingerprint:
             return None
         return known.result
@@ -815,23 +941,20 @@ class BuildSession:
         In a declared environment, the one its worker cached under its lock (``None`` when the
         environment is not there).
         """
-        if environment == DEFAULT_ENVIRONMENT:
-            key = cache_key(snippet, self.environment())
-        else:
-            report = self.environment_reports().get(environment)
-            if report is None or not report.ok:
-                return None
-            key = cache_key(snippet, EnvironmentKey.of_environment(report))
-        return ResultCache(self.settings.cache_path).get(key)
+        environment_key = self.environment_key(environment)
+        if environment_key is None:
+            return None
+        return ResultCache(self.settings.cache_path).get(cache_key(snippet, environment_key))
 
     # -- verdicts -------------------------------------------------------------------------
 
-    def drift(self, snippet_id: str) -> Drift | None:
-        """How a snippet's live output differs from its approved one, or ``None``."""
-        if snippet_id not in self._drifts:
-            result = self.result(snippet_id)
-            self._drifts[snippet_id] = self.drift_of(result) if result is not None else None
-        return self._drifts[snippet_id]
+    def drift(self, snippet_id: str, environment: str = DEFAULT_ENVIRONMENT) -> Drift | None:
+        """How a snippet's live output in an environment differs from the one approved there."""
+        place = (snippet_id, environment)
+        if place not in self._drifts:
+            result = self.result(snippet_id, environment)
+            self._drifts[place] = None if result is None else self.drift_of(result, environment)
+        return self._drifts[place]
 
     def drift_of(
         self, result: SnippetResult, environment: str = DEFAULT_ENVIRONMENT
@@ -906,7 +1029,7 @@ class BuildSession:
         """The environments current outputs came from, most outputs first."""
         counts = Counter(
             known.result.environment
-            for known in [*self._known.values(), *self._env_known.values()]
+            for known in self._known.values()
             if known.result is not None and known.result.environment is not None
         )
         return sorted(counts.items(), key=lambda item: -item[1])
@@ -938,23 +1061,19 @@ class BuildSession:
         if stale and docs_dir is not None:
             text = "\n".join(_read_text(page) for page in sorted(docs_dir.rglob("*.md")))
             stale = [snippet for snippet in stale if snippet.id in text]
-        self._make_runner().warm_up_for(stale, self.environment())
+        self._runner().warm_up_for(stale, self.environment())
 
     def warm_up(self) -> None:
         """Start the worker now and import what snippets need, so the next edit runs at once."""
-        self._make_runner().warm_up(self.catalog.preload_imports)
+        self._runner().warm_up(self.catalog.preload_imports)
 
     def close(self) -> None:
         """Stop the workers and forget what they owed."""
-        self._pending = None
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
-        self._env_pending.clear()
-        self._env_queue.clear()
-        for runner in self._env_runners.values():
+        self._pending.clear()
+        self._queue.clear()
+        for runner in self._runners.values():
             runner.close()
-        self._env_runners.clear()
+        self._runners.clear()
 
     # -- environments -----------------------------------------------------------------------
 
@@ -1016,174 +1135,6 @@ class BuildSession:
         if path not in known:
             known[path] = read_declarations(path)
         return known[path]
-
-    def _env_runner(self, name: str, report: SyncReport) -> SnippetRunner:
-        runner = self._env_runners.get(name)
-        made = runner.environment if runner is not None else None
-        if runner is not None and (
-            made is None
-            or (made.key, made.path, dict(made.resolved))
-            != (report.key, report.path, dict(report.resolved))
-        ):
-            runner.close()  # synced again since its worker started
-            runner = None
-        if runner is None:
-            s = self.settings
-            runner = self._env_runners[name] = SnippetRunner(
-                s.package_path,
-                cache=None,
-                execute=s.execute,
-                timeout=s.timeout,
-                device=report.environment.device,
-                jobs=1,  # the environments share `jobs` between them: see _start_environments
-                max_output=s.max_output,
-                memory_limit=s.memory_limit,
-                environment=report,
-            )
-        runner.execute = self.settings.execute
-        runner.cache = ResultCache(self.settings.cache_path)
-        return runner
-
-    def _start_environments(
-        self, wanted: Iterable[Snippet], only: Collection[str] | None = None
-    ) -> None:
-        """Send ``wanted`` to the worker of each other synced environment they declare.
-
-        ``only``: of those environments, just these (``None``: all). The other environments'
-        workers share ``jobs`` between them: at most ``jobs`` of them run at once, each one
-        snippet at a time, beside the default environment's worker. The rest wait in a queue
-        that :meth:`wait` works through, so a site with many environments (each importing
-        TensorFlow, say) does not start them all at once.
-        """
-        by_environment: dict[str, list[Snippet]] = {}
-        for snippet in wanted:
-            for name in self.environments_of(snippet.id)[1:]:
-                if only is None or name in only:
-                    by_environment.setdefault(name, []).append(snippet)
-        if not by_environment:
-            return
-        reports = self.environment_reports()
-        for name, snippets in by_environment.items():
-            report = reports.get(name)
-            if report is None or not report.ok:
-                continue  # the page shows what was recorded there
-            if name in self._env_pending or len(self._env_pending) < self._env_slots:
-                self._launch_environment(name, snippets)
-            else:
-                queued = self._env_queue.setdefault(name, [])
-                queued += [s for s in snippets if s not in queued]
-
-    @property
-    def _env_slots(self) -> int:
-        return max(1, self.settings.jobs)
-
-    def _launch_environment(self, name: str, snippets: list[Snippet]) -> None:
-        """Start ``snippets`` in environment ``name``, those not current nor already running."""
-        report = self.environment_reports()[name]
-        running = self._env_pending.get(name)
-        owed = running.requests.values() if running is not None else ()
-        in_flight = {(snippet.id, snippet.fingerprint) for snippet, _ in owed}
-        todo = [
-            s
-            for s in snippets
-            if not self._current_in(s, name) and (s.id, s.fingerprint) not in in_flight
-        ]
-        if not todo:
-            return
-        if running is not None:
-            self._cache_warnings += self._wait_environment(name, None)
-        runner = self._env_runner(name, report)
-        try:
-            pending = runner.start(todo, read_state=self.catalog.state)
-        except WorkerError as exc:
-            # An environment whose worker cannot start is missing, not a broken build.
-            runner.close()
-            self.environment_reports()[name] = replace(report, status=FAILED, reason=str(exc))
-            return
-        self._cache_warnings.extend(
-            Problem(str(path), f"unusable cache entry deleted ({why}); the snippet runs again")
-            for path, why in pending.cache_warnings
-        )
-        for snippet in todo:
-            self._env_known[(snippet.id, name)] = _Known(
-                snippet.fingerprint, pending.results.get(snippet.id)
-            )
-        self._absorb_stats(pending.stats)
-        if pending.requests:
-            self._env_pending[name] = pending
-
-    def _start_queued(self) -> None:
-        """Start queued environments while worker slots are free."""
-        while self._env_queue and len(self._env_pending) < self._env_slots:
-            name = next(iter(self._env_queue))
-            self._launch_environment(name, self._env_queue.pop(name))
-
-    def _wait_environments(self, until: Collection[str] | None) -> list[Problem]:
-        """Wait for the other environments' runs of ``until`` (``None``: all), queued ones too."""
-        problems: list[Problem] = []
-        while True:
-            for name in list(self._env_pending):
-                problems += self._wait_environment(name, until)
-            self._start_queued()
-            needed = [
-                name
-                for name, snippets in self._env_queue.items()
-                if until is None or any(s.id in until for s in snippets)
-            ]
-            if not needed and not (until is None and self._env_pending):
-                return problems
-            if needed and len(self._env_pending) >= self._env_slots:
-                # Every slot is taken by runs not asked for now: finish one to free its slot.
-                problems += self._wait_environment(next(iter(self._env_pending)), None)
-                self._start_queued()
-
-    def _current_in(self, snippet: Snippet, name: str) -> bool:
-        known = self._env_known.get((snippet.id, name))
-        return known is not None and known.fingerprint == snippet.fingerprint
-
-    def _wait_environment(self, name: str, until: Collection[str] | None) -> list[Problem]:
-        pending = self._env_pending[name]
-        runner = self._env_runners[name]
-        before = replace(pending.stats, executed_ids=list(pending.stats.executed_ids))
-        errors_before = len(pending.cache_errors)
-        runner.finish(pending, until=until)
-        for snippet_id, result in pending.results.items():
-            known = self._env_known.get((snippet_id, name))
-            if known is not None and known.result is not result:
-                known.result = result
-                self._env_drifts.pop((snippet_id, name), None)
-        self._absorb_stats(pending.stats, before)
-        if not pending.requests:
-            del self._env_pending[name]
-        return [
-            Problem("", f"cannot write the result cache ({error}); results are not kept")
-            for error in pending.cache_errors[errors_before:]
-        ]
-
-    def result_in(self, snippet_id: str, environment: str) -> SnippetResult | None:
-        """A snippet's current result in an environment (``None``: not run there, or not yet).
-
-        For ``default``, what :meth:`result` answers.
-        """
-        if environment == DEFAULT_ENVIRONMENT:
-            return self.result(snippet_id)
-        snippet = self.catalog.snippets.get(snippet_id)
-        known = self._env_known.get((snippet_id, environment))
-        if snippet is None or known is None or known.fingerprint != snippet.fingerprint:
-            return None
-        return known.result
-
-    def drift_in(self, snippet_id: str, environment: str) -> Drift | None:
-        """How a snippet's live output in an environment differs from the one approved there."""
-        if environment == DEFAULT_ENVIRONMENT:
-            return self.drift(snippet_id)
-        place = (snippet_id, environment)
-        if place not in self._env_drifts:
-            result = self.result_in(snippet_id, environment)
-            self._env_drifts[place] = (
-                self.drift_of(result, environment) if result is not None else None
-            )
-        return self._env_drifts[place]
 
     def recorded(self, snippet_id: str, environment: str) -> Recorded | None:
         """The approved output of a snippet in an environment, shown where it cannot run."""
