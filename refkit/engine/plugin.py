@@ -1,24 +1,16 @@
 """The ``refkit`` MkDocs plugin: MkDocs events translated into calls of a build session.
 
-Events used, and why:
-
-- ``on_startup``: remember ``build`` or ``serve``; the plugin object, and with it the session and
-  its warm worker, then lives across ``mkdocs serve`` rebuilds.
-- ``on_config``: resolve the settings (``mkdocs.yml``, then the environment), open or reconfigure
-  the session, turn on the Markdown extensions the output needs, add the stylesheet.
+- ``on_startup``: the plugin, its session and warm worker live across ``mkdocs serve`` rebuilds.
+- ``on_config``: settings (``mkdocs.yml``, then the environment), the session, what pages need.
 - ``on_files``: plan every page and start every snippet they embed, in one batch, so the worker
   runs them while MkDocs converts the pages.
 - ``on_page_markdown``: directives become sources and placeholders; references are appended.
-- ``on_page_context``: wait for the snippets, then put their escaped output in place of the
-  placeholders, before the search plugin indexes the page, so outputs are searchable (source
-  listings, which search leaves out, are set aside until ``on_post_page``, so it need not parse
-  them); write a topic page's notebook and script beside it.
-- ``on_nav``: the navigation's order of pages, for the table of topics.
-- ``on_nav`` / ``on_env``: under ``mkdocs serve``, keep the navigation, the environment and the
-  theme's compiled templates for the next rebuild (see :mod:`refkit.engine.serve_watch`).
-- ``on_serve``: watch the topic package; a save starts the changed snippets at once, and under
-  ``--dirty``, when only snippets changed, their pages are rebuilt and shown before the rest.
-- ``on_post_build`` / ``on_build_error`` / ``on_shutdown``: write the stylesheet; stop the worker.
+- ``on_page_context``: wait for the snippets and put their escaped output in place, before the
+  search plugin indexes the page (outputs are searchable; source listings, which search leaves
+  out, are set aside until ``on_post_page``); write a topic page's notebook and script.
+- ``on_nav``, ``on_env``, ``on_serve``: the navigation's order for the table of topics; under
+  ``mkdocs serve``, what :mod:`refkit.engine.serve_watch` keeps and watches.
+- ``on_post_build``, ``on_build_error``, ``on_shutdown``: write the stylesheet; stop the worker.
 """
 
 from __future__ import annotations
@@ -32,6 +24,7 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
+from refkit.engine.assemble import restore_sources, set_aside_sources
 from refkit.engine.downloads import download_links, write_page_downloads
 from refkit.engine.mkdocs_config import STYLESHEET, RefkitConfig, add_page_needs, write_stylesheet
 from refkit.engine.progress import ProgressLine
@@ -54,6 +47,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.command = "build"
         self.session: BuildSession | None = None
         self._serve: DevServer | None = None
+        self._listings: dict[str, list[str]] = {}
         self.stats = RunStats()
         """What the last build ran and took from the cache (for logs, tests and benchmarks)."""
 
@@ -86,6 +80,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             return None
         if self._serve is not None:  # the docs' state first, then the pages are read
             self._serve.files_read(config, files)
+        self._listings.clear()  # a build that broke off may have left some
         pages = files.documentation_pages()
         try:
             stale = self.session.begin_pages(PageSource(f.src_uri, f.content_string) for f in pages)
@@ -125,7 +120,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         if self.session is None or page.content is None or not self.session.has_placeholders(uri):
             return None
         self._collect()
-        page.content, problems = self.session.fill(uri, page.content)
+        html, problems = self.session.fill(uri, page.content)
+        page.content, self._listings[uri] = set_aside_sources(html)  # search need not parse them
         if (plan := self.session.pages.get(uri)) is not None and plan.topic:
             folder = Path(config.site_dir, page.file.dest_uri).parent  # links name it from there
             problems += write_page_downloads(self.session, plan, folder)[1]
@@ -134,7 +130,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         """Put back the source listings ``on_page_context`` set aside while search indexed."""
-        return self.session.finish_page(page.file.src_uri, output) if self.session else None
+        return restore_sources(output, self._listings.pop(page.file.src_uri, []))
 
     def _collect(self) -> None:
         """Wait for the snippets started in ``on_files``, once per build, with progress."""

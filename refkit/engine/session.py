@@ -255,8 +255,6 @@ class BuildSession:
     """What the last :meth:`prune_cache` decided from: the catalog, the environment, the folder."""
     _blocks: dict[str, dict[str, Block]] = field(default_factory=dict, init=False)
     """Page -> placeholder token -> what stands for it, between :meth:`assemble` and :meth:`fill`."""
-    _listings: dict[str, list[str]] = field(default_factory=dict, init=False)
-    """Page -> its source listings, set aside by :meth:`fill` until :meth:`finish_page`."""
     _reports: dict[str, SyncReport] | None = field(default=None, init=False)
     """Declared environment -> what :func:`~refkit.engine.environments.check` found, per build."""
     _checked: tuple[tuple[object, ...], dict[str, SyncReport]] | None = field(
@@ -396,7 +394,6 @@ class BuildSession:
         self._drifts.clear()
         self._noted.clear()
         self._blocks.clear()
-        self._listings.clear()
         self.collected = False
         if self._ahead:
             self._ahead = False
@@ -562,27 +559,17 @@ class BuildSession:
     def fill(self, path: str, html: str) -> tuple[str, list[Problem]]:
         """The converted page ``html`` with outputs in place of :meth:`assemble`'s placeholders.
 
-        Call it once the page's snippets have results (:meth:`collect`), once per page. The
-        source listings are set aside (a search plugin would parse them for nothing); give the
-        finished page to :meth:`finish_page` to put them back.
+        Call it once the page's snippets have results (:meth:`collect`), once per page.
 
         Returns:
             The HTML and the problems its outputs show.
         """
-        from refkit.engine.assemble import fill_placeholders, set_aside_sources
+        from refkit.engine.assemble import fill_placeholders
 
         blocks = self._blocks.pop(path, None)
         if not blocks:
             return html, []
-        html, problems = fill_placeholders(html, blocks, self)
-        html, self._listings[path] = set_aside_sources(html)
-        return html, problems
-
-    def finish_page(self, path: str, output: str) -> str:
-        """The page's final HTML with its source listings back (see :meth:`fill`)."""
-        from refkit.engine.assemble import restore_sources
-
-        return restore_sources(output, self._listings.pop(path, []))
+        return fill_placeholders(html, blocks, self)
 
     def has_placeholders(self, path: str) -> bool:
         """Whether :meth:`assemble` left placeholders in the page ``path`` for :meth:`fill`."""
