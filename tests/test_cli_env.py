@@ -102,7 +102,10 @@ def test_list_shows_each_environment_its_status_stamp_folder_and_requirements(si
     details = lines[lines.index(table["transformers-4.57"][0]) + 1 :]
     assert details[0] == "    requirements: transformers==4.57.6"
     assert re.fullmatch(r"    installs: transformers==4\.57\.6 torch==\S+", details[1])
-    assert details[2] == ("    it was never synced; `refkit env sync transformers-4.57` makes it")
+    assert details[2:4] == [
+        "    it was never synced",
+        "    make it with: refkit env sync transformers-4.57",
+    ]
     assert "    requirements: six==1.16.0" in lines
     assert not (site / "envs" / "transformers-4.57").exists()  # list installs nothing
 

@@ -82,7 +82,7 @@ def test_an_environment_the_site_does_not_declare_is_named_with_its_page_line(pr
     [problem] = problems
     assert problem.where == "topic.md:7"
     assert "names environment 'typo-env', which the site does not declare" in problem.message
-    assert "declared: gone, six-env" in problem.message
+    assert "declared: six-env, gone" in problem.message  # as the site declares them
     assert html.count('<div class="tabbed-block">') == 3
 
 

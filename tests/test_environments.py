@@ -53,6 +53,7 @@ from refkit.engine.environments import (
 )
 from refkit.engine.messages import Finished, MessageDecoder, Ready, RunRequest, Started, encode
 from refkit.engine.results import OK
+from refkit.engine.run_environments import remedy
 
 # The sync-mechanics tests turn torch off on purpose: with it, each would install (and compile)
 # 700 MB of torch to prove what six proves. Torch pinning has its own real test below.
@@ -292,7 +293,7 @@ def test_check_uses_the_variables_cache_root_and_reports_a_never_synced_one(tmp_
     assert report.status == MISSING
     assert not report.ok
     assert "never synced" in report.reason
-    assert "refkit env sync six" in report.reason
+    assert remedy(report) == "make it with: refkit env sync six"  # said beside the reason
     assert report.requirements == ("six==1.16.0",)
     assert not (tmp_path / "envs").exists()  # looking creates nothing
 

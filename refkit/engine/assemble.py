@@ -28,6 +28,7 @@ from refkit.engine.directive import (
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
 from refkit.engine.environments import DEFAULT_ENVIRONMENT
+from refkit.engine.run_environments import absence, accept_command, undeclared_reason
 from refkit.engine.session import BuildSession, Problem
 
 __all__ = [
@@ -236,14 +237,13 @@ def _live_html(
     problems = []
     drift = session.drift(snippet.id, environment)
     if drift is not None:
-        there, selector = "", ""
-        if environment != DEFAULT_ENVIRONMENT:
-            there, selector = f" in environment {environment}", f" --env {environment}"
+        there = "" if environment == DEFAULT_ENVIRONMENT else f" in environment {environment}"
         problems.append(
             Problem(
                 where,
-                f"snippet {snippet.id}{there} no longer gives its approved output (refkit "
-                f"accept {snippet.id}{selector} records it if the change is right):\n{drift.diff}",
+                f"snippet {snippet.id}{there} no longer gives its approved output "
+                f"({accept_command(snippet.id, environment)} records it if the change is "
+                f"right):\n{drift.diff}",
             )
         )
         parts.append(render.drift_notice_html(drift))
@@ -258,10 +258,8 @@ def _environment_html(
         return _live_html(session, snippet, where, environment, tabbed=True)
     report = session.environment_reports().get(environment)
     if report is None:
-        declared = ", ".join(sorted(session.environment_reports())) or "none"
         reason = (
-            f"snippet {snippet.id} names environment {environment!r}, which the site does not "
-            f"declare (declared: {declared})"
+            f"snippet {snippet.id} {undeclared_reason(environment, session.environment_reports())}"
         )
         return render.not_run_panel_html(snippet.id, reason), [Problem(where, reason)]
     if report.ok:
@@ -272,8 +270,8 @@ def _environment_html(
         problems.append(
             Problem(
                 where,
-                f"snippet {snippet.id} cannot run in environment {environment!r} "
-                f"({report.status}: {report.reason}) and live_only is set",
+                f"snippet {snippet.id} cannot run in environment {environment!r}: it "
+                f"{absence(report)}, and live_only is set",
                 fatal=session.mode == "build",
             )
         )
@@ -282,7 +280,7 @@ def _environment_html(
         reason = (
             f"environment {environment!r} is not available here ({report.status}) and no "
             f"output was recorded there: `refkit env sync {environment}`, then "
-            f"`refkit accept {snippet.id} --env {environment}`, records one"
+            f"`{accept_command(snippet.id, environment)}`, records one"
         )
         return render.not_run_panel_html(snippet.id, reason), problems
     html = render.recorded_output_html(environment, recorded.text, recorded.stamp, report.status)

@@ -50,14 +50,13 @@ from refkit.engine.discovery import Snippet
 from refkit.engine.drift import canonical_text, write_approved
 from refkit.engine.environments import (
     DEFAULT_ENVIRONMENT,
-    FAILED,
-    MISSING,
     Environment,
     SyncReport,
     installed_versions,
 )
 from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.results import SnippetResult
+from refkit.engine.run_environments import absence, accept_command, remedy, undeclared_reason
 from refkit.engine.scaffold import (
     ScaffoldError,
     TopicPlan,
@@ -307,7 +306,7 @@ def _plan(
         gone = [reports[name] for name in named if name in reports and not reports[name].ok]
         if gone:
             raise click.ClickException(
-                "\n".join(printable(f"environment {r.name!r} {_absence(r)}") for r in gone)
+                "\n".join(printable(f"environment {r.name!r} {absence(r)}") for r in gone)
             )
     plan = _Plan(reports=reports)
     nowhere = []
@@ -335,24 +334,6 @@ def _plan(
     return plan
 
 
-def _absence(report: SyncReport) -> str:
-    """Why a declared environment is not there, and what makes it when a sync can.
-
-    Examples:
-        >>> from refkit.engine.environments import Environment
-        >>> gone = SyncReport("old", "missing", Environment("old"),
-        ...                   reason="it was never synced; `refkit env sync old` makes it")
-        >>> _absence(gone)
-        'does not exist here (missing: it was never synced); make it with: refkit env sync old'
-    """
-    # The reason's own advice is given below as a command to type, so it is not said twice.
-    why = report.reason.removesuffix(f"; `refkit env sync {report.name}` makes it")
-    text = f"does not exist here ({report.status}: {why})" if why else "does not exist here"
-    if report.status in {MISSING, FAILED}:  # a skipped one (CUDA without a GPU) stays skipped
-        text += f"; make it with: refkit env sync {report.name}"
-    return text
-
-
 def _some(ids: Sequence[str], most: int = 3) -> str:
     """A few ids, then how many more.
 
@@ -377,18 +358,10 @@ def _echo_absent(plan: _Plan, done: str, *, err: bool = False) -> None:
         click.echo(
             printable(
                 f"SKIPPED environment {environment}: {_some(ids)} not {done} there, as it "
-                f"{_absence(report)}"
+                f"{absence(report)}"
             ),
             err=err,
         )
-
-
-def _undeclared_reason(plan: _Plan, environment: str) -> str:
-    """What is wrong with a snippet naming ``environment``, which the site does not declare."""
-    declared = ", ".join(plan.reports) or "none"
-    return (
-        f"names environment {environment!r}, which the site does not declare (declared: {declared})"
-    )
 
 
 def _describe_failure(result: SnippetResult | None, report: SyncReport | None = None) -> str:
@@ -418,12 +391,6 @@ def _run(session: BuildSession, plan: _Plan) -> dict[tuple[str, str], SnippetRes
 @click.group(help=GROUP_HELP)
 def cli() -> None:
     """The refkit command group; its help is GROUP_HELP."""
-
-
-def _accept_command(snippet_id: str, environment: str) -> str:
-    """The command that approves a snippet's output in an environment."""
-    there = "" if environment == DEFAULT_ENVIRONMENT else f" --env {environment}"
-    return f"refkit accept {snippet_id}{there}"
 
 
 @cli.command(short_help="Run snippets; fail on drift, an error or no approval.")
@@ -459,7 +426,7 @@ def check(ids: tuple[str, ...], cached: bool, env_names: tuple[str, ...], **flag
             if result is not None and result.error and result.error.traceback:
                 click.echo(printable(result.error.traceback.rstrip()))
         elif status == "new":
-            accept_it = _accept_command(snippet.id, environment)
+            accept_it = accept_command(snippet.id, environment)
             click.echo(f"NEW     {printable(label)}: never approved ({printable(accept_it)})")
         elif status == "drift":
             assert result is not None
@@ -471,7 +438,7 @@ def check(ids: tuple[str, ...], cached: bool, env_names: tuple[str, ...], **flag
     checked = len(plan.places)
     # An environment the site does not declare is a mistake in the topic (pages warn of it).
     missed = [
-        (snippet_id, env, _undeclared_reason(plan, env))
+        (snippet_id, env, undeclared_reason(env, plan.reports))
         for env, snippet_ids in plan.undeclared.items()
         for snippet_id in snippet_ids
     ]
@@ -482,7 +449,7 @@ def check(ids: tuple[str, ...], cached: bool, env_names: tuple[str, ...], **flag
             (
                 snippet_id,
                 env,
-                f"environment {env} {_absence(plan.reports[env])}, and live_only is set",
+                f"environment {env} {absence(plan.reports[env])}, and live_only is set",
             )
             for env, snippet_ids in plan.absent.items()
             for snippet_id in snippet_ids
@@ -534,7 +501,7 @@ def accept(ids: tuple[str, ...], env_names: tuple[str, ...], **flags: Any) -> No
         click.echo(f"approved {label} -> {printable(str(path))}")
     _echo_absent(plan, "recorded", err=True)
     for environment, snippet_ids in plan.undeclared.items():
-        reason = f"{_some(snippet_ids)} {_undeclared_reason(plan, environment)}"
+        reason = f"{_some(snippet_ids)} {undeclared_reason(environment, plan.reports)}"
         click.echo(f"refkit: not recorded: {printable(reason)}", err=True)
     if failed:
         sys.exit(1)
@@ -573,7 +540,7 @@ def list_snippets(env_names: tuple[str, ...], **flags: Any) -> None:
         if report is None:
             click.echo(printable(f"{environment}: not declared by the site"))
         elif not report.ok:
-            click.echo(printable(f"{environment}: {_absence(report)}"))
+            click.echo(printable(f"{environment}: {absence(report)}"))
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -607,7 +574,7 @@ def run_one(snippet_id: str, env_names: tuple[str, ...], **flags: Any) -> None:
     results = _run(session, plan)
     _echo_absent(plan, "run", err=True)
     for environment, snippet_ids in plan.undeclared.items():
-        reason = f"{_some(snippet_ids)} {_undeclared_reason(plan, environment)}"
+        reason = f"{_some(snippet_ids)} {undeclared_reason(environment, plan.reports)}"
         click.echo(f"refkit: not run: {printable(reason)}", err=True)
     failed = False
     for _, environment in plan.places:
@@ -846,8 +813,8 @@ def _echo_environments(reports: Sequence[SyncReport], *, requirements: bool = Fa
             details.append(f"requirements: {declared}")
             if report.requirements and report.requirements != report.environment.requirements:
                 details.append(f"installs: {' '.join(report.requirements)}")
-        if not report.ok and report.reason:
-            details.append(report.reason)
+        if not report.ok:
+            details += [part for part in (report.reason, remedy(report)) if part]
         for detail in details:
             click.echo(printable("\n".join(f"    {part}" for part in detail.splitlines())))
 

@@ -1093,9 +1093,9 @@ class _Build:
             why = "its requirements (or Python) changed since the last sync"
         else:
             why = "it was never synced"
-        return self.report(
+        return self.report(  # what makes it is said by those who show this: see `absence`
             MISSING,
-            f"{why}; `refkit env sync {self.env.name}` makes it",
+            why,
             key=key,
             requirements=requirements,
         )

@@ -26,15 +26,19 @@ from importlib import metadata
 from pathlib import Path
 
 from refkit.engine.discovery import _LITERAL_ERRORS, _PARSE_ERRORS
-from refkit.engine.environments import DEFAULT_ENVIRONMENT
+from refkit.engine.environments import DEFAULT_ENVIRONMENT, FAILED, MISSING, SyncReport
 
 __all__ = [
     "DECLARATION_NAME",
     "Declarations",
+    "absence",
+    "accept_command",
     "ordered_environments",
     "parse_declarations",
     "read_declarations",
+    "remedy",
     "running_versions",
+    "undeclared_reason",
 ]
 
 DECLARATION_NAME = "ENVIRONMENTS"
@@ -158,6 +162,54 @@ def _declarations_of(path: Path, mtime_ns: int, size: int) -> Declarations:
         return parse_declarations(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return Declarations({})
+
+
+def accept_command(snippet_id: str, environment: str = DEFAULT_ENVIRONMENT) -> str:
+    """The command that approves a snippet's output in an environment.
+
+    Examples:
+        >>> accept_command("t.demo_x"), accept_command("t.demo_x", "legacy-tf")
+        ('refkit accept t.demo_x', 'refkit accept t.demo_x --env legacy-tf')
+    """
+    there = "" if environment == DEFAULT_ENVIRONMENT else f" --env {environment}"
+    return f"refkit accept {snippet_id}{there}"
+
+
+def undeclared_reason(environment: str, declared: Iterable[str]) -> str:
+    """What is wrong with a snippet naming ``environment``, which the site does not declare.
+
+    Examples:
+        >>> undeclared_reason("tf", [])
+        "names environment 'tf', which the site does not declare (declared: none)"
+    """
+    names = ", ".join(declared) or "none"
+    return f"names environment {environment!r}, which the site does not declare (declared: {names})"
+
+
+def absence(report: SyncReport) -> str:
+    """Why a declared environment is not there, and the command that makes it when one can.
+
+    Examples:
+        >>> from refkit.engine.environments import Environment
+        >>> absence(SyncReport("old", "missing", Environment("old"), reason="it was never synced"))
+        'does not exist here (missing: it was never synced); make it with: refkit env sync old'
+    """
+    text = (
+        f"does not exist here ({report.status}: {report.reason})"
+        if report.reason
+        else ("does not exist here")
+    )
+    return f"{text}; {remedy(report)}" if remedy(report) else text
+
+
+def remedy(report: SyncReport) -> str:
+    """The command that makes a missing or failed environment (``""`` for one that is skipped).
+
+    A skipped environment (CUDA on a machine without a GPU) stays skipped whatever is run.
+    """
+    if report.status in {MISSING, FAILED}:
+        return f"make it with: refkit env sync {report.name}"
+    return ""
 
 
 def running_versions(names: Iterable[str]) -> dict[str, str]:
