@@ -164,6 +164,24 @@ def test_the_environments_folder_is_the_user_cache_unless_set(tmp_path):
     assert from_variable.environments_path == Path("/srv/envs")
 
 
+def test_without_a_folder_the_environments_are_looked_for_in_the_user_cache(tmp_path, monkeypatch):
+    from refkit.engine.environments import check
+
+    monkeypatch.delenv("REFKIT_ENVIRONMENTS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    settings = Settings.resolve(
+        {"environments_dir": "", "environments": TWO_ENVIRONMENTS}, environ={}, project_dir=tmp_path
+    )
+    assert settings.environments_path is None
+    # An earlier sync's folder (a venv of other requirements) in the user cache is seen there.
+    (tmp_path / "xdg" / "refkit" / "environments" / "legacy-tf" / ("0" * 16)).mkdir(parents=True)
+    reports = {
+        r.name: r for r in check(settings.environments, cache_root=settings.environments_path)
+    }
+    assert reports["legacy-tf"].reason == "its requirements (or Python) changed since the last sync"
+    assert reports["transformers-4.57"].reason == "it was never synced"
+
+
 def test_live_only_is_off_unless_asked():
     assert Settings.resolve(environ={}).live_only is False
     assert Settings.resolve(environ={"REFKIT_LIVE_ONLY": "yes"}).live_only is True
