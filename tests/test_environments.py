@@ -25,6 +25,7 @@ from typing import IO
 import pytest
 from conftest import REPO, SCRUBBED
 
+from refkit.engine import environments
 from refkit.engine.environments import (
     CREATED,
     FAILED,
@@ -508,9 +509,27 @@ def test_a_second_sync_installs_nothing(tmp_path, monkeypatch, real_uv):
         {"six": "1.16.0"},
     )
     assert second.made == first.made
-    assert second.seconds < 5
+    # A build's check starts no Python while the interpreter is the file the lock recorded...
+    started: list[object] = []
+    python_runs = environments._python_runs
+    monkeypatch.setattr(
+        environments, "_python_runs", lambda *args: started.append(args) or python_runs(*args)
+    )
+    assert lock["executable"][0] == str(first.python.resolve())
     [looked] = check([SIX], cache_root=tmp_path / "envs")
-    assert looked.status == UP_TO_DATE
+    assert (looked.status, started) == (UP_TO_DATE, [])
+    # ... and starts it when the file differs (an interpreter upgraded in place), until a sync
+    # records the file it now is.
+    lock["executable"][2] -= 1
+    (first.path / LOCK_NAME).write_text(json.dumps(lock))
+    [looked] = check([SIX], cache_root=tmp_path / "envs")
+    assert (looked.status, len(started)) == (UP_TO_DATE, 1)
+    sync([SIX], cache_root=tmp_path / "envs", installer="uv")
+    assert json.loads((first.path / LOCK_NAME).read_text())["executable"][2] == (
+        first.python.resolve().stat().st_mtime_ns
+    )
+    [looked] = check([SIX], cache_root=tmp_path / "envs")
+    assert (looked.status, len(started)) == (UP_TO_DATE, 2)  # only the sync's own
 
 
 @pytest.mark.slow
