@@ -7,7 +7,12 @@ this module stays cheap.
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,6 +23,7 @@ __all__ = [
     "DEVICE_ENV",
     "DeviceUnavailableError",
     "get_device",
+    "gpu_visible",
     "requested_device",
     "seed_everything",
 ]
@@ -28,6 +34,42 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 class DeviceUnavailableError(RuntimeError):
     """The device asked for through ``REFKIT_DEVICE`` does not exist on this machine."""
+
+
+def gpu_visible(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether an NVIDIA GPU is visible to this process, checked without importing torch.
+
+    What every part of refkit asks (the cache key of ``device: auto``, a ``cuda`` setting, a
+    ``cuda`` environment's sync): ``CUDA_VISIBLE_DEVICES`` set to ``""`` or ``-1`` hides every
+    GPU, as CUDA reads it; else the driver's files tell at no cost on Linux; where they are
+    absent (WSL 2 shows GPUs through ``/dev/dxg``), ``nvidia-smi -L`` is asked, once a process.
+
+    Args:
+        environ: The environment to read; ``os.environ`` when omitted.
+
+    Examples:
+        >>> gpu_visible({"CUDA_VISIBLE_DEVICES": "-1"})
+        False
+    """
+    env = os.environ if environ is None else environ
+    if env.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    if Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists():
+        return True
+    return _nvidia_smi_lists_a_gpu()
+
+
+@functools.lru_cache(maxsize=1)
+def _nvidia_smi_lists_a_gpu() -> bool:
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return listed.returncode == 0 and "GPU" in listed.stdout
 
 
 def requested_device(environ: dict[str, str] | None = None) -> str:

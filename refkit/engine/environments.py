@@ -61,6 +61,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from refkit.engine.atomic import write_atomic
+from refkit.engine.device import gpu_visible
 from refkit.engine.text import printable
 
 __all__ = [
@@ -83,7 +84,6 @@ __all__ = [
     "check",
     "default_cache_root",
     "environment_key",
-    "gpu_visible",
     "installed_versions",
     "parse_environments",
     "pinned_requirements",
@@ -776,23 +776,6 @@ def _refkit_link(venv: Path) -> Path:
     temporary.symlink_to(package, target_is_directory=True)
     temporary.replace(link)
     return folder
-
-
-def gpu_visible() -> bool:
-    """Whether an NVIDIA GPU is visible: ``nvidia-smi -L`` works (as ``scripts/dev`` asks)."""
-    if shutil.which("nvidia-smi") is None:
-        return False
-    try:
-        listed = subprocess.run(
-            ["nvidia-smi", "-L"],
-            capture_output=True,
-            text=True,
-            timeout=_QUICK_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return listed.returncode == 0 and "GPU" in listed.stdout
 
 
 def sync(

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key, gpu_visible
+from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
+from refkit.engine.device import gpu_visible
 from refkit.engine.directive import Directive, DirectiveError, find_directives
 from refkit.engine.discovery import (
     Catalog,
