@@ -90,6 +90,7 @@ __all__ = [
     "pip_sources",
     "read_pip_sources",
     "running_torch_version",
+    "running_versions",
     "sync",
     "uv_install_arguments",
     "worker_command",
@@ -416,18 +417,35 @@ def _public_version(name: str, torch_version: str | None) -> str:
     return torch_version.split("+", 1)[0]
 
 
-def running_torch_version() -> str | None:
-    """The version of the torch installed where refkit runs (``2.13.0+cpu``), or ``None``.
+def running_versions(names: Iterable[str]) -> dict[str, str]:
+    """The versions of ``names`` installed where refkit runs (the default environment), in order.
 
-    Read from the package's metadata: importing torch to ask would cost seconds.
+    Read from package metadata, nothing imported: importing torch to ask would cost seconds.
+    Those not installed are left out.
+
+    Examples:
+        >>> running_versions(["packaging", "no-such-distribution"]) == {
+        ...     "packaging": metadata.version("packaging")}
+        True
+    """
+    versions: dict[str, str] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def running_torch_version() -> str | None:
+    """The version of the torch running here (``2.13.0+cpu``), or ``None``.
+
+    The imported module's own, when it is imported (an upgrade since does not change it).
     """
     loaded = sys.modules.get("torch")
     if loaded is not None and hasattr(loaded, "__version__"):
         return str(loaded.__version__)
-    try:
-        return metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        return None
+    return running_versions(["torch"]).get("torch")
 
 
 def environment_key(python_version: str, requirements: Iterable[str], device: str) -> str:

@@ -22,7 +22,6 @@ import ast
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from refkit.engine.discovery import _LITERAL_ERRORS, _PARSE_ERRORS
@@ -37,7 +36,6 @@ __all__ = [
     "parse_declarations",
     "read_declarations",
     "remedy",
-    "running_versions",
     "undeclared_reason",
 ]
 
@@ -210,22 +208,3 @@ def remedy(report: SyncReport) -> str:
     if report.status in {MISSING, FAILED}:
         return f"make it with: refkit env sync {report.name}"
     return ""
-
-
-def running_versions(names: Iterable[str]) -> dict[str, str]:
-    """The versions of ``names`` installed where refkit runs (the default environment), in order.
-
-    Read from package metadata: nothing is imported.
-
-    Examples:
-        >>> running_versions(["packaging", "no-such-distribution"]) == {
-        ...     "packaging": metadata.version("packaging")}
-        True
-    """
-    versions: dict[str, str] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions

@@ -59,10 +59,11 @@ from refkit.engine.environments import (
     check,
     default_cache_root,
     installed_versions,
+    running_versions,
 )
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
-from refkit.engine.run_environments import Declarations, read_declarations, running_versions
+from refkit.engine.run_environments import Declarations, read_declarations
 from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
 from refkit.engine.settings import Settings, SettingsError
 from refkit.engine.worker_process import WorkerError, package_name_problem
