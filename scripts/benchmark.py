@@ -5,6 +5,7 @@ Usage (from the repository, with the virtual environment active)::
 
     python scripts/benchmark.py --rounds 5 --write-docs
     python scripts/benchmark.py --rounds 2 --only environments   # the version environments alone
+    python scripts/benchmark.py --rounds 7 --only serve   # mkdocs serve's saves alone (7 saves)
 
 It needs the ``bench`` extra (``pip install -e ".[bench]"``: markdown-exec, the peer) and
 Zensical (the ``zensical`` extra), and takes several minutes. Everything runs in throwaway copies
@@ -87,7 +88,9 @@ when refkit's build session first started snippets and how long the host waited 
 results.
 
 ``--only environments`` runs the version environment scenarios and the floor their warm build is
-held to, nothing else (for working on them; ``--write-docs`` needs the whole run).
+held to, nothing else (for working on them; ``--write-docs`` needs the whole run). ``--only
+serve`` primes a cache with one cold build, then runs the serve scenario alone with ``--rounds``
+saves, and prints its samples and target (no report).
 
 Exit status: 0 when every target passes (or with ``--no-fail``), 1 when a target fails, 2 when
 the benchmark itself could not measure what it should (a build failed, or the plugin's log shows
@@ -1153,6 +1156,21 @@ def environment_targets(results: dict[str, Samples]) -> list[Target]:
     return [cold, warm, sync]
 
 
+def serve_target(serve: Samples) -> Target:
+    """Save -> page shows the new output, held to its limit when the snippet computes little."""
+    # The condition is the serve runs' own compute (the edit builds run the snippet elsewhere).
+    compute = serve.extra.get("compute", [])
+    compute_median = statistics.median(compute) if compute else float("nan")
+    applies = compute_median < SERVE_COMPUTE_CONDITION
+    return Target(
+        f"`mkdocs serve`, one snippet edited: new output shown ≤ {SERVE_LIMIT_SECONDS:g} s "
+        f"(median), when the snippet computes < {SERVE_COMPUTE_CONDITION:g} s",
+        f"{spread(serve.seconds, ' s')} (snippet computes {compute_median:.3f} s)",
+        f"{SERVE_LIMIT_SECONDS:.2f} s",
+        serve.median <= SERVE_LIMIT_SECONDS if applies else None,
+    )
+
+
 def site_targets(
     results: dict[str, Samples], path: CriticalPath, weights: list[PageWeight]
 ) -> list[Target]:
@@ -1230,19 +1248,7 @@ def site_targets(
             median(edit_ratios) <= 1.0,
         )
     )
-    # The condition is the serve runs' own compute (the edit builds run the snippet elsewhere).
-    compute = serve.extra.get("compute", [])
-    compute_median = median(compute) if compute else float("nan")
-    applies = compute_median < SERVE_COMPUTE_CONDITION
-    targets.append(
-        Target(
-            f"`mkdocs serve`, one snippet edited: new output shown ≤ {SERVE_LIMIT_SECONDS:g} s "
-            f"(median), when the snippet computes < {SERVE_COMPUTE_CONDITION:g} s",
-            f"{spread(serve.seconds, ' s')} (snippet computes {compute_median:.3f} s)",
-            f"{SERVE_LIMIT_SECONDS:.2f} s",
-            serve.median <= SERVE_LIMIT_SECONDS if applies else None,
-        )
-    )
+    targets.append(serve_target(serve))
     failures = int(sum(doctest.extra.get("failed", [])))
     targets.append(
         Target(
@@ -1667,6 +1673,44 @@ class Run:
     environments: EnvironmentSetup
 
 
+def serve_only(args: argparse.Namespace, work: Path) -> dict[str, Samples]:
+    """``--only serve``: a copy of the repository, its cache primed, then the serve scenario.
+
+    The same ``mkdocs serve`` and saves as the whole run's (``--rounds`` saves), without the
+    other scenarios, for working on the save -> page latency.
+    """
+    env = {**base_environment(), "REFKIT_ENVIRONMENTS_DIR": str(work / "no-environments")}
+    (work / "no-environments").mkdir()
+    repo = work / "serve-repo"
+    log(f"copying the repository to {repo}")
+    shutil.copytree(REPO, repo, ignore=COPY_IGNORE)
+    from refkit.engine.discovery import load_catalog
+
+    snippet_id = args.snippet
+    if snippet_id not in load_catalog(repo / PACKAGE).snippets:
+        raise BenchmarkError(f"unknown snippet {snippet_id}")
+    cache = work / "serve-cache"
+    env = {**env, "REFKIT_CACHE_DIR": str(cache)}
+    log("priming the cache (one cold build, not timed)")
+    build = run_build(repo, work / "prime-site", env, work / "prime.json")
+    total = (build.stats() or {}).get("total", 0)
+    check_stats(build, "priming build", total, total)
+    results = {name: Samples() for name in SCENARIOS}
+    serve_options = () if args.serve_full else ("--dirty",)
+    results["serve"].command = " ".join(("mkdocs serve", *serve_options))
+    module = snippet_id.partition(".")[0]
+    measure_serve(
+        results["serve"],
+        repo,
+        env,
+        serve_options,
+        SnippetEditor(repo / PACKAGE, snippet_id),
+        f"topics/{module}/",
+        args.rounds,
+    )
+    return results
+
+
 def benchmark(args: argparse.Namespace, work: Path) -> Run:
     whole = args.only is None  # else only the environment scenarios and their floor
     no_environments, environments = work / "no-environments", work / "environments"
@@ -2045,9 +2089,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("environments",),
+        choices=("environments", "serve"),
         help="run only these scenarios: `environments`, the version environments' (and the "
-        "floor their warm build is held to)",
+        "floor their warm build is held to); `serve`, `mkdocs serve`'s saves (--rounds of them)",
     )
     parser.add_argument("--json", type=Path, help="also write every sample to this JSON file")
     parser.add_argument(
@@ -2069,6 +2113,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="refkit-bench-"))
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
+    if args.only == "serve":
+        return report_serve_only(args, work, started)
     try:
         run = benchmark(args, work)
     except BenchmarkError as exc:
@@ -2145,6 +2191,41 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_fail:
         return 0
     return 1 if any(t.passed is False for t in targets) else 0
+
+
+def report_serve_only(args: argparse.Namespace, work: Path, started: float) -> int:
+    """Run ``--only serve`` and print its samples, extras and target (no report page)."""
+    try:
+        results = serve_only(args, work)
+    except BenchmarkError as exc:
+        log(f"error: {exc}")
+        return 2
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    serve = results["serve"]
+    print(f"{serve.command}: save -> page shows new output, {len(serve.seconds)} saves")
+    print("  seconds: " + " ".join(f"{value:.3f}" for value in serve.seconds))
+    print(
+        f"  median {serve.median:.3f} s, min {min(serve.seconds):.3f}, max {max(serve.seconds):.3f}"
+    )
+    for extra, values in serve.extra.items():
+        if values:
+            print(
+                f"  {extra}: median {statistics.median(values):.3f}: "
+                + " ".join(f"{value:.3f}" for value in values)
+            )
+    target = serve_target(serve)
+    print(f"{target.verdict}: {target.name}: {target.measured} (limit {target.limit})")
+    if args.json:
+        samples = {"seconds": serve.seconds, "rss_kb": serve.rss_kb, **serve.extra}
+        args.json.write_text(json.dumps({"serve": samples}, indent=1), encoding="utf-8")
+    log(f"done in {time.perf_counter() - started:.0f} s")
+    if args.no_fail:
+        return 0
+    return 1 if target.passed is False else 0
 
 
 if __name__ == "__main__":
