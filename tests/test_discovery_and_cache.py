@@ -309,3 +309,57 @@ def test_a_malformed_topic_is_an_error_naming_its_line_and_spares_the_others(
     [problem] = catalog.errors
     assert (problem.path.name, problem.line) == ("odd.py", line)
     assert message in str(problem)
+
+
+def _same_catalog(package: Path) -> None:
+    """The catalog a reload gives (reusing what earlier loads read) is what a first load gives."""
+    from refkit.engine import discovery
+
+    reloaded = load_catalog(package)
+    kept = dict(discovery._last_load)
+    discovery._last_load.clear()
+    try:
+        fresh = load_catalog(package)
+    finally:
+        discovery._last_load.update(kept)
+    assert reloaded.topics == fresh.topics
+    assert [(str(e), e.line) for e in reloaded.errors] == [(str(e), e.line) for e in fresh.errors]
+    assert reloaded.preload_imports == fresh.preload_imports
+
+
+def test_a_reload_after_edits_renames_deletes_and_syntax_errors_equals_a_first_load(package):
+    load_catalog(package)
+    steps: list[tuple[str, str, str]] = [
+        ("write", "shared.py", "def helper_value():\n    return 3\n"),
+        ("rename", "topic.py", "renamed.py"),
+        # An import that found no module finds one once it is created, and loses it again.
+        (
+            "write",
+            "extra.py",
+            'from pkg.later import VALUE\nTITLE = "Extra"\n\ndef demo_x():\n    print(VALUE)\n',
+        ),
+        ("write", "later.py", "VALUE = 1\n"),
+        ("delete", "later.py", ""),
+        ("delete", "shared.py", ""),
+        ("write", "extra.py", 'TITLE = "Extra"\n\ndef demo_x(:\n'),
+        ("write", "extra.py", 'TITLE = "Extra"\n\ndef demo_x():\n    pass\n'),
+        ("folder", "sub", ""),
+        ("write", "sub/__init__.py", "import numpy\n"),
+        ("write", "extra.py", 'import pkg.sub\nTITLE = "Extra"\n'),
+    ]
+    seen: list[str | None] = []
+    for action, name, text in steps:
+        path = package / name
+        if action == "write":
+            path.write_text(text)
+        elif action == "rename":
+            path.rename(package / text)
+        elif action == "delete":
+            path.unlink()
+        else:
+            path.mkdir()
+        _same_catalog(package)
+        snippet = load_catalog(package).snippets.get("extra.demo_x")
+        seen.append(snippet.fingerprint if snippet else None)
+    # The module that appeared, then went, is a dependency while it is there.
+    assert seen[2] != seen[3] != seen[4] and seen[2] == seen[4]

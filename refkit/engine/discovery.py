@@ -479,6 +479,7 @@ class _PackageReader:
         self.package_dir = package_dir
         self.package_name = package_dir.name
         self._sources: dict[Path, str] = {}
+        self._paths: dict[str, Path | None] = {}
         self.previous = memo or {}
         """What an earlier load computed, keyed by everything it was computed from."""
         self.used: dict[tuple[Any, ...], Any] = {}
@@ -516,8 +517,14 @@ class _PackageReader:
         return seen
 
     def module_path(self, dotted: str) -> Path | None:
-        """The file of an in-package module name like ``refkit.engine.device``, if any."""
-        return module_file(self.package_dir, dotted)
+        """The file of an in-package module name like ``refkit.engine.device``, if any.
+
+        Looked up once per name and load: every topic's imports ask again for the same names
+        (a reload of a package of a dozen topics asked thousands of times, each a ``stat``).
+        """
+        if dotted not in self._paths:
+            self._paths[dotted] = module_file(self.package_dir, dotted)
+        return self._paths[dotted]
 
     def transitive_digest(
         self, path: Path, mentioned: Set[str], seen: set[Path] | None = None
