@@ -1,8 +1,11 @@
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -363,3 +366,59 @@ def test_a_reload_after_edits_renames_deletes_and_syntax_errors_equals_a_first_l
         seen.append(snippet.fingerprint if snippet else None)
     # The module that appeared, then went, is a dependency while it is there.
     assert seen[2] != seen[3] != seen[4] and seen[2] == seen[4]
+
+
+def _fake_distribution(folder: Path, version: str, old: int) -> Path:
+    """A ``tokenizers`` distribution's metadata in ``folder``, every time set to ``old``."""
+    place = folder / f"tokenizers-{version}.dist-info"
+    place.mkdir()
+    (place / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: tokenizers\nVersion: {version}\n"
+    )
+    for path in (place / "METADATA", place, folder):
+        os.utime(path, ns=(old, old))
+    return place
+
+
+def test_the_environment_key_is_kept_until_a_distribution_changes(tmp_path, monkeypatch):
+    from refkit.engine import cache
+
+    monkeypatch.setattr(cache, "_CURRENT", {})
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    old = (int(time.time()) - 3600) * 1_000_000_000  # long enough ago: not racy
+    place = _fake_distribution(site, "9.0", old)
+    first = EnvironmentKey.current("cpu")
+    assert first.tokenizers == "9.0"
+    assert EnvironmentKey.current("cpu") is first  # nothing changed: the key is kept
+
+    # Upgraded: the old metadata folder goes, the new one comes (the folder's time changes).
+    shutil.rmtree(place)
+    place = _fake_distribution(site, "9.1", old + 1_000_000_000)
+    assert EnvironmentKey.current("cpu").tokenizers == "9.1"
+    # Its metadata rewritten in place, the folder's time untouched (an editable install).
+    (place / "METADATA").write_text("Metadata-Version: 2.1\nName: tokenizers\nVersion: 9.2\n")
+    os.utime(place / "METADATA", ns=(old + 2_000_000_000,) * 2)
+    assert EnvironmentKey.current("cpu").tokenizers == "9.2"
+    # Removed altogether: the versions of the folders after it on sys.path show.
+    shutil.rmtree(place)
+    os.utime(site, ns=(old + 3_000_000_000,) * 2)
+    assert EnvironmentKey.current("cpu").tokenizers != "9.2"
+
+
+def test_an_environment_key_read_just_after_a_change_is_not_kept(tmp_path, monkeypatch):
+    # A second change in the same tick of the file system's clock leaves the times as they
+    # were: a key read right after a change is read again next time.
+    from refkit.engine import cache
+
+    monkeypatch.setattr(cache, "_CURRENT", {})
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    now = time.time_ns()
+    place = _fake_distribution(site, "9.0", now)
+    assert EnvironmentKey.current("cpu").tokenizers == "9.0"
+    (place / "METADATA").write_text("Metadata-Version: 2.1\nName: tokenizers\nVersion: 9.5\n")
+    os.utime(place / "METADATA", ns=(now, now))  # the same time and size as before
+    assert EnvironmentKey.current("cpu").tokenizers == "9.5"

@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import re
+import sys
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -97,6 +98,62 @@ def _installed_version(distribution: str) -> str:
         return "not installed"
 
 
+_KEY_DISTRIBUTIONS = ("torch", "transformers", "tokenizers")
+"""The distributions whose versions the default environment's keys hold."""
+_RACY_SECONDS = 2.0
+_CURRENT: dict[str, tuple[tuple[str, ...], tuple[object, ...], EnvironmentKey]] = {}
+"""Device -> the metadata files read, what :func:`_installation_state` was, the key made then."""
+
+
+def _metadata_places(distributions: Collection[str]) -> tuple[str, ...]:
+    """Where the metadata of each of ``distributions`` that is installed lies (its folder)."""
+    places: list[str] = []
+    for name in distributions:
+        try:
+            found = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        path = getattr(found, "_path", None)  # a PathDistribution's .dist-info or .egg-info
+        if path is not None:
+            places.append(str(path))
+    return tuple(places)
+
+
+def _installation_state(places: Collection[str]) -> tuple[object, ...]:
+    """What changes whenever a distribution is installed, upgraded or removed.
+
+    Every folder on ``sys.path`` with its modification time (installing, upgrading or removing
+    a distribution adds, renames or deletes its ``.dist-info`` folder there), each metadata
+    folder of ``places`` and the files in it (a metadata file rewritten in place, as an
+    editable install may do), the worker's source (part of every key), refkit's version and
+    ``sys.path`` itself.
+    """
+    files = [*sys.path, *places, str(_WORKER_SOURCE)]
+    for place in places:
+        with contextlib.suppress(OSError):
+            files += sorted(entry.path for entry in os.scandir(place))
+    stamps: list[object] = [refkit.__version__, tuple(sys.path)]
+    for name in files:
+        try:
+            info = Path(name or ".").stat()
+        except OSError:
+            stamps.append((name, None))
+            continue
+        stamps.append((name, info.st_mtime_ns, info.st_size, info.st_ino))
+    return tuple(stamps)
+
+
+def _racy(state: tuple[object, ...]) -> bool:
+    """Whether a file of ``state`` changed too recently for the state to be kept.
+
+    A second change within the same tick of the file system's clock could leave that file's
+    time as it is; so, as Git does for its index, such a state is not trusted.
+    """
+    files = state[2:]  # after refkit's version and sys.path: (name, time, size, inode)
+    times = [int(item[1]) for item in files if isinstance(item, tuple) and len(item) == 4]
+    return bool(times) and time.time_ns() - max(times) < _RACY_SECONDS * 1_000_000_000
+
+
 def gpu_visible() -> bool:
     """Whether an NVIDIA GPU is visible to this process, checked without importing torch."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
@@ -135,8 +192,16 @@ class EnvironmentKey:
         """
         if device == "auto":
             device = "cuda" if gpu_visible() else "cpu"
+        # Reading the versions scans every folder of sys.path (a few milliseconds, on every
+        # save under `mkdocs serve`): the last answer is kept while nothing it came from
+        # changed. See _installation_state.
+        known = _CURRENT.get(device)
+        if known is not None and _installation_state(known[0]) == known[1]:
+            return known[2]
+        places = _metadata_places(_KEY_DISTRIBUTIONS)
+        state = _installation_state(places)
         worker_digest = hashlib.sha256(_WORKER_SOURCE.read_bytes()).hexdigest()[:16]
-        return cls(
+        key = cls(
             refkit=refkit.__version__,
             worker=worker_digest,
             python=platform.python_version(),
@@ -145,6 +210,9 @@ class EnvironmentKey:
             tokenizers=_installed_version("tokenizers"),
             device=device,
         )
+        if not _racy(state):
+            _CURRENT[device] = (places, state, key)
+        return key
 
     @classmethod
     def of_environment(cls, report: SyncReport) -> EnvironmentKey:
