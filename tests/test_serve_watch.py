@@ -112,3 +112,29 @@ def test_the_template_cache_compiles_a_template_once_per_source():
     sources["page.html"] = "{{ 6 * 6 }}"  # an edited template is compiled again
     assert render() == "36"
     assert compiled == ["page.html", "page.html"]
+
+
+def test_the_worker_sends_a_result_before_it_waits_for_the_snippets_process_to_exit(
+    monkeypatch,
+):
+    # A child that has sent its result takes tens of milliseconds to exit; a save's page waits
+    # for the result, not for that. What the snippet left running is killed first all the same.
+    from refkit.engine import worker
+    from refkit.engine.messages import RunRequest
+    from refkit.engine.results import OK, SnippetResult
+
+    order: list[str] = []
+
+    class Protocol:
+        def write(self, data: bytes) -> None:
+            order.append("sent")
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(worker.os, "killpg", lambda pid, signum: order.append("killed"))
+    monkeypatch.setattr(worker._Worker, "reap", lambda self, child: order.append("reaped"))
+    request = RunRequest("1", "t.demo_x", "t", "demo_x", 5, 1000, (), 0)
+    child = worker._Child(pid=2**22 + 1, fd=-1, request=request, deadline=0.0)
+    worker._Worker("pkg", 1, Protocol()).finish(child, SnippetResult("t.demo_x", OK))
+    assert order == ["killed", "sent", "reaped"]

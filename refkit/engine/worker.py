@@ -877,8 +877,7 @@ class _Worker:
 
     def reap(self, child: _Child) -> None:
         """Kill what is left of a snippet's process group, reap the child, forget its pipe."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
+        self.kill_group(child)
         if child.exit_status is None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(child.pid, 0)
@@ -889,9 +888,23 @@ class _Worker:
         # this process; every child that is not a running snippet is one of them.
         _kill_leftover_children(keep={running.pid for running in self.children.values()})
 
+    @staticmethod
+    def kill_group(child: _Child) -> None:
+        """SIGKILL the snippet's process group: the child and whatever it left in its group."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+
     def finish(self, child: _Child, result: SnippetResult) -> None:
-        self.reap(child)
+        """Send ``result``, then reap the child.
+
+        The result goes first: a child that has sent it still takes tens of milliseconds to
+        exit (the kernel unmaps the libraries it shares with this process), and nothing it
+        could still do changes the result. Its group is sent SIGKILL before the result goes, so
+        what the snippet left running is already dying when the host reads it.
+        """
+        self.kill_group(child)
         self.send(Finished(child.request.request_id, result))
+        self.reap(child)
 
     def abandon(self) -> None:
         """Kill every running snippet (and its process group) and drop what is queued."""
