@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,97 @@ def test_a_save_while_a_rebuild_ahead_holds_the_lock_leaves_the_session_alone():
         release.set()
         rebuild.join(SECONDS)
     assert not session.entered.is_set()  # the rebuild under way, or the next, reads the save
+
+
+class AheadSession:
+    """A session whose snippets changed on one page, and which records what happened."""
+
+    def __init__(self, package: Path) -> None:
+        self.settings = type("S", (), {"package_path": package})()
+        self.order: list[str] = []
+
+    def start_ahead(self) -> set[str]:
+        self.order.append("started ahead")
+        return {"p.demo"}
+
+    def begin_pages(self, pages: object) -> set[str]:
+        self.order.append("began pages")
+        return {"p.md"}
+
+    def catalog_problems(self) -> list[str]:
+        return []
+
+
+class PollingServer:
+    """What ``attach`` uses of MkDocs' server, without a watcher of its own (it polls)."""
+
+    def __init__(self) -> None:
+        self.watched: list[str] = []
+        self.rebuilds = 0
+        self._epoch_cond = threading.Condition()
+        self._visible_epoch, self._wanted_epoch = 1, 1
+
+    def watch(self, path: str) -> None:
+        self.watched.append(path)
+
+    def builder(self) -> None:
+        self.rebuilds += 1
+
+
+def test_a_save_rebuilds_its_pages_at_once_and_the_rebuild_loop_publishes_them(
+    tmp_path, monkeypatch
+):
+    from refkit.engine import serve_watch
+
+    package = tmp_path / "notes"
+    package.mkdir()
+    (tmp_path / "docs").mkdir()
+    config = type(
+        "C", (), {"docs_dir": str(tmp_path / "docs"), "watch": [], "config_file_path": ""}
+    )()
+    session = AheadSession(package)
+    dev = DevServer(dirty=True, session=lambda: session)
+    server = PollingServer()
+    dev.attach(server, config)
+    dev.last = serve_watch.LastBuild(config, None, serve_watch.docs_state(config, package))
+    dev.last.complete = True
+    built = threading.Event()
+    seen_ahead: list[bool] = []
+
+    def rebuild_pages(uris: set[str], last: object, tokens: object = None) -> list[str]:
+        seen_ahead.append(dev.ahead)  # plugins can tell a rebuild ahead from a full one
+        built.set()
+        return ["site/p/index.html"]
+
+    monkeypatch.setattr(serve_watch, "rebuild_pages", rebuild_pages)
+    dev.watcher.saved.set()  # as the watcher does on a change event
+    dev.start_saved()
+    # Not after MkDocs' debounce: the pages are rebuilt now, in a thread of their own.
+    assert built.wait(SECONDS)
+    assert session.order == ["started ahead", "began pages"] and seen_ahead == [True]
+    assert dev.ahead is False
+    with dev.lock:  # the thread is done with the lock once it lets it go
+        pass
+    assert server._visible_epoch == 1  # nothing published before the rebuild loop wakes
+    server._wanted_epoch = 2  # the loop woke: the epoch its rebuild will publish
+    server.builder()
+    assert server._visible_epoch == 2, "the pages rebuilt ahead were not published"
+    assert server.rebuilds == 1  # MkDocs' own rebuild follows all the same
+    assert session.order == ["started ahead", "began pages"]  # and nothing is rebuilt twice
+    assert dev.rebuilding is False
+
+
+def test_a_save_while_the_rebuild_loop_rebuilds_leaves_the_session_alone(tmp_path):
+    session = AheadSession(tmp_path)
+    dev = DevServer(dirty=True, session=lambda: session)
+    early: list[str] = []
+    dev._early = lambda: early.append("pages")
+    dev.rebuilding = True  # between the loop's wake-up and the build's on_config
+    dev.start_saved()
+    assert session.order == [] and early == []
+    dev.rebuilding = False
+    dev.start_saved()
+    deadline = time.monotonic() + SECONDS
+    while not early and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert session.order == ["started ahead"] and early == ["pages"]

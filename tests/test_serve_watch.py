@@ -1,5 +1,6 @@
 """What ``mkdocs serve`` relies on between rebuilds, in-process: the catalog reload, the docs
-state, the early publish, the template cache."""
+state, the early publish, the template cache, the tokens kept and the index skipped by a rebuild
+of pages ahead, and what a save's snippets wait for (the worker's result, the watcher's order)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from mkdocs.config import load_config
 from mkdocs.livereload import LiveReloadServer
 
 from refkit.engine.discovery import load_catalog
-from refkit.engine.serve_watch import TemplateCache, docs_state, publish
+from refkit.engine.serve_watch import TemplateCache, TokenCache, docs_state, publish
 
 
 def write_package(root: Path) -> Path:
@@ -114,6 +115,80 @@ def test_the_template_cache_compiles_a_template_once_per_source():
     assert compiled == ["page.html", "page.html"]
 
 
+def test_the_token_cache_gives_the_same_highlighting_and_forgets_what_a_rebuild_left_out():
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexer import Lexer
+    from pygments.lexers import PythonLexer
+
+    cache = TokenCache()
+    sources = ["def f(x):\n    return x * 2  # twice\n", "print('a')\n"]
+    plain = [highlight(text, PythonLexer(), HtmlFormatter()) for text in sources]
+    original = Lexer.get_tokens
+    with cache.remembered():
+        assert [highlight(text, PythonLexer(), HtmlFormatter()) for text in sources] == plain
+    assert Lexer.get_tokens is original  # lexers answer by themselves again afterwards
+    assert cache.hits == 0 and len(cache.entries) == 2
+    with cache.remembered():
+        assert highlight(sources[0], PythonLexer(), HtmlFormatter()) == plain[0]
+        # Other options are other tokens: never the cached ones.
+        stripped = highlight("\n\nx = 1\n", PythonLexer(stripnl=False), HtmlFormatter())
+        assert stripped == highlight("\n\nx = 1\n", PythonLexer(stripnl=False), HtmlFormatter())
+    assert cache.hits == 2
+    assert len(cache.entries) == 2  # sources[1] was not highlighted: forgotten
+    assert "print" not in "".join(value for tokens in cache.entries.values() for _, value in tokens)
+
+
+def test_the_token_cache_leaves_lexers_with_filters_or_their_own_lexing_alone():
+    from pygments.lexers import PythonConsoleLexer, PythonLexer
+
+    cache = TokenCache()
+    with cache.remembered():
+        filtered = PythonLexer()
+        filtered.add_filter("keywordcase", case="upper")
+        assert ("Token.Keyword", "DEF") in {
+            (str(kind), value) for kind, value in filtered.get_tokens("def f(): pass\n")
+        }
+        list(PythonConsoleLexer().get_tokens(">>> 1\n1\n"))  # lexes by delegating: not cached
+    assert cache.entries == {}
+
+
+class _Index:
+    def __init__(self) -> None:
+        self.pages: list[str] = []
+
+    def add_entry_from_context(self, page: str) -> None:
+        self.pages.append(page)
+
+
+class _Search:
+    def __init__(self) -> None:
+        self.search_index = _Index()
+
+    def on_page_context(self, page: str) -> str:  # as both search plugins do: index, then edit
+        self.search_index.add_entry_from_context(page)
+        return page.upper()
+
+
+def test_rebuilding_pages_ahead_indexes_nothing_but_plugins_still_see_the_page():
+    from refkit.engine.serve_watch import _indexing_discarded
+
+    search, other = _Search(), object()
+    plugins = {"search": search, "other": other}
+    index = search.search_index
+    with _indexing_discarded(plugins):
+        assert search.on_page_context("page") == "PAGE"
+    assert search.search_index is index and index.pages == []
+    try:
+        with _indexing_discarded(plugins):
+            raise RuntimeError("a page failed")
+    except RuntimeError:
+        pass
+    assert search.search_index is index  # put back whatever happened
+    search.on_page_context("later")
+    assert index.pages == ["later"]
+
+
 def test_the_worker_sends_a_result_before_it_waits_for_the_snippets_process_to_exit(
     monkeypatch,
 ):
@@ -138,3 +213,39 @@ def test_the_worker_sends_a_result_before_it_waits_for_the_snippets_process_to_e
     child = worker._Child(pid=2**22 + 1, fd=-1, request=request, deadline=0.0)
     worker._Worker("pkg", 1, Protocol()).finish(child, SnippetResult("t.demo_x", OK))
     assert order == ["killed", "sent", "reaped"]
+
+
+def test_a_written_file_is_known_as_saved_before_its_snippets_are_started(tmp_path):
+    # What on_written starts (the snippets, then the pages ahead) looks for the change: it
+    # must be recorded first, for an editor that saves in place or by renaming into place.
+    import os
+    import threading
+    import time
+
+    from refkit.engine.serve_watch import PackageWatcher
+
+    class Server:
+        def __init__(self) -> None:
+            self._rebuild_cond = threading.Condition()
+            self._want_rebuild = False
+
+    server, watcher = Server(), PackageWatcher()
+    seen: list[tuple[bool, bool]] = []
+
+    def on_written() -> None:
+        seen.append((watcher.saved.is_set(), server._want_rebuild))
+        watcher.saved.clear()
+        server._want_rebuild = False
+
+    watcher.watch(server, tmp_path, on_written=on_written)
+    try:
+        (tmp_path / "topic.py").write_text("x = 1\n")  # in place
+        (tmp_path / "new.tmp").write_text("x = 2\n")
+        os.replace(tmp_path / "new.tmp", tmp_path / "topic.py")  # renamed into place
+        deadline = time.monotonic() + 30
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watcher.stop()
+    assert len(seen) >= 3  # closed (topic.py), closed (new.tmp), moved
+    assert all(state == (True, True) for state in seen), seen

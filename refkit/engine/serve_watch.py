@@ -12,20 +12,32 @@ Three costs stood between saving a topic module and seeing its new output:
   :func:`rebuild_pages` runs MkDocs' own per-page steps (every plugin's page events included)
   on just the pages that embed them, with the navigation and files of the last full build.
 
+A save's pages do not wait for MkDocs' debounce (a tenth of a second after the last event) either:
+as soon as the file is written, :meth:`DevServer.start_saved` starts its snippets and a thread of
+its own rebuilds their pages (converting the Markdown while the snippets run), and the rebuild
+loop, once it wakes, publishes them and runs MkDocs' full rebuild. A rebuild ahead skips what
+no one sees before that full rebuild replaces it: search plugins' index entries (only their
+``on_post_build`` writes the index), and what a plugin leaves to the full rebuild when it sees
+:attr:`DevServer.ahead`; it reuses the tokens of listings highlighted in the last rebuild ahead
+(:class:`TokenCache`): one snippet changed, its page has many.
+
 Threads: the watcher calls :meth:`DevServer.start_saved` in its own thread, while MkDocs builds in
-the main one. :attr:`DevServer.lock` keeps them apart: the watcher touches the session only
-between builds, never waits for the lock or for a run (a save arriving meanwhile is read by the
-build under way, or by the rebuild it triggers), and shutting down takes the lock, so it never
-closes the session under a rebuild of pages ahead or under the watcher.
+the main one. :attr:`DevServer.lock` keeps them apart: the watcher, and the thread it starts for
+a save's pages, touch the session only between builds (never while MkDocs' rebuild loop is
+rebuilding, from its wake-up to the build's end), never wait for the lock or for a run (a save
+arriving meanwhile is read by the build under way, or by the rebuild it triggers), and shutting
+down takes the lock, so it never closes the session under a rebuild of pages ahead or under the
+watcher.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +55,7 @@ __all__ = [
     "LastBuild",
     "PackageWatcher",
     "TemplateCache",
+    "TokenCache",
     "docs_state",
     "mark_stale",
     "rebuild_pages",
@@ -87,15 +100,14 @@ class PackageWatcher:
                 path = str(event.src_path)
                 if event.is_directory or "__pycache__" in path or path.endswith(".pyc"):
                     return
+                # Reading a file (every build reads the topics) raises events too: not a change.
+                if event.event_type in _CHANGE_EVENTS:
+                    saved.set()  # before on_written: what it starts looks for the change
+                    with condition:
+                        server._want_rebuild = True
+                        condition.notify_all()
                 if event.event_type in _WRITTEN_EVENTS and on_written is not None:
                     on_written()
-                # Reading a file (every build reads the topics) raises events too: not a change.
-                if event.event_type not in _CHANGE_EVENTS:
-                    return
-                saved.set()
-                with condition:
-                    server._want_rebuild = True
-                    condition.notify_all()
 
         observer = Observer()
         observer.daemon = True
@@ -111,6 +123,70 @@ class PackageWatcher:
         for observer in self._observers:  # a handler still running finishes before we go on
             observer.join(timeout=5)
         self._observers.clear()
+
+
+class TokenCache:
+    """Pygments' tokens of the listings of pages rebuilt ahead, kept from one rebuild to the next.
+
+    A save changes one snippet, but its page highlights every listing again: about half of
+    converting a topic page. Tokens are kept only for lexers that are pure regular-expression
+    state machines (:class:`pygments.lexer.RegexLexer`, Python's among them) without filters,
+    keyed by the lexer's class, its options and the text: for those, that is everything the
+    tokens depend on. What a rebuild did not use is forgotten after it.
+
+    Examples:
+        >>> from pygments import highlight
+        >>> from pygments.formatters import HtmlFormatter
+        >>> from pygments.lexers import PythonLexer
+        >>> cache = TokenCache()
+        >>> with cache.remembered():
+        ...     first = highlight("x = 1\\n", PythonLexer(), HtmlFormatter())
+        >>> with cache.remembered():
+        ...     again = highlight("x = 1\\n", PythonLexer(), HtmlFormatter())
+        >>> again == first, len(cache.entries), cache.hits
+        (True, 1, 1)
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[Any, ...], list[tuple[Any, str]]] = {}
+        self.hits = 0
+
+    @contextlib.contextmanager
+    def remembered(self) -> Iterator[None]:
+        """Lexers answer from the cache meanwhile (one thread lexes: the rebuild's)."""
+        from pygments.lexer import Lexer, RegexLexer
+
+        inner = Lexer.get_tokens
+        regex = RegexLexer.get_tokens_unprocessed
+        used: dict[tuple[Any, ...], list[tuple[Any, str]]] = {}
+
+        def get_tokens(lexer: Any, text: Any, unfiltered: bool = False) -> Any:
+            if (
+                type(lexer).get_tokens_unprocessed is not regex
+                or lexer.filters
+                or not isinstance(text, str)
+            ):
+                return inner(lexer, text, unfiltered)
+            try:
+                key = (type(lexer), tuple(sorted(lexer.options.items())), text)
+                tokens = used.get(key)
+                if tokens is None:
+                    tokens = self.entries.get(key)
+            except TypeError:  # an option that cannot be hashed: no caching
+                return inner(lexer, text, unfiltered)
+            if tokens is None:
+                tokens = list(inner(lexer, text, unfiltered))
+            else:
+                self.hits += 1
+            used[key] = tokens
+            return iter(tokens)
+
+        Lexer.get_tokens = get_tokens  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            Lexer.get_tokens = inner  # type: ignore[method-assign]
+            self.entries = used
 
 
 @dataclass
@@ -152,12 +228,14 @@ def docs_state(config: Any, package_dir: Path) -> tuple[tuple[str, int, int], ..
     return tuple(sorted(found))
 
 
-def rebuild_pages(uris: set[str], last: LastBuild) -> list[str]:
+def rebuild_pages(uris: set[str], last: LastBuild, tokens: TokenCache | None = None) -> list[str]:
     """Build again only the pages ``uris``, as MkDocs' own build would, and write them.
 
     The same steps as a build for those pages: every plugin's page events (reading, Markdown,
     content, the ``env`` event for them, context, output), the theme's page template, the
-    navigation of the last full build.
+    navigation of the last full build. Search plugins index nothing meanwhile (see
+    :func:`_indexing_discarded`); with ``tokens``, highlighted listings reuse the tokens of the
+    last rebuild's.
 
     Returns:
         The built files.
@@ -167,20 +245,54 @@ def rebuild_pages(uris: set[str], last: LastBuild) -> list[str]:
 
     config, files = last.config, last.files
     chosen = [file for uri in sorted(uris) if (file := files.get_file_from_path(uri)) is not None]
-    for file in chosen:
-        mkdocs_build._populate_page(file.page, config, files)
-    config.plugins.on_env(last.env, config=config, files=Files(chosen))
-    documentation = files.documentation_pages(inclusion=InclusionLevel.is_in_serve)
-    for file in chosen:
-        mkdocs_build._build_page(
-            file.page,
-            config,
-            documentation,
-            last.nav,
-            last.env,
-            excluded=file.inclusion.is_excluded(),
-        )
+    remembered = tokens.remembered() if tokens is not None else contextlib.nullcontext()
+    with _indexing_discarded(config.plugins), remembered:
+        for file in chosen:
+            mkdocs_build._populate_page(file.page, config, files)
+        config.plugins.on_env(last.env, config=config, files=Files(chosen))
+        documentation = files.documentation_pages(inclusion=InclusionLevel.is_in_serve)
+        for file in chosen:
+            mkdocs_build._build_page(
+                file.page,
+                config,
+                documentation,
+                last.nav,
+                last.env,
+                excluded=file.inclusion.is_excluded(),
+            )
     return [file.abs_dest_path for file in chosen]
+
+
+class _DiscardedIndex:
+    """Stands for a search plugin's index while pages are rebuilt ahead: entries go nowhere."""
+
+    def add_entry_from_context(self, page: Any) -> None:
+        """Index nothing: see :func:`_indexing_discarded`."""
+
+
+@contextlib.contextmanager
+def _indexing_discarded(plugins: Any) -> Iterator[None]:
+    """Search plugins index no page meanwhile; everything else they do to a page, they do.
+
+    A search plugin (MkDocs' own, Material's) adds each page to the index of its build, which
+    only its ``on_post_build`` writes. A rebuild of pages ahead runs no ``on_post_build``: its
+    entries went into the index of the last build, already written, which the full rebuild
+    that follows replaces (every plugin makes a new index in its ``on_config`` or
+    ``on_pre_build``). Indexing them parsed the page's HTML for nothing, about a tenth of a
+    second for a topic page.
+    """
+    swapped = [
+        (plugin, plugin.search_index)
+        for plugin in plugins.values()
+        if callable(getattr(getattr(plugin, "search_index", None), "add_entry_from_context", None))
+    ]
+    for plugin, _ in swapped:
+        plugin.search_index = _DiscardedIndex()
+    try:
+        yield
+    finally:
+        for plugin, index in swapped:
+            plugin.search_index = index
 
 
 def publish(server: Any) -> bool:
@@ -264,6 +376,7 @@ class DevServer:
         self.dirty = dirty
         self.watcher = PackageWatcher()
         self.templates = TemplateCache()
+        self.tokens = TokenCache()
         self.last: LastBuild | None = None
         self.lock = threading.RLock()
         """Held while anything but a full build uses the session: see the module docstring."""
@@ -271,6 +384,16 @@ class DevServer:
         """Between a build's ``on_config`` and its end: the watcher leaves the session alone."""
         self.closed = False
         """Set by :meth:`shutdown`: nothing uses the session any more."""
+        self.rebuilding = False
+        """MkDocs' rebuild loop is rebuilding (from its wake-up to the build's end)."""
+        self.ahead = False
+        """Pages are being rebuilt ahead of the site (:meth:`pages_ahead`): the full rebuild
+        that follows does the rest, so a plugin may leave it what pages do not show."""
+        self._shown_ahead = False
+        """Pages were rebuilt ahead on a save, in the watcher's own thread: the rebuild loop
+        publishes them to browsers when it wakes (see :meth:`attach`)."""
+        self._early: Callable[[], None] | None = None
+        """Rebuilds the pages of a save at once, set by :meth:`attach` under ``--dirty``."""
         self._session = session
         self._log = log
 
@@ -346,15 +469,21 @@ class DevServer:
         """
         if not self.lock.acquire(blocking=False):
             return
+        started = False
         try:
             session = self._session()
-            if self.building or self.closed or session is None:
+            if self.building or self.rebuilding or self.closed or session is None:
                 return
             session.start_ahead()  # never waits for a run
+            started = True
         except Exception as exc:  # the rebuild that follows runs them, or says what failed
             self._log.debug(f"could not start snippets ahead of the rebuild: {exc}")
         finally:
             self.lock.release()
+        if started and self._early is not None:
+            # The pages need not wait for MkDocs' debounce (a tenth of a second after the last
+            # event): they are rebuilt now, in a thread of their own, while the snippets run.
+            threading.Thread(target=self._early, name="refkit-pages-ahead", daemon=True).start()
 
     def pages_ahead(self, last: LastBuild) -> bool:
         """Only the package changed: rebuild the pages of changed snippets, ahead of the site.
@@ -372,11 +501,14 @@ class DevServer:
         stale = session.begin_pages(None)
         if not stale or session.catalog_problems():  # the full rebuild reports problems
             return False
+        self.ahead = True
         try:
-            built = rebuild_pages(stale, last)
+            built = rebuild_pages(stale, last, self.tokens)
         except Exception as exc:  # whatever went wrong, the full rebuild that follows is right
             self._log.warning(f"could not rebuild {sorted(stale)} ahead: {printable(str(exc))}")
             return False
+        finally:
+            self.ahead = False
         if built:
             seconds = time.perf_counter() - started
             shown = ", ".join(sorted(stale))
@@ -406,21 +538,44 @@ class DevServer:
             return watching
         rebuild = server.builder
 
+        def pages_now() -> None:
+            # Right after a save started its snippets (see start_saved), in a thread of its
+            # own: MkDocs' rebuild loop, once it wakes, waits for the lock, then publishes.
+            if not self.lock.acquire(blocking=False):
+                return  # the rebuild loop has the lock: its pages_then_rebuild does this
+            try:
+                if self.closed or self.building or self.rebuilding:
+                    return
+                last = self._only_package_changed(package_dir)
+                if last is not None and self.pages_ahead(last):
+                    self._shown_ahead = True
+            except Exception as exc:
+                self._log.warning(f"could not rebuild pages ahead of the site ({exc})")
+            finally:
+                self.lock.release()
+
         def pages_then_rebuild() -> None:
             # When only snippets changed, their pages are rebuilt and shown first; MkDocs' own
             # rebuild follows for the rest (the search index), and browsers reload once. It
             # follows whatever happened ahead: an error there must not cost the rebuild.
             try:
                 with self.lock:
+                    self.rebuilding = True
+                    shown, self._shown_ahead = self._shown_ahead, False
                     last = None if self.closed else self._only_package_changed(package_dir)
-                    shown = last is not None and self.pages_ahead(last)
+                    shown = (last is not None and self.pages_ahead(last)) or shown
             except Exception as exc:
                 self._log.warning(f"could not rebuild pages ahead of the site ({exc})")
                 shown = False
-            if shown:
-                publish(server)
-            rebuild()
+            try:
+                if shown:
+                    publish(server)
+                rebuild()
+            finally:
+                with self.lock:
+                    self.rebuilding = False
 
+        self._early = pages_now
         server.builder = pages_then_rebuild
         return watching
 
