@@ -422,3 +422,33 @@ def test_an_environment_key_read_just_after_a_change_is_not_kept(tmp_path, monke
     (place / "METADATA").write_text("Metadata-Version: 2.1\nName: tokenizers\nVersion: 9.5\n")
     os.utime(place / "METADATA", ns=(now, now))  # the same time and size as before
     assert EnvironmentKey.current("cpu").tokenizers == "9.5"
+
+
+def test_walks_reused_across_versions_of_a_module_are_what_fresh_walks_find():
+    from refkit.engine.discovery import _read_module, _walk
+
+    memo: dict[tuple[object, ...], object] = {}
+
+    def walk(key, node):  # as a reload does: the walk of an earlier version's same statement
+        if key not in memo:
+            memo[key] = _walk(node)
+        return memo[key]
+
+    versions = [
+        "a = 1; b = c\nimport os; import json\n\n@deco(d)\ndef demo_x():\n    return q\n",
+        "b = c; a = 1\nimport json; import os\n\ndef demo_x():\n    return q\n",
+        "a = 1; b = e\nimport os; import json\n\n@other\ndef demo_x():\n    return q + r\n",
+        "a = 1; b = c\n\n\nimport os; import json\n\n@deco(d)\ndef demo_x():\n    return q\n",
+    ]
+
+    def seen(module):
+        return (
+            module.mentioned,
+            module.context,
+            [name for name, _ in module.imports],
+            {node.name: names for node, names in module.names.items()},
+            {node.name: names for node, names in module.identifiers.items()},
+        )
+
+    for source in versions:
+        assert seen(_read_module(source, "pkg", walk)) == seen(_read_module(source, "pkg"))

@@ -342,19 +342,37 @@ class _Module:
     identifiers: dict[ast.FunctionDef, tuple[str, ...]] = field(default_factory=dict)
 
 
-def _read_module(source: str, package: str) -> _Module:
-    """Parse a module and walk its tree once; ``package``: the dotted package it belongs to."""
+def _read_module(
+    source: str,
+    package: str,
+    walk: Callable[[tuple[Any, ...], ast.stmt], _Names] | None = None,
+) -> _Module:
+    """Parse a module and walk its tree once; ``package``: the dotted package it belongs to.
+
+    ``walk(key, node)`` walks a top-level statement (by default :func:`_walk`); ``key`` is its
+    kind, columns and text, everything the walk's answer depends on, so a caller may answer
+    with the walk of the same statement in an earlier version of the file (an edit changes one
+    function: the other statements need no new walk).
+    """
     try:
         tree = ast.parse(source)
     except _PARSE_ERRORS:
         return _Module(source)
+    lines = source.splitlines(keepends=True)
     mentioned: set[str] = set()
     context: set[str] = set()
     statements: list[ast.Import | ast.ImportFrom] = []
     names: dict[ast.FunctionDef, frozenset[str]] = {}
     identifiers: dict[ast.FunctionDef, tuple[str, ...]] = {}
     for node in tree.body:
-        found = _walk(node)
+        if walk is None:
+            found = _walk(node)
+        else:
+            decorators = getattr(node, "decorator_list", ())
+            start = min([node.lineno, *(d.lineno for d in decorators)])
+            end = node.end_lineno or node.lineno
+            text = "".join(lines[start - 1 : end])
+            found = walk((type(node), node.col_offset, node.end_col_offset, text), node)
         statements += found.imports
         mentioned |= found.mentioned()
         if not _is_plain_snippet(node):
@@ -503,8 +521,12 @@ class _PackageReader:
         package = ".".join([self.package_name, *folder])
         return self.remembered(
             ("module", path, package, source),
-            lambda: _read_module(source, package),
+            lambda: _read_module(source, package, self._walk),
         )
+
+    def _walk(self, key: tuple[Any, ...], node: ast.stmt) -> _Names:
+        """:func:`_walk` of a top-level statement, or an earlier load's walk of the same text."""
+        return self.remembered(("walk", *key), lambda: _walk(node))
 
     def closure(self, path: Path, seen: set[Path] | None = None) -> set[Path]:
         """The module and every in-package module it imports, recursively."""
