@@ -122,7 +122,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self._collect()
         html, problems = self.session.fill(uri, page.content)
         page.content, self._listings[uri] = set_aside_sources(html)  # search need not parse them
-        if (plan := self.session.pages.get(uri)) is not None and plan.topic:
+        ahead = self._serve is not None and self._serve.ahead  # the full rebuild writes them
+        if (plan := self.session.pages.get(uri)) is not None and plan.topic and not ahead:
             folder = Path(config.site_dir, page.file.dest_uri).parent  # links name it from there
             problems += write_page_downloads(self.session, plan, folder)[1]
         _report(problems)
