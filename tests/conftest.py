@@ -224,13 +224,13 @@ def live_runs(environments_dir: Path) -> int:
 
     Every snippet in ``default``, plus each declared environment of a snippet that exists there.
     """
-    from refkit.engine.run_environments import read_declarations
+    from refkit.engine.run_environments import snippet_environments
 
     catalog = load_catalog(REPO / "refkit")
     synced = {path.name for path in environments_dir.iterdir()}
     runs = 0
     for snippet in catalog.snippets.values():
-        names = read_declarations(snippet.path).of(snippet.function)
+        names = snippet_environments(snippet)
         runs += sum(1 for name in names if name == "default" or name in synced)
     return runs
 

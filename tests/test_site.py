@@ -17,7 +17,7 @@ from conftest import device_label
 
 from refkit.engine.directive import find_directives
 from refkit.engine.discovery import load_catalog
-from refkit.engine.run_environments import read_declarations
+from refkit.engine.run_environments import snippet_environments
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +42,7 @@ def test_topic_page_shows_every_snippet_with_output_stamp_and_references(
     # One output per environment of a snippet: live where it is synced for the tests (default,
     # the light ones), recorded, with the stamp it was recorded with, elsewhere.
     synced = {path.name for path in real_environments.iterdir()}
-    names = [
-        read_declarations(topic.path).of(CATALOG.snippets[d.snippet_id].function)
-        for d in directives
-    ]
+    names = [snippet_environments(CATALOG.snippets[d.snippet_id]) for d in directives]
     live = sum(1 for envs in names for name in envs if name == "default" or name in synced)
     recorded = sum(len(envs) for envs in names) - live
     assert page.count('<div class="refkit-output">') == live + recorded
@@ -82,8 +79,8 @@ def test_version_tabs_show_each_environment_live_or_recorded(built_site, real_en
 
     keras = tabs("keras_engine_error", "legacy-tf")
     # One tab per environment the snippet declares, in the order declared, default first.
-    declared = read_declarations(REPO / "refkit" / "keras_engine_error.py")
-    assert tuple(keras) == declared.of("demo_tf_roberta_here") and len(keras) == 8
+    declared = snippet_environments(CATALOG.snippets["keras_engine_error.demo_tf_roberta_here"])
+    assert tuple(keras) == declared and len(keras) == 8
     # Never synced for the tests: shown as recorded, with the stamp the recording ran with.
     legacy = keras["legacy-tf"]
     assert "Recorded, not run in this build: environment legacy-tf" in legacy

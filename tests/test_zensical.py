@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, zensical
 
 from refkit.engine.discovery import load_catalog
-from refkit.engine.run_environments import read_declarations
+from refkit.engine.run_environments import snippet_environments
 from refkit.engine.session import PageSource, plan_page
 
 pytestmark = pytest.mark.slow
@@ -268,8 +268,7 @@ def test_this_site_under_zensical_matches_the_mkdocs_build(built_site, zensical_
         expected = _topic_parts(mkdocs_page)
         # One output per snippet and environment (tabs: live or recorded), on both hosts.
         assert len(expected["outputs"]) == sum(
-            len(read_declarations(snippet.path).of(snippet.function))
-            for snippet in CATALOG.topics[module].snippets
+            len(snippet_environments(snippet)) for snippet in CATALOG.topics[module].snippets
         )
         assert _topic_parts(zensical_page) == expected, module
     indexes = {

@@ -109,6 +109,9 @@ class Snippet:
     preload_imports: tuple[str, ...] = ()
     display_source: str = ""
     identifiers: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()
+    """The environments its module's ``ENVIRONMENTS`` names for it, as written (``default`` is
+    implied: see :mod:`refkit.engine.run_environments`)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ class Topic:
     what a worker runs once before forking the topic's snippets."""
     summary: str = ""
     """The first line of the module's docstring: what the topic covers."""
+    declaration_problems: tuple[tuple[int, str], ...] = ()
+    """``(line, what is wrong)`` for each part of ``ENVIRONMENTS`` that could not be read (that
+    part is ignored: those snippets run in ``default`` only)."""
 
 
 PackageState = tuple[tuple[str, int, int], ...]
@@ -627,6 +633,65 @@ def _module_data(
     return title, references, functions
 
 
+ENVIRONMENTS_NAME = "ENVIRONMENTS"
+"""The module-level mapping from a snippet's function name to the environments it runs in."""
+
+
+def declared_environments(
+    tree: ast.Module,
+) -> tuple[dict[str, tuple[str, ...]], tuple[tuple[int, str], ...]]:
+    """A module's ``ENVIRONMENTS``: function name -> environment names, and what is wrong.
+
+    Only a literal mapping of strings to a string, or to a tuple or list of strings, counts;
+    each part that is not one is a problem ``(line, message)`` and is ignored.
+
+    Examples:
+        >>> declared_environments(ast.parse('ENVIRONMENTS = {"demo_a": ("x",), "demo_b": "y"}'))
+        ({'demo_a': ('x',), 'demo_b': ('y',)}, ())
+        >>> declared_environments(ast.parse('ENVIRONMENTS = {"demo_a": [1]}'))[1]
+        ((1, "ENVIRONMENTS['demo_a'] must be environment names (strings), not [1]"),)
+        >>> declared_environments(ast.parse('ENVIRONMENTS = {[1]: "x"}'))[1]
+        ((1, 'ENVIRONMENTS must be a literal mapping'),)
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    problems: list[tuple[int, str]] = []
+    for node in tree.body:
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not any(isinstance(t, ast.Name) and t.id == ENVIRONMENTS_NAME for t in targets):
+            continue
+        try:
+            literal = ast.literal_eval(node.value)
+        except _LITERAL_ERRORS:  # {[1]: "x"} raises TypeError, a deep nesting RecursionError
+            problems.append((node.lineno, f"{ENVIRONMENTS_NAME} must be a literal mapping"))
+            continue
+        if not isinstance(literal, dict):
+            problems.append(
+                (
+                    node.lineno,
+                    f"{ENVIRONMENTS_NAME} must be a mapping of snippet function names to "
+                    f"environment names, not {type(literal).__name__}",
+                )
+            )
+            continue
+        for function, declared in literal.items():
+            names = (declared,) if isinstance(declared, str) else declared
+            if not isinstance(function, str) or not (
+                isinstance(names, tuple | list) and all(isinstance(n, str) for n in names)
+            ):
+                problems.append(
+                    (
+                        node.lineno,
+                        f"{ENVIRONMENTS_NAME}[{function!r}] must be environment names (strings), "
+                        f"not {names!r}",
+                    )
+                )
+                continue
+            found[function] = tuple(names)
+    return found, tuple(problems)
+
+
 def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic | None:
     parsed = reader.module(path)
     source = parsed.source
@@ -680,6 +745,7 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
         return text
 
     preload = tuple(sorted(reader.third_party_imports(path)))
+    environments, declaration_problems = declared_environments(tree)
     snippets = []
     calls = {name: parsed.names[node] for name, node in functions.items()}
     for name, node in functions.items():
@@ -705,11 +771,14 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
                 summary=docstring.strip().splitlines()[0] if docstring.strip() else "",
                 fingerprint=fingerprint,
                 preload_imports=preload,
+                environments=environments.get(name, ()),
             )
         )
     docstring = ast.get_docstring(tree) or ""
     summary = docstring.strip().splitlines()[0].strip() if docstring.strip() else ""
-    return Topic(module, path, title, references, tuple(snippets), preload, summary)
+    return Topic(
+        module, path, title, references, tuple(snippets), preload, summary, declaration_problems
+    )
 
 
 def load_catalog(package_dir: Path) -> Catalog:

@@ -63,7 +63,7 @@ from refkit.engine.environments import (
 )
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
-from refkit.engine.run_environments import Declarations, read_declarations
+from refkit.engine.run_environments import snippet_environments
 from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
 from refkit.engine.settings import Settings, SettingsError
 from refkit.engine.worker_process import WorkerError, package_name_problem
@@ -265,9 +265,6 @@ class BuildSession:
     """The last check of the environments, and what their folders held then."""
     _keys: dict[str, EnvironmentKey] = field(default_factory=dict, init=False)
     """Declared environment -> the environment part of its cache keys, per build."""
-    _declarations: tuple[PackageState, dict[Path, Declarations]] = field(
-        default_factory=lambda: ((), {}), init=False
-    )
     _notes: list[str] = field(default_factory=list, init=False)
     _noted: set[str] = field(default_factory=set, init=False)
 
@@ -475,7 +472,7 @@ class BuildSession:
         ]
         base = self.settings.package_path.parent
         for topic in self.catalog.topics.values():
-            for line, message in self._declared(topic.path).problems:
+            for line, message in topic.declaration_problems:
                 shown = topic.path.relative_to(base).as_posix()
                 problems.append(Problem(f"{shown}:{line}", f"{message}; it is ignored"))
         return problems
@@ -1112,18 +1109,7 @@ class BuildSession:
         site does not declare included: the page reports those.
         """
         snippet = self.catalog.snippets.get(snippet_id)
-        if snippet is None:
-            return (DEFAULT_ENVIRONMENT,)
-        return self._declared(snippet.path).of(snippet.function)
-
-    def _declared(self, path: Path) -> Declarations:
-        state, known = self._declarations
-        if state != self.catalog.state:
-            known = {}
-            self._declarations = (self.catalog.state, known)
-        if path not in known:
-            known[path] = read_declarations(path)
-        return known[path]
+        return (DEFAULT_ENVIRONMENT,) if snippet is None else snippet_environments(snippet)
 
     def recorded(self, snippet_id: str, environment: str) -> Recorded | None:
         """The approved output of a snippet in an environment, shown where it cannot run."""
