@@ -107,7 +107,7 @@ class Site:
 
 def device_label() -> str:
     """How a page stamps the device torch snippets ran on here (REFKIT_DEVICE and the GPU)."""
-    from refkit.engine.cache import gpu_visible
+    from refkit.engine.device import gpu_visible
 
     if not gpu_visible() and os.environ.get("REFKIT_DEVICE", "auto") != "cuda":
         return "cpu"  # torch cannot pick a GPU it has no driver for: no need to import it

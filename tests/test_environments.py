@@ -49,12 +49,12 @@ from refkit.engine.environments import (
     running_torch_version,
     sync,
     uv_install_arguments,
-    worker_command,
     worker_environment,
 )
 from refkit.engine.messages import Finished, MessageDecoder, Ready, RunRequest, Started, encode
 from refkit.engine.results import OK
 from refkit.engine.run_environments import remedy
+from refkit.engine.worker_process import worker_command
 
 # The sync-mechanics tests turn torch off on purpose: with it, each would install (and compile)
 # 700 MB of torch to prove what six proves. Torch pinning has its own real test below.
@@ -361,15 +361,6 @@ def test_the_worker_of_an_environment_gets_its_python_path_and_variables(tmp_pat
     venv = tmp_path / "venv"
     env = Environment("legacy-tf", variables={"FORCE_TF_AVAILABLE": "1"})
     report = SyncReport("legacy-tf", UP_TO_DATE, env, path=venv, python=venv / "bin" / "python")
-    assert worker_command(report, package="topics", jobs=3) == [
-        str(venv / "bin" / "python"),
-        "-m",
-        "refkit.engine.worker",
-        "--package",
-        "topics",
-        "--jobs",
-        "3",
-    ]
     # A stale link (refkit moved) is pointed at the refkit running now.
     (venv / "refkit-link").mkdir(parents=True)
     (venv / "refkit-link" / "refkit").symlink_to(tmp_path)
@@ -389,8 +380,6 @@ def test_the_worker_of_an_environment_gets_its_python_path_and_variables(tmp_pat
 def test_an_environment_that_is_not_there_has_no_worker():
     report = SyncReport("gpu", SKIPPED, Environment("gpu", device="cuda"), reason="no GPU")
     with pytest.raises(ValueError, match="'gpu' is skipped: no GPU"):
-        worker_command(report)
-    with pytest.raises(ValueError, match="skipped"):
         worker_environment(report, REPO)
 
 
@@ -650,7 +639,7 @@ def test_the_worker_runs_a_snippet_in_the_environment(tmp_path, real_uv):
     (project / "probe" / "where.py").write_text(textwrap.dedent(PROBE))
     request = RunRequest("1", "where.demo_where", "where", "demo_where", 60, 10_000)
     worker = subprocess.Popen(
-        worker_command(report, package="probe"),
+        worker_command(str(report.python), package="probe", jobs=1),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=worker_environment(report, project),

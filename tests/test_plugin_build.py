@@ -363,7 +363,7 @@ def test_progress_on_a_terminal_rewrites_one_line(capsys):
 
 
 def test_asking_for_cuda_without_a_gpu_is_one_clear_error(site):
-    from refkit.engine.cache import gpu_visible
+    from refkit.engine.device import gpu_visible
 
     if gpu_visible():
         pytest.skip("this machine has a GPU")

@@ -68,7 +68,7 @@ def test_a_page_plan_counts_lines_from_the_top_of_the_file():
 def test_a_missing_package_or_cuda_without_a_gpu_is_one_clear_error(project):
     with pytest.raises(SessionError, match="package_dir 'elsewhere' is not a folder"):
         open_session(project, package_dir="elsewhere")
-    from refkit.engine.cache import gpu_visible
+    from refkit.engine.device import gpu_visible
 
     if not gpu_visible():
         with pytest.raises(SessionError, match="shows no NVIDIA GPU"):

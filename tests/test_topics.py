@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import live_runs
 
-from refkit.engine.cache import gpu_visible
+from refkit.engine.device import gpu_visible
 from refkit.engine.discovery import load_catalog
 from refkit.engine.drift import canonical_text, read_approved
 from refkit.engine.project import read_project

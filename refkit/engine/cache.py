@@ -57,7 +57,9 @@ from typing import TYPE_CHECKING
 
 import refkit
 from refkit.engine.atomic import write_atomic
+from refkit.engine.device import gpu_visible
 from refkit.engine.discovery import Snippet
+from refkit.engine.environments import running_versions
 from refkit.engine.results import ResultFormatError, SnippetResult
 
 if TYPE_CHECKING:
@@ -71,7 +73,6 @@ __all__ = [
     "EnvironmentKey",
     "ResultCache",
     "cache_key",
-    "gpu_visible",
 ]
 
 CACHE_FORMAT = 2
@@ -89,13 +90,6 @@ _REASON_LENGTH = 200  # a reason quotes the entry; a hostile one must not flood 
 
 CacheWarning = tuple[Path, str]
 """An entry that was ignored, and why: reported by :meth:`ResultCache.get`."""
-
-
-def _installed_version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 _KEY_DISTRIBUTIONS = ("torch", "transformers", "tokenizers")
@@ -154,13 +148,6 @@ def _racy(state: tuple[object, ...]) -> bool:
     return bool(times) and time.time_ns() - max(times) < _RACY_SECONDS * 1_000_000_000
 
 
-def gpu_visible() -> bool:
-    """Whether an NVIDIA GPU is visible to this process, checked without importing torch."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
-
-
 @dataclass(frozen=True)
 class EnvironmentKey:
     """The parts of the environment that can change a snippet's output."""
@@ -201,13 +188,14 @@ class EnvironmentKey:
         places = _metadata_places(_KEY_DISTRIBUTIONS)
         state = _installation_state(places)
         worker_digest = hashlib.sha256(_WORKER_SOURCE.read_bytes()).hexdigest()[:16]
+        versions = running_versions(_KEY_DISTRIBUTIONS)
         key = cls(
             refkit=refkit.__version__,
             worker=worker_digest,
             python=platform.python_version(),
-            torch=_installed_version("torch"),
-            transformers=_installed_version("transformers"),
-            tokenizers=_installed_version("tokenizers"),
+            torch=versions.get("torch", "not installed"),
+            transformers=versions.get("transformers", "not installed"),
+            tokenizers=versions.get("tokenizers", "not installed"),
             device=device,
         )
         if not _racy(state):

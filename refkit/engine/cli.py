@@ -367,7 +367,7 @@ def _echo_absent(plan: _Plan, done: str, *, err: bool = False) -> None:
 def _describe_failure(result: SnippetResult | None, report: SyncReport | None = None) -> str:
     if result is None:
         if report is not None and not report.ok:  # its worker could not start
-            return f"not run: environment {report.name} {report.status}: {report.reason}"
+            return f"not run: environment {report.name} {absence(report)}"
         return "not run"
     error = result.error
     return f"{result.status}: {error.type}: {error.message}" if error else result.status

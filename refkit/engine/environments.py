@@ -30,8 +30,8 @@ Three rules shape the sync:
 The worker (:mod:`refkit.engine.worker` with :mod:`~refkit.engine.messages`,
 :mod:`~refkit.engine.results` and :mod:`~refkit.engine.display`) imports only the standard
 library, so it runs in any such venv of Python 3.10 or newer with the project on ``PYTHONPATH``
-(:func:`worker_command`, :func:`worker_environment`); what a snippet imports (torch,
-transformers, matplotlib for figures) is the environment's own business.
+(:func:`~refkit.engine.worker_process.worker_command`, :func:`worker_environment`); what a
+snippet imports (torch, transformers, matplotlib for figures) is the environment's own business.
 """
 
 from __future__ import annotations
@@ -93,7 +93,6 @@ __all__ = [
     "running_versions",
     "sync",
     "uv_install_arguments",
-    "worker_command",
     "worker_environment",
 ]
 
@@ -701,35 +700,6 @@ def installed_versions(report: SyncReport, names: Iterable[str] = STAMP_PACKAGES
         if version is not None:
             versions[name] = version
     return versions
-
-
-def worker_command(report: SyncReport, *, package: str = "refkit", jobs: int = 1) -> list[str]:
-    """The command that starts :mod:`refkit.engine.worker` in a synced environment.
-
-    Args:
-        report: An ``ok`` report from :func:`sync` or :func:`check`.
-        package: The topic package (the worker's ``--package``).
-        jobs: Snippets the worker runs at the same time.
-
-    Raises:
-        ValueError: The environment is not there (the report says why).
-
-    Examples:
-        >>> report = SyncReport("t", UP_TO_DATE, Environment("t"), python=Path("/e/bin/python"))
-        >>> worker_command(report, jobs=2)
-        ['/e/bin/python', '-m', 'refkit.engine.worker', '--package', 'refkit', '--jobs', '2']
-    """
-    if not report.ok or report.python is None:
-        raise ValueError(f"environment {report.name!r} is {report.status}: {report.reason}")
-    return [
-        str(report.python),
-        "-m",
-        "refkit.engine.worker",
-        "--package",
-        package,
-        "--jobs",
-        str(jobs),
-    ]
 
 
 def worker_environment(

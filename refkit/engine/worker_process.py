@@ -45,6 +45,7 @@ __all__ = [
     "module_places",
     "package_name_problem",
     "python_name_for",
+    "worker_command",
 ]
 
 # On top of the snippets' own timeouts: how long the worker may take to start and import.
@@ -164,6 +165,16 @@ def module_places(name: str) -> list[str] | None:
     return [*(spec.submodule_search_locations or ()), *origin]
 
 
+def worker_command(python: str, *, package: str, jobs: int) -> list[str]:
+    """The command that starts :mod:`refkit.engine.worker` with ``python``, in any environment.
+
+    Examples:
+        >>> worker_command("/e/bin/python", package="refkit", jobs=2)
+        ['/e/bin/python', '-m', 'refkit.engine.worker', '--package', 'refkit', '--jobs', '2']
+    """
+    return [python, "-m", "refkit.engine.worker", "--package", package, "--jobs", str(jobs)]
+
+
 class WorkerProcess:
     """One ``python -m refkit.engine.worker`` process and its pipes.
 
@@ -195,23 +206,16 @@ class WorkerProcess:
                 [str(package_dir.parent), *filter(None, [env.get("PYTHONPATH")])]
             )
             env["REFKIT_DEVICE"] = device
-            command = [
-                sys.executable,
-                "-m",
-                "refkit.engine.worker",
-                "--package",
-                package_dir.name,
-                "--jobs",
-                str(jobs),
-            ]
+            python = sys.executable
         else:
-            from refkit.engine.environments import worker_command, worker_environment
+            from refkit.engine.environments import worker_environment
 
             try:
-                command = worker_command(environment, package=package_dir.name, jobs=jobs)
                 env = worker_environment(environment, package_dir.parent)
             except ValueError as exc:
                 raise WorkerError(str(exc)) from exc
+            python = str(environment.python)
+        command = worker_command(python, package=package_dir.name, jobs=jobs)
         env.setdefault("HF_HUB_OFFLINE", "1")  # snippets never download
         env.setdefault("TOKENIZERS_PARALLELISM", "false")  # its threads do not survive a fork
         # No __pycache__ writes into the package folder that `mkdocs serve` watches: each one
@@ -237,7 +241,7 @@ class WorkerProcess:
             if environment is not None:
                 raise WorkerError(
                     f"the refkit worker did not start in environment {environment.name!r} "
-                    f"({environment.python}); `refkit env sync {environment.name}` makes it again"
+                    f"({environment.python})"  # whoever shows this says what makes it again
                 )
             raise WorkerError(
                 "the refkit worker did not start; run `python -m refkit.engine.worker --jobs 1` "
