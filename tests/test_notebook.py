@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -30,13 +29,20 @@ from refkit.engine.standalone import StandaloneError, standalone_source
 CATALOG = load_catalog(REPO / "refkit")
 ENVIRONMENT = RunEnvironment("3.11.7", "2.13.0+cpu", "5.24.0", "0.23.3", "cpu")
 
-# Runs each code cell of the notebooks it is given top to bottom in this one fresh process,
-# each in a namespace of its own (stricter than a kernel, whose cells share one), and records
-# what each printed.
+# The heavy libraries the site's notebooks import, which the driver below imports once.
+PRELOADED = ("torch", "transformers", "tokenizers", "matplotlib")
+
+# Runs the notebooks it is given, each in a process of its own forked from this fresh one, at
+# most two at a time: every code cell of a notebook top to bottom in its process, each cell in a
+# namespace of its own (stricter than a kernel, whose cells share one), recording what each
+# printed. The libraries in PRELOADED are imported before the forks, once instead of once per
+# notebook (seconds each); a cell still has to import what it uses, in its own namespace.
 DRIVER = """
-import contextlib, io, json, sys, traceback
-done = []
-for path in sys.argv[2:]:
+import contextlib, io, json, os, sys, traceback
+
+
+def run_notebook(path):
+    done = []
     for cell in json.load(open(path, encoding="utf-8"))["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] != "code" or source.startswith("%pip"):
@@ -48,7 +54,41 @@ for path in sys.argv[2:]:
             except BaseException:
                 error = traceback.format_exc()
         done.append({"notebook": path, "id": cell["id"], "stdout": printed.getvalue(), "error": error})
-json.dump(done, open(sys.argv[1], "w", encoding="utf-8"))
+    return done
+
+
+def main(out, preload, paths, at_once=2):
+    for name in filter(None, preload.split(",")):
+        __import__(name)
+    parts = [f"{out}.{number}" for number in range(len(paths))]
+    running, failed = {}, []
+    for path, part in zip(paths, parts):
+        while len(running) >= at_once:
+            pid, status = os.wait()
+            if os.waitstatus_to_exitcode(status) != 0:
+                failed.append(running[pid])
+            del running[pid]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the notebook's own process: back to the top level, then a normal exit
+            json.dump(run_notebook(path), open(part, "w", encoding="utf-8"))
+            return 0
+        running[pid] = path
+    while running:
+        pid, status = os.wait()
+        if os.waitstatus_to_exitcode(status) != 0:
+            failed.append(running[pid])
+        del running[pid]
+    if failed:
+        print("the process of these notebooks failed:", *failed, file=sys.stderr)
+        return 1
+    done = [cell for part in parts for cell in json.load(open(part, encoding="utf-8"))]
+    json.dump(done, open(out, "w", encoding="utf-8"))
+    return 0
+
+
+sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
 """
 
 PACKAGE_HELPERS = '''
@@ -280,7 +320,9 @@ def _expected_print(outputs: list[dict]) -> str:
 
 def _run_notebooks(notebooks: list[Path], workdir: Path) -> list[dict]:
     out = workdir / f"run-{notebooks[0].stem}.json"
-    done = fresh_python("-c", DRIVER, str(out), *map(str, notebooks), cwd=workdir)
+    done = fresh_python(
+        "-c", DRIVER, str(out), ",".join(PRELOADED), *map(str, notebooks), cwd=workdir
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -310,12 +352,7 @@ def site_notebooks(site: Path) -> list[Path]:
 def check_site_notebooks(site: Path, workdir: Path) -> None:
     """Every topic page links a valid notebook whose code cells, run, print the page's outputs."""
     notebooks = site_notebooks(site)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # one fresh Python per notebook
-        runs = [
-            cell
-            for cells in pool.map(lambda nb: _run_notebooks([nb], workdir), notebooks)
-            for cell in cells
-        ]
+    runs = _run_notebooks(notebooks, workdir)  # a process per notebook, two at a time
     cells = {
         (str(nb), cell["id"]): cell
         for nb in notebooks
