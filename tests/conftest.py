@@ -29,6 +29,37 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     for name in [name for name in os.environ if name.startswith("REFKIT_")]:
         SCRUBBED[name] = os.environ.pop(name)
+    if not hasattr(config, "workerinput"):  # once, in the process that starts the workers
+        compile_bytecode()
+
+
+def compile_bytecode() -> None:
+    """Write the bytecode of ``refkit/``, as a first import does, when it is missing or stale.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (and the snippet workers always set it), no import
+    writes it, so each of the suite's hundreds of builds, commands and workers compiled every
+    refkit module again: a tenth of a second or more each. Python still reads a ``.pyc`` that
+    matches its source, so they start from these instead; what runs is the same.
+    """
+    import compileall
+
+    compileall.compile_dir(REPO / "refkit", quiet=2)  # a folder it cannot write: source it is
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session):
+    """Let pytest keep the test modules it rewrote (``__pycache__/*-pytest-*.pyc``) for later runs.
+
+    Rewriting the asserts of every test module takes each worker seconds; under
+    ``PYTHONDONTWRITEBYTECODE`` pytest redid it in every worker of every run. Only collection
+    writes bytecode so: the tests themselves run under the developer's setting.
+    """
+    keep = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode = keep
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
