@@ -1584,7 +1584,8 @@ def site_definitions(
         out.append(
             "- `mkdocs serve`: the snippet's page was rebuilt ahead of the site in "
             f"{statistics.median(serve.extra['ahead']):.2f} s (median; the snippet started when "
-            "the file was written, during MkDocs' 0.1 s debounce); browsers reload then."
+            "the file was written, and its page was rebuilt at once, without waiting for MkDocs' "
+            "0.1 s debounce); browsers reload then."
         )
     if serve.extra.get("rebuild"):
         out.append(

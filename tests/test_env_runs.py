@@ -245,14 +245,25 @@ def test_a_rebuild_runs_again_in_each_environment_only_what_changed(project, six
 
 
 TIMED = """
+import os
+import sys
 import time
+from pathlib import Path
 
 
 def demo_timed():
-    \"\"\"When it ran: CLOCK_MONOTONIC, one clock for every process of the machine.\"\"\"
+    \"\"\"When it ran (CLOCK_MONOTONIC, one clock for the machine), and whether it met the other.
+
+    The run in each six environment leaves a mark, then waits up to WAIT seconds for the
+    other's (the default environment's run only prints).
+    \"\"\"
     start = time.monotonic()
-    time.sleep(1.0)
-    print(start, time.monotonic())
+    meet = Path(MEET)
+    if "six-" in sys.prefix:
+        (meet / Path(sys.prefix).parent.name).write_text("")
+    while "six-" in sys.prefix and len(os.listdir(meet)) < 2 and time.monotonic() - start < WAIT:
+        time.sleep(0.01)
+    print(start, time.monotonic(), len(os.listdir(meet)) == 2)
 """
 
 
@@ -260,26 +271,33 @@ def demo_timed():
 def test_the_environments_share_jobs_worker_slots(project, six_report, tmp_path, jobs):
     # A second environment beside six-env, in the same cache folder.
     synced_six(six_report.path.parent.parent, "six-too")
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    # With two slots, each run waits (up to a minute, however slow a worker is to start) for
+    # the other; with one, the first cannot meet the second, and gives up after a second.
     (project / "notes" / "timed.py").write_text(
         textwrap.dedent(TIMED)
-        + '\nTITLE = "Timed"\nENVIRONMENTS = {"demo_timed": ("default", "six-env", "six-too")}\n'
+        + f'\nMEET = {str(meet)!r}\nWAIT = {1.0 if jobs == 1 else 60.0}\nTITLE = "Timed"\n'
+        + 'ENVIRONMENTS = {"demo_timed": ("default", "six-env", "six-too")}\n'
     )
     declared = {**DECLARED, "six-too": {"requirements": ["six==1.16.0"], "add_torch": False}}
     session = open_session(project, six_report, execute="always", jobs=jobs, environments=declared)
     try:
         results, problems = session.run(["timed.demo_timed"])
-        spans = [
-            tuple(map(float, session.result("timed.demo_timed", name).output_text.split()))
+        runs = [
+            session.result("timed.demo_timed", name).output_text.split()
             for name in ("six-env", "six-too")
         ]
     finally:
         session.close()
     assert problems == [] and results["timed.demo_timed"].ok
-    (_, first_end), (second_start, _) = sorted(spans)
+    (_, first_end, first_met), (second_start, _, second_met) = sorted(
+        (float(start), float(end), met == "True") for start, end, met in runs
+    )
     if jobs == 1:  # one environment worker at a time: the second starts after the first ends
-        assert second_start >= first_end
-    else:  # two slots: both ran at once
-        assert second_start < first_end
+        assert not first_met and second_start >= first_end
+    else:  # two slots: both ran at once, each saw the other start
+        assert first_met and second_met and second_start < first_end
 
 
 def test_a_rebuild_reuses_the_check_of_the_environments_until_a_folder_changes(
