@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -175,39 +174,45 @@ def test_a_recorded_output_keeps_its_stamp_beside_it(tmp_path):
     assert not (tmp_path / "m" / "demo_x.txt").exists()
 
 
-SLEEPER = """
-\"\"\"A snippet that takes a while.\"\"\"
+MEETING = """
+\"\"\"A snippet whose runs wait for each other.\"\"\"
+import os
+import sys
 import time
+from pathlib import Path
 
-TITLE = "Sleeper"
+TITLE = "Meeting"
 
-ENVIRONMENTS = {"demo_sleep": ("six-env",)}
+ENVIRONMENTS = {"demo_meet": ("six-env",)}
 
 
-def demo_sleep():
-    \"\"\"Sleep, then say so.\"\"\"
-    time.sleep(2.0)
-    print("slept")
+def demo_meet():
+    \"\"\"Leave a mark for this environment, wait up to a minute for the other's, say if it came.\"\"\"
+    meet = Path(MEET)
+    (meet / ("six" if "six-env" in sys.prefix else "default")).write_text("")
+    start = time.monotonic()
+    while len(os.listdir(meet)) < 2 and time.monotonic() - start < 60:
+        time.sleep(0.01)
+    print("met" if len(os.listdir(meet)) == 2 else "alone")
 """
 
 
-def test_workers_of_two_environments_run_at_the_same_time(project, six_report):
-    (project / "notes" / "sleeper.py").write_text(SLEEPER)
+def test_workers_of_two_environments_run_at_the_same_time(project, six_report, tmp_path):
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    (project / "notes" / "meeting.py").write_text(MEETING + f"\nMEET = {str(meet)!r}\n")
     session = open_session(project, six_report, execute="always")
     try:
-        session.warm_up()  # both workers' start-up out of the measurement
-        session.run(["where.demo_plain"])
-        started = time.monotonic()
-        results, problems = session.run(["sleeper.demo_sleep"])
-        elapsed = time.monotonic() - started
-        there = session.result("sleeper.demo_sleep", "six-env")
+        results, problems = session.run(["meeting.demo_meet"])
+        there = session.result("meeting.demo_meet", "six-env")
     finally:
         session.close()
     assert problems == []
-    assert results["sleeper.demo_sleep"] is not None and results["sleeper.demo_sleep"].ok
-    assert there is not None and there.ok and there.events[0].text == "slept\n"
-    # One after the other would take 4 s and more.
-    assert elapsed < 3.5, elapsed
+    # Each run waited for the other's mark, so both ran at once: one after the other, the
+    # first would have waited its minute out and said "alone".
+    here = results["meeting.demo_meet"]
+    assert here is not None and here.ok and here.events[0].text == "met\n"
+    assert there is not None and there.ok and there.events[0].text == "met\n"
 
 
 def test_drift_and_status_hold_each_environment_to_its_own_approved_output(project, six_report):

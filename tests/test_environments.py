@@ -53,7 +53,7 @@ from refkit.engine.environments import (
 )
 from refkit.engine.messages import Finished, MessageDecoder, Ready, RunRequest, Started, encode
 from refkit.engine.results import OK
-from refkit.engine.run_environments import remedy
+from refkit.engine.run_environments import sync_command
 from refkit.engine.worker_process import worker_command
 
 # The sync-mechanics tests turn torch off on purpose: with it, each would install (and compile)
@@ -294,7 +294,7 @@ def test_check_uses_the_variables_cache_root_and_reports_a_never_synced_one(tmp_
     assert report.status == MISSING
     assert not report.ok
     assert "never synced" in report.reason
-    assert remedy(report) == "make it with: refkit env sync six"  # said beside the reason
+    assert sync_command(report) == "refkit env sync six"  # said beside the reason
     assert report.requirements == ("six==1.16.0",)
     assert not (tmp_path / "envs").exists()  # looking creates nothing
 
@@ -594,10 +594,18 @@ def test_a_sync_from_another_python_keeps_this_pythons_environment(tmp_path, rea
 
 
 @pytest.mark.slow
-def test_pip_makes_the_same_environment_without_uv(tmp_path):
+@pytest.mark.parametrize("outer_pip", [True, False], ids=["outer pip", "pip in the venv"])
+def test_pip_makes_the_same_environment_without_uv(tmp_path, monkeypatch, outer_pip):
+    if not outer_pip:  # a refkit whose Python has no pip (or one older than 22.3)
+        monkeypatch.setattr(environments, "_outer_pip", lambda: None)
     [report] = sync([SIX], cache_root=tmp_path / "envs", installer="pip")
     assert report.status == CREATED, report.reason
     assert report.installer.startswith("pip ")
+    # The venv has its own pip only when no outer pip could install into it.
+    has_pip = python_says(
+        report, "import importlib.util; print(bool(importlib.util.find_spec('pip')))"
+    )
+    assert has_pip == str(not outer_pip)
     lock = json.loads((report.path / LOCK_NAME).read_text())
     assert "six==1.16.0" in lock["freeze"]
     assert python_says(report, "import six, sys; print(six.__version__, sys.prefix)") == (

@@ -258,3 +258,22 @@ def test_an_unreadable_environments_declaration_is_a_problem_at_its_line(project
         assert session.environments_of("session.demo_fast") == ("default",)  # ignored
     finally:
         session.close()
+
+
+def test_a_package_outside_the_project_folder_names_its_declaration_problem_too(tmp_path):
+    # package_dir "../notes", through a symlinked project folder: paths that compare only
+    # once resolved.
+    (topic_package(tmp_path / "notes") / "t.py").write_text(
+        'TITLE = "T"\n\ndef demo_a():\n    print(1)\n\nENVIRONMENTS = {"demo_a": [1]}\n'
+    )
+    (tmp_path / "real").mkdir()
+    (tmp_path / "project").symlink_to(tmp_path / "real", target_is_directory=True)
+    settings = Settings.resolve(
+        {"package_dir": "../notes"}, environ={}, project_dir=tmp_path / "project"
+    )
+    session = BuildSession.open(settings)
+    try:
+        [problem] = session.catalog_problems()
+        assert problem.where == "notes/t.py:6"
+    finally:
+        session.close()

@@ -28,7 +28,12 @@ from refkit.engine.directive import (
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
 from refkit.engine.environments import DEFAULT_ENVIRONMENT
-from refkit.engine.run_environments import absence, accept_command, undeclared_reason
+from refkit.engine.run_environments import (
+    absence,
+    accept_command,
+    sync_command,
+    undeclared_reason,
+)
 from refkit.engine.session import BuildSession, Problem
 
 __all__ = [
@@ -276,14 +281,20 @@ def _environment_html(
             )
         )
     recorded = session.recorded(snippet.id, environment)
+    command = sync_command(report)
     if recorded is None:
         reason = (
             f"environment {environment!r} is not available here ({report.status}) and no "
-            f"output was recorded there: `refkit env sync {environment}`, then "
-            f"`{accept_command(snippet.id, environment)}`, records one"
+            "output was recorded there"
         )
+        if command:
+            reason += (
+                f": `{command}`, then `{accept_command(snippet.id, environment)}`, records one"
+            )
         return render.not_run_panel_html(snippet.id, reason), problems
-    html = render.recorded_output_html(environment, recorded.text, recorded.stamp, report.status)
+    html = render.recorded_output_html(
+        environment, recorded.text, recorded.stamp, report.status, command
+    )
     return html, problems
 
 

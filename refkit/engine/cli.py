@@ -56,7 +56,12 @@ from refkit.engine.environments import (
 )
 from refkit.engine.project import ProjectConfig, ProjectError, find_project, read_project
 from refkit.engine.results import SnippetResult
-from refkit.engine.run_environments import absence, accept_command, remedy, undeclared_reason
+from refkit.engine.run_environments import (
+    absence,
+    accept_command,
+    sync_command,
+    undeclared_reason,
+)
 from refkit.engine.scaffold import (
     ScaffoldError,
     TopicPlan,
@@ -814,7 +819,9 @@ def _echo_environments(reports: Sequence[SyncReport], *, requirements: bool = Fa
             if report.requirements and report.requirements != report.environment.requirements:
                 details.append(f"installs: {' '.join(report.requirements)}")
         if not report.ok:
-            details += [part for part in (report.reason, remedy(report)) if part]
+            command = sync_command(report)
+            details += [report.reason] if report.reason else []
+            details += [f"make it with: {command}"] if command else []
         for detail in details:
             click.echo(printable("\n".join(f"    {part}" for part in detail.splitlines())))
 

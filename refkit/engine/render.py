@@ -478,14 +478,17 @@ def api_markdown(package: str, rows: Iterable[tuple[str, str, str | None]]) -> s
     return "\n".join(lines)
 
 
-def recorded_output_html(environment: str, text: str, stamp: str, why: str) -> str:
+def recorded_output_html(
+    environment: str, text: str, stamp: str, why: str, command: str = ""
+) -> str:
     """An environment's recorded output, where this build could not run the snippet there.
 
-    Labelled as what it is, with the recorded run's stamp and the command that makes the
-    environment for live outputs.
+    Labelled as what it is, with the recorded run's stamp and ``command``, which makes the
+    environment for live outputs (``""``: none does, as for a CUDA one without a GPU).
 
     Examples:
-        >>> print(recorded_output_html("legacy-tf", "<s> 1\\n", "cpu · Python 3.11.7", "never synced"))  # doctest: +NORMALIZE_WHITESPACE
+        >>> print(recorded_output_html("legacy-tf", "<s> 1\\n", "cpu · Python 3.11.7", "never synced",
+        ...                            "refkit env sync legacy-tf"))  # doctest: +NORMALIZE_WHITESPACE
         <div class="refkit-recorded"><p class="refkit-recorded-label">Recorded, not run in this
         build: environment <code>legacy-tf</code> is not available here (never synced). For live
         outputs: <code>refkit env sync legacy-tf</code></p><div class="refkit-output"><pre><code>&lt;s&gt; 1
@@ -495,7 +498,9 @@ def recorded_output_html(environment: str, text: str, stamp: str, why: str) -> s
     return (
         '<div class="refkit-recorded"><p class="refkit-recorded-label">Recorded, not run in this '
         f"build: environment <code>{_text(environment)}</code> is not available here "
-        f"({_text(why)}). For live outputs: <code>refkit env sync {_text(environment)}</code></p>"
+        f"({_text(why)})."
+        + (f" For live outputs: <code>{_text(command)}</code>" if command else "")
+        + "</p>"
         f'<div class="refkit-output"><pre><code>{_text(text)}</code></pre></div>'
         f'<p class="refkit-stamp">{_text(stamp_line)}</p></div>'
     )

@@ -29,8 +29,8 @@ __all__ = [
     "absence",
     "accept_command",
     "ordered_environments",
-    "remedy",
     "snippet_environments",
+    "sync_command",
     "undeclared_reason",
 ]
 
@@ -94,14 +94,22 @@ def absence(report: SyncReport) -> str:
         if report.reason
         else ("does not exist here")
     )
-    return f"{text}; {remedy(report)}" if remedy(report) else text
+    command = sync_command(report)
+    return f"{text}; make it with: {command}" if command else text
 
 
-def remedy(report: SyncReport) -> str:
+def sync_command(report: SyncReport) -> str:
     """The command that makes a missing or failed environment (``""`` for one that is skipped).
 
     A skipped environment (CUDA on a machine without a GPU) stays skipped whatever is run.
+
+    Examples:
+        >>> from refkit.engine.environments import Environment
+        >>> sync_command(SyncReport("tf", "missing", Environment("tf")))
+        'refkit env sync tf'
+        >>> sync_command(SyncReport("gpu", "skipped", Environment("gpu", device="cuda")))
+        ''
     """
     if report.status in {MISSING, FAILED}:
-        return f"make it with: refkit env sync {report.name}"
+        return f"refkit env sync {report.name}"
     return ""

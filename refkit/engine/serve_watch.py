@@ -390,8 +390,8 @@ class DevServer:
         """Pages are being rebuilt ahead of the site (:meth:`pages_ahead`): the full rebuild
         that follows does the rest, so a plugin may leave it what pages do not show."""
         self._shown_ahead = False
-        """Pages were rebuilt ahead on a save, in the watcher's own thread: the rebuild loop
-        publishes them to browsers when it wakes (see :meth:`attach`)."""
+        """Pages were rebuilt ahead on a save, in a thread of their own (``refkit-pages-ahead``):
+        the rebuild loop publishes them to browsers when it wakes (see :meth:`attach`)."""
         self._early: Callable[[], None] | None = None
         """Rebuilds the pages of a save at once, set by :meth:`attach` under ``--dirty``."""
         self._session = session

@@ -63,7 +63,7 @@ from refkit.engine.environments import (
 )
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
-from refkit.engine.run_environments import snippet_environments
+from refkit.engine.run_environments import snippet_environments, sync_command
 from refkit.engine.runner import PendingRun, Progress, RunStats, SnippetRunner
 from refkit.engine.settings import Settings, SettingsError
 from refkit.engine.worker_process import WorkerError, package_name_problem
@@ -470,10 +470,11 @@ class BuildSession:
             Problem(f"{error.shown}:{error.line}", f"topic module skipped: {error.reason}")
             for error in self.catalog.errors
         ]
-        base = self.settings.package_path.parent
+        base = self.catalog.package_dir.parent  # resolved, as the topics' paths are
         for topic in self.catalog.topics.values():
+            path = topic.path
+            shown = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
             for line, message in topic.declaration_problems:
-                shown = topic.path.relative_to(base).as_posix()
                 problems.append(Problem(f"{shown}:{line}", f"{message}; it is ignored"))
         return problems
 
@@ -768,6 +769,7 @@ class BuildSession:
             self.environment_reports()[environment] = replace(
                 report, status=FAILED, reason=str(exc)
             )
+            self._keys.pop(environment, None)  # not there: no key (see environment_key)
             return
         self._cache_warnings.extend(
             Problem(str(path), f"unusable cache entry deleted ({why}); the snippet runs again")
@@ -1127,9 +1129,10 @@ class BuildSession:
         self._noted.add(environment)
         report = self.environment_reports().get(environment)
         why = f"{report.status}: {report.reason}" if report is not None else "not declared"
+        command = sync_command(report) if report is not None else ""
         note = (
             f"refkit: environment {environment!r} is not run in this build ({why}); its snippets "
-            f"show their recorded outputs. For live outputs: refkit env sync {environment}"
+            "show their recorded outputs." + (f" For live outputs: {command}" if command else "")
         )
         self._notes.append(note)
 
