@@ -118,10 +118,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "refkit"
@@ -2116,17 +2120,9 @@ def main(argv: list[str] | None = None) -> int:
     load_at_start = os.getloadavg()[0]
     if args.only == "serve":
         return report_serve_only(args, work, started)
-    try:
-        run = benchmark(args, work)
-    except BenchmarkError as exc:
-        log(f"error: {exc}")
+    run = in_workspace(work, args.keep, lambda: benchmark(args, work))
+    if run is None:
         return 2
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-
     results = run.results
     path = critical_path(results, run.jobs)
     targets = evaluate(results, path, run.weights)
@@ -2194,18 +2190,25 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(t.passed is False for t in targets) else 0
 
 
-def report_serve_only(args: argparse.Namespace, work: Path, started: float) -> int:
-    """Run ``--only serve`` and print its samples, extras and target (no report page)."""
+def in_workspace(work: Path, keep: bool, run: Callable[[], T]) -> T | None:
+    """``run()``, or ``None`` once a :class:`BenchmarkError` is logged; ``work`` goes unless kept."""
     try:
-        results = serve_only(args, work)
+        return run()
     except BenchmarkError as exc:
         log(f"error: {exc}")
-        return 2
+        return None
     finally:
-        if args.keep:
+        if keep:
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def report_serve_only(args: argparse.Namespace, work: Path, started: float) -> int:
+    """Run ``--only serve`` and print its samples, extras and target (no report page)."""
+    results = in_workspace(work, args.keep, lambda: serve_only(args, work))
+    if results is None:
+        return 2
     serve = results["serve"]
     print(f"{serve.command}: save -> page shows new output, {len(serve.seconds)} saves")
     print("  seconds: " + " ".join(f"{value:.3f}" for value in serve.seconds))

@@ -323,3 +323,17 @@ def test_the_recorded_environments_come_from_the_plugins_notes() -> None:
         1.0, 1, 1, 1.0, 0.0, [["mkdocs.plugins.refkit.engine.plugin", "INFO", note]]
     )
     assert bench.not_run_environments(build) == ["legacy-tf"]
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_failed_run_is_logged_and_its_workspace_goes_unless_kept(tmp_path, capsys, keep):
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def fails() -> None:
+        raise bench.BenchmarkError("no server")
+
+    assert bench.in_workspace(work, keep, fails) is None
+    assert "error: no server" in capsys.readouterr().err
+    assert work.exists() is keep
+    assert bench.in_workspace(tmp_path, True, lambda: 42) == 42
