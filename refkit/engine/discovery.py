@@ -614,13 +614,11 @@ def _module_data(
         if isinstance(node, ast.FunctionDef) and node.name.startswith(SNIPPET_PREFIX):
             functions[node.name] = node
             continue
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = {t.id for t in targets if isinstance(t, ast.Name)}
-            if "TITLE" in names and node.value is not None:
-                title = _title(node.value, path)
-            if "REFERENCES" in names and node.value is not None:
-                references_node = node.value
+        names = _assigned_names(node)
+        if "TITLE" in names:
+            title = _title(node.value, path)  # type: ignore[attr-defined]  # an assignment
+        if "REFERENCES" in names:
+            references_node = node.value  # type: ignore[attr-defined]
     if title is None:
         return None  # not a topic module: what else it defines is none of discovery's business
     references: tuple[Reference, ...] = ()
@@ -631,6 +629,17 @@ def _module_data(
             )
         references = tuple(_literal_reference(el, path) for el in references_node.elts)
     return title, references, functions
+
+
+def _assigned_names(node: ast.stmt) -> set[str]:
+    """The plain names a top-level assignment with a value binds (none for other statements)."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        targets = [node.target]
+    else:
+        return set()
+    return {target.id for target in targets if isinstance(target, ast.Name)}
 
 
 ENVIRONMENTS_NAME = "ENVIRONMENTS"
@@ -656,11 +665,9 @@ def declared_environments(
     found: dict[str, tuple[str, ...]] = {}
     problems: list[tuple[int, str]] = []
     for node in tree.body:
-        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+        if ENVIRONMENTS_NAME not in _assigned_names(node):
             continue
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if not any(isinstance(t, ast.Name) and t.id == ENVIRONMENTS_NAME for t in targets):
-            continue
+        assert isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
         try:
             literal = ast.literal_eval(node.value)
         except _LITERAL_ERRORS:  # {[1]: "x"} raises TypeError, a deep nesting RecursionError
