@@ -271,7 +271,7 @@ def _environment_html(
         return _live_html(session, snippet, where, environment, tabbed=True)
     session.note_missing(environment)
     problems = []
-    if session.live_outputs_only():
+    if session.settings.live_only:
         problems.append(
             Problem(
                 where,

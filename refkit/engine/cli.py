@@ -448,7 +448,7 @@ def check(ids: tuple[str, ...], cached: bool, env_names: tuple[str, ...], **flag
         for snippet_id in snippet_ids
     ]
     skipped = 0
-    if session.live_outputs_only():
+    if session.settings.live_only:
         # Declared but not here: with live_only, a failure rather than a skip, as in a build.
         missed += [
             (

@@ -924,13 +924,19 @@ _VERSIONS_SCRIPT = (
 )
 
 
-def _read_lock(venv: Path, key: str) -> dict[str, Any] | None:
-    """The lock of the venv at ``venv`` when it is whole and made for ``key``, else ``None``."""
+def _load_lock(venv: Path) -> dict[str, Any] | None:
+    """The venv's lock as written, or ``None`` when there is none or it is not a JSON object."""
     try:
         lock = json.loads((venv / LOCK_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(lock, dict) or lock.get("format") != _LOCK_FORMAT or lock.get("key") != key:
+    return lock if isinstance(lock, dict) else None
+
+
+def _read_lock(venv: Path, key: str) -> dict[str, Any] | None:
+    """The lock of the venv at ``venv`` when it is whole and made for ``key``, else ``None``."""
+    lock = _load_lock(venv)
+    if lock is None or lock.get("format") != _LOCK_FORMAT or lock.get("key") != key:
         return None
     versions = lock.get("versions")
     if not isinstance(versions, dict) or not all(
@@ -1272,11 +1278,8 @@ class _Build:
 
 def _made_with(venv: Path, interpreter: _Interpreter) -> bool:
     """Whether ``venv`` was made from ``interpreter`` (a venv without a readable lock counts)."""
-    try:
-        lock = json.loads((venv / LOCK_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return True  # half-made or damaged: nobody's environment
-    return not isinstance(lock, dict) or lock.get("interpreter") in (None, interpreter.tag)
+    lock = _load_lock(venv)  # None: half-made or damaged, nobody's environment
+    return lock is None or lock.get("interpreter") in (None, interpreter.tag)
 
 
 def _new_folder(parent: Path, prefix: str) -> Path:

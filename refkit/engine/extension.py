@@ -144,8 +144,9 @@ class _RefkitPreprocessor(Preprocessor):
 
     def run(self, lines: list[str]) -> list[str]:
         text = "\n".join(lines)
+        mentions_refkit = "refkit" in text.lower()
         process = _current_process()
-        if process.sessions and "refkit" not in text.lower():
+        if process.sessions and not mentions_refkit:
             # Nothing to do, and the session has started: mkdocstrings converts every docstring
             # of the API pages with these extensions too, hundreds of times a build.
             return lines
@@ -161,7 +162,7 @@ class _RefkitPreprocessor(Preprocessor):
             session = process.session(settings, project) if settings.enabled else None
         except (ProjectError, SettingsError, SessionError) as exc:
             raise RefkitBuildError(printable(str(exc))) from exc
-        if session is None or "refkit" not in text.lower():
+        if session is None or not mentions_refkit:
             return lines
         found, errors = find_directives(text)
         if not found and not errors:  # near misses still get their warning

@@ -59,6 +59,7 @@ from refkit.engine.environments import (
     check,
     default_cache_root,
     installed_versions,
+    running_torch_version,
     running_versions,
 )
 from refkit.engine.frontmatter import split_front_matter
@@ -259,10 +260,8 @@ class BuildSession:
     """Page -> placeholder token -> what stands for it, between :meth:`assemble` and :meth:`fill`."""
     _reports: dict[str, SyncReport] | None = field(default=None, init=False)
     """Declared environment -> what :func:`~refkit.engine.environments.check` found, per build."""
-    _checked: tuple[tuple[object, ...], dict[str, SyncReport]] | None = field(
-        default=None, init=False
-    )
-    """The last check of the environments, and what their folders held then."""
+    _checked: tuple[object, dict[str, SyncReport]] | None = field(default=None, init=False)
+    """The last check of the environments, and what it depended on then (torch, the folders)."""
     _keys: dict[str, EnvironmentKey] = field(default_factory=dict, init=False)
     """Declared environment -> the environment part of its cache keys, per build."""
     _notes: list[str] = field(default_factory=list, init=False)
@@ -1073,10 +1072,11 @@ class BuildSession:
         if self._reports is None:
             declared = self.settings.environments
             folder = self.settings.environments_path
-            # Checking starts each synced environment's Python (about 30 ms each): a rebuild
-            # under serve reuses the last check while no environment's folder changed (a sync
-            # renames a new venv into place, so its folder's listing changes).
-            seen = _environment_folders(declared, folder)
+            # Checking reads every environment's lock and stats its interpreter (about 2 ms
+            # each): a rebuild under serve reuses the last check while no environment's folder
+            # changed (a sync renames a new venv into place, so its folder's listing changes)
+            # and the torch that CPU environments are pinned to is the same.
+            seen = (running_torch_version(), _environment_folders(declared, folder))
             if self._checked is not None and self._checked[0] == seen:
                 checked = self._checked[1]
             else:
@@ -1099,10 +1099,6 @@ class BuildSession:
         if report is not None:
             return installed_versions(report, EXTRA_STAMP_PACKAGES)
         return running_versions(EXTRA_STAMP_PACKAGES)
-
-    def live_outputs_only(self) -> bool:
-        """Whether a missing environment fails a one-off build (``live_only``)."""
-        return self.settings.live_only
 
     def environments_of(self, snippet_id: str) -> tuple[str, ...]:
         """The environments a snippet runs in, ``default`` first.
