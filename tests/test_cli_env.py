@@ -24,12 +24,16 @@ from refkit.engine.project import read_project
 from refkit.engine.settings import Settings
 
 
-def declaring(environments: str) -> str:
-    """A ``mkdocs.yml`` whose refkit entry declares ``environments`` (YAML, at any indent)."""
+def declaring(environments: str, environments_dir: object = "envs", extra: str = "") -> str:
+    """A ``mkdocs.yml`` whose refkit entry declares ``environments`` (YAML, at any indent).
+
+    ``extra``: more options of the entry, one ``name: value`` per line.
+    """
     body = textwrap.indent(textwrap.dedent(environments), " " * 8)
+    options = "".join(f"      {line}\n" for line in extra.splitlines())
     return (
         "site_name: p\nplugins:\n  - refkit:\n      package_dir: notes\n"
-        f"      environments_dir: envs\n      environments:\n{body}"
+        f"{options}      environments_dir: {environments_dir}\n      environments:\n{body}"
     )
 
 
@@ -197,17 +201,14 @@ def test_help_of_env_commands_is_plain_text(command):
 def test_sync_makes_an_environment_once_and_list_then_finds_it_up_to_date(site, tmp_path):
     envs = tmp_path / "envs"
     (site / "mkdocs.yml").write_text(
-        textwrap.dedent(f"""\
-            site_name: p
-            plugins:
-              - refkit:
-                  package_dir: notes
-                  environments_dir: {envs}
-                  environments:
-                    six-old:
-                      requirements: [six==1.16.0]
-                      add_torch: false
-            """)
+        declaring(
+            """\
+            six-old:
+              requirements: [six==1.16.0]
+              add_torch: false
+            """,
+            environments_dir=envs,
+        )
     )
     first = run("env", "sync")
     assert first.exit_code == 0, first.output
@@ -254,20 +255,13 @@ def demo_plain():
     print("plain")
 '''
 
-SELECTORS_SITE = """\
-site_name: p
-plugins:
-  - refkit:
-      package_dir: notes
-      timeout: 60
-      environments_dir: {environments_dir}
-      environments:
-        six-env:
-          requirements: [six==1.16.0]
-          add_torch: false
-        gone:
-          requirements: [six==1.16.0]
-          add_torch: false
+SELECTORS_ENVIRONMENTS = """\
+six-env:
+  requirements: [six==1.16.0]
+  add_torch: false
+gone:
+  requirements: [six==1.16.0]
+  add_torch: false
 """
 """``six-env`` is synced (where the fixture made it); ``gone`` is declared, never synced."""
 
@@ -287,7 +281,9 @@ def six_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def where_site(site: Path, environments_dir: Path) -> Path:
     """``site`` with the topic ``where``, a page embedding its demo_where and both environments."""
-    (site / "mkdocs.yml").write_text(SELECTORS_SITE.format(environments_dir=environments_dir))
+    (site / "mkdocs.yml").write_text(
+        declaring(SELECTORS_ENVIRONMENTS, environments_dir=environments_dir, extra="timeout: 60")
+    )
     (site / "notes" / "where.py").write_text(WHERE)
     (site / "docs").mkdir()
     (site / "docs" / "p.md").write_text("# Where\n\n!refkit where.demo_where\n")
