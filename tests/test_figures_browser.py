@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from test_search_browser import _serve, browser  # noqa: F401 - browser is a fixture
+from test_search_browser import _serve
 
 from refkit.engine.discovery import load_catalog
 
@@ -90,7 +90,7 @@ def screenshots() -> Path:
     return folder
 
 
-def test_every_picture_renders_and_reads_in_light_and_dark(browser, site_url, screenshots):  # noqa: F811
+def test_every_picture_renders_and_reads_in_light_and_dark(browser, site_url, screenshots):
     from selenium.webdriver.common.by import By
 
     browser.set_window_size(1280, 900)

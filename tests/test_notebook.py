@@ -29,16 +29,15 @@ from refkit.engine.standalone import StandaloneError, standalone_source
 CATALOG = load_catalog(REPO / "refkit")
 ENVIRONMENT = RunEnvironment("3.11.7", "2.13.0+cpu", "5.24.0", "0.23.3", "cpu")
 
-# The heavy libraries the site's notebooks import, which the driver below imports once.
-PRELOADED = ("torch", "transformers", "tokenizers", "matplotlib")
-
 # Runs the notebooks it is given, each in a process of its own forked from this fresh one, at
 # most two at a time: every code cell of a notebook top to bottom in its process, each cell in a
 # namespace of its own (stricter than a kernel, whose cells share one), recording what each
-# printed. The libraries in PRELOADED are imported before the forks, once instead of once per
-# notebook (seconds each); a cell still has to import what it uses, in its own namespace.
+# printed. Before the forks it runs the import statements of the topic modules, as the snippet
+# worker does (`Catalog.preload_imports`): transformers loads a submodule at the first use of
+# each name, seconds apiece, once here instead of once per notebook. A cell still runs its own
+# imports, in its own namespace; a statement that fails here (no TensorFlow) is left to the cell.
 DRIVER = """
-import contextlib, io, json, os, sys, traceback
+import contextlib, gc, io, json, os, sys, traceback
 
 
 def run_notebook(path):
@@ -58,8 +57,12 @@ def run_notebook(path):
 
 
 def main(out, preload, paths, at_once=2):
-    for name in filter(None, preload.split(",")):
-        __import__(name)
+    for statement in json.loads(preload):
+        with contextlib.suppress(Exception):
+            exec(statement, {})
+    # The preloaded objects move to the permanent generation, as the snippet worker's do before
+    # it forks: a child's garbage collector then leaves them alone instead of copying their pages.
+    gc.freeze()
     parts = [f"{out}.{number}" for number in range(len(paths))]
     running, failed = {}, []
     for path, part in zip(paths, parts):
@@ -71,9 +74,14 @@ def main(out, preload, paths, at_once=2):
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
-        if pid == 0:  # the notebook's own process: back to the top level, then a normal exit
-            json.dump(run_notebook(path), open(part, "w", encoding="utf-8"))
-            return 0
+        if pid == 0:  # the notebook's own process
+            with open(part, "w", encoding="utf-8") as file:
+                json.dump(run_notebook(path), file)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Not a normal exit: tearing down torch's and transformers' modules took seconds
+            # of CPU per notebook, and the driver waits only for the status.
+            os._exit(0)
         running[pid] = path
     while running:
         pid, status = os.wait()
@@ -321,7 +329,12 @@ def _expected_print(outputs: list[dict]) -> str:
 def _run_notebooks(notebooks: list[Path], workdir: Path) -> list[dict]:
     out = workdir / f"run-{notebooks[0].stem}.json"
     done = fresh_python(
-        "-c", DRIVER, str(out), ",".join(PRELOADED), *map(str, notebooks), cwd=workdir
+        "-c",
+        DRIVER,
+        str(out),
+        json.dumps(CATALOG.preload_imports),
+        *map(str, notebooks),
+        cwd=workdir,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text(encoding="utf-8"))

@@ -133,10 +133,17 @@ def test_hangs_and_crashes_become_panels_and_the_rest_still_builds(site):
     assert strict.returncode != 0
 
 
-def test_under_mkdocs_the_plugin_takes_the_extension_out_so_only_one_session_runs(tmp_path):
+@pytest.mark.parametrize("enabled", ["true", "false"])
+def test_under_mkdocs_the_plugin_takes_the_extension_out_so_only_one_session_runs(
+    tmp_path, monkeypatch, enabled
+):
     # One mkdocs.yml for both hosts: the plugin (MkDocs) and the extension (Zensical). Under
-    # MkDocs the extension would start a second session and worker at the first page.
+    # MkDocs the extension would start a second session and worker at the first page; disabled,
+    # it would still read the settings for each of the hundreds of docstrings mkdocstrings
+    # converts, which a benchmark's floor build (refkit disabled) must not pay.
     from mkdocs.config import load_config
+
+    monkeypatch.setenv("REFKIT_ENABLED", enabled)
 
     site = make_site(tmp_path / "both")
     config_file = site.root / "mkdocs.yml"
@@ -149,7 +156,8 @@ def test_under_mkdocs_the_plugin_takes_the_extension_out_so_only_one_session_run
     try:
         extensions = set(config.markdown_extensions)
         assert not extensions & {"refkit", "refkit.engine.extension"}
-        assert {"pymdownx.superfences", "admonition"} <= extensions
+        if enabled == "true":
+            assert {"pymdownx.superfences", "admonition"} <= extensions
     finally:
         config.plugins.on_shutdown()
 

@@ -246,3 +246,27 @@ def test_the_runner_and_worker_take_no_defaults_of_their_own():
         assert parameters[name].default is inspect.Parameter.empty, name
     worker = (REPO / "refkit" / "engine" / "worker.py").read_text(encoding="utf-8")
     assert not re.search(r'add_argument\("--jobs"[^)]*default=', worker)
+
+
+def test_the_extension_resolves_the_same_options_once_per_process_and_anew_when_they_change(
+    tmp_path, monkeypatch
+):
+    # Zensical makes the extension anew for every page and mkdocstrings converts every
+    # docstring with it: the settings are kept per process, keyed by all that they are read from.
+    from refkit.engine.extension import _Process
+
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(json.dumps({"site_name": "s", "plugins": [{"refkit": {"jobs": 3}}]}))
+    monkeypatch.delenv("REFKIT_JOBS", raising=False)
+    process = _Process()
+    _, first = process.settings(str(config), {"timeout": 9})
+    assert (first.jobs, first.timeout, first.project_dir) == (3, 9, tmp_path.resolve())
+    assert process.settings(str(config), {"timeout": 9})[1] is first
+    assert process.settings(str(config), {"timeout": 5})[1].timeout == 5
+    monkeypatch.setenv("REFKIT_JOBS", "1")
+    assert process.settings(str(config), {"timeout": 9})[1].jobs == 1
+    # Options that cannot be a key (a host that passes objects) are resolved every time.
+    environments = Settings.resolve({"environments": TWO_ENVIRONMENTS}, environ={}).environments
+    made = process.settings(str(config), {"environments": environments})[1]
+    assert made.environments == environments
+    assert process.settings(str(config), {"environments": environments})[1] is not made

@@ -25,7 +25,9 @@ every page (Zensical 0.0.x does both):
 from __future__ import annotations
 
 import atexit
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,7 @@ class _Process:
     def __init__(self) -> None:
         self.sessions: dict[Settings, BuildSession] = {}
         self.projects: dict[Path | None, ProjectConfig] = {}
+        self.resolved: dict[object, tuple[ProjectConfig, Settings]] = {}
         self.reported: set[str] = set()
         atexit.register(self.close)
 
@@ -73,6 +76,30 @@ class _Process:
         if path not in self.projects:
             self.projects[path] = read_project(path)
         return self.projects[path]
+
+    def settings(self, config_file: str, options: dict[str, Any]) -> tuple[ProjectConfig, Settings]:
+        """The project file and the settings that a page's extension options give.
+
+        Zensical makes the extension anew for every page, and mkdocstrings converts every
+        docstring with the page's extensions: hundreds of times a build, the same options would
+        be resolved again (parsing an environment declaration is most of that). Resolved once
+        per process for what ``Settings.resolve`` reads: the options, the project file (found
+        from the working folder when not named) and the ``REFKIT_*`` variables. Options that
+        cannot be made hashable are resolved every time.
+        """
+        variables = sorted((k, v) for k, v in os.environ.items() if k.startswith("REFKIT_"))
+        key = _frozen((config_file, config_file or str(Path.cwd()), options, variables))
+        if key is not None and key in self.resolved:
+            return self.resolved[key]
+        project = self.project(config_file)
+        settings = Settings.resolve(
+            {**project.options, **options},
+            project_dir=project.project_dir,
+            config_name=project.name,
+        )
+        if key is not None:
+            self.resolved[key] = (project, settings)
+        return project, settings
 
     def session(self, settings: Settings, project: ProjectConfig) -> BuildSession:
         session = self.sessions.get(settings)
@@ -151,12 +178,7 @@ class _RefkitPreprocessor(Preprocessor):
             # of the API pages with these extensions too, hundreds of times a build.
             return lines
         try:
-            project = process.project(self.config_file)
-            settings = Settings.resolve(
-                {**project.options, **self.options},
-                project_dir=project.project_dir,
-                config_name=project.name,
-            )
+            project, settings = process.settings(self.config_file, self.options)
             # The first page of the process, whatever it holds, starts every snippet of the
             # docs folder: hosts convert pages one at a time, and snippets run meanwhile.
             session = process.session(settings, project) if settings.enabled else None
@@ -237,6 +259,38 @@ class RefkitExtension(Extension):
         """Register the preprocessor that replaces directives."""
         options = {k: v for k, v in self.getConfigs().items() if v != ""}
         md.preprocessors.register(_RefkitPreprocessor(md, options), "refkit", _PRIORITY)
+
+
+def _frozen(value: Any) -> object | None:
+    """A hashable copy of options (mappings in their order), ``None`` for other objects.
+
+    Not JSON text: a project's own package may be named ``json`` and shadow the standard one.
+
+    Examples:
+        >>> _frozen({"old": {"requirements": ["six"]}})
+        (('old', (('requirements', ('six',)),)),)
+        >>> _frozen({"old": object()}) is None, _frozen({("a",): {}}) is None
+        (True, True)
+    """
+
+    def freeze(item: Any) -> object:
+        if isinstance(item, Mapping):  # YAML allows odd keys: the parser names them, uncached
+            return tuple((freeze_key(key), freeze(inner)) for key, inner in item.items())
+        if isinstance(item, (list, tuple)):
+            return tuple(freeze(inner) for inner in item)
+        if item is None or isinstance(item, (str, int, float, bool)):
+            return item
+        raise TypeError(item)
+
+    def freeze_key(key: Any) -> object:
+        if isinstance(key, (str, int, float, bool)) or key is None:
+            return key
+        raise TypeError(key)
+
+    try:
+        return freeze(value)
+    except TypeError:
+        return None
 
 
 def makeExtension(**kwargs: Any) -> RefkitExtension:

@@ -26,7 +26,13 @@ from mkdocs.structure.pages import Page
 
 from refkit.engine.assemble import restore_sources, set_aside_sources
 from refkit.engine.downloads import download_links, write_page_downloads
-from refkit.engine.mkdocs_config import STYLESHEET, RefkitConfig, add_page_needs, write_stylesheet
+from refkit.engine.mkdocs_config import (
+    STYLESHEET,
+    RefkitConfig,
+    add_page_needs,
+    drop_extension,
+    write_stylesheet,
+)
 from refkit.engine.progress import ProgressLine
 from refkit.engine.runner import RunStats
 from refkit.engine.serve_watch import DevServer
@@ -60,6 +66,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         """Resolve the settings and open the session."""
         project_dir = Path(config.config_file_path or "mkdocs.yml").resolve().parent
         mode: BuildMode = "serve" if self._serve is not None else "build"
+        drop_extension(config)
         try:
             settings = Settings.resolve(dict(self.config), project_dir=project_dir)
             if not settings.enabled or (self._serve and not self._serve.build_started()):

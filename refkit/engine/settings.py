@@ -400,53 +400,10 @@ def _environments(raw: Any, source: str) -> tuple[Environment, ...]:
             raise SettingsError(
                 f"{source}: expected a JSON object of environments ({exc})"
             ) from None
-    # Zensical makes its extension, and so the settings, anew for every page: a declaration is
-    # parsed once (checking requirements is most of a page's settings time).
-    key = _frozen(raw)
     try:
-        if key is None or key not in _PARSED_ENVIRONMENTS:
-            parsed = tuple(parse_environments(raw).values())
-            if key is None:
-                return parsed
-            _PARSED_ENVIRONMENTS[key] = parsed  # frozen records: safe to share
-        return _PARSED_ENVIRONMENTS[key]
+        return tuple(parse_environments(raw).values())
     except EnvironmentConfigError as exc:
         raise SettingsError(f"{source}: {exc}") from exc
-
-
-_PARSED_ENVIRONMENTS: dict[object, tuple[Environment, ...]] = {}
-
-
-def _frozen(value: Any) -> object | None:
-    """A hashable copy of a declaration (mappings in their order), ``None`` for other objects.
-
-    Not JSON text: a project's own package may be named ``json`` and shadow the standard one.
-
-    Examples:
-        >>> _frozen({"old": {"requirements": ["six"]}})
-        (('old', (('requirements', ('six',)),)),)
-        >>> _frozen({"old": object()}) is None, _frozen({("a",): {}}) is None
-        (True, True)
-    """
-
-    def freeze(item: Any) -> object:
-        if isinstance(item, Mapping):  # YAML allows odd keys: the parser names them, uncached
-            return tuple((freeze_key(key), freeze(inner)) for key, inner in item.items())
-        if isinstance(item, (list, tuple)):
-            return tuple(freeze(inner) for inner in item)
-        if item is None or isinstance(item, (str, int, float, bool)):
-            return item
-        raise TypeError(item)
-
-    def freeze_key(key: Any) -> object:
-        if isinstance(key, (str, int, float, bool)) or key is None:
-            return key
-        raise TypeError(key)
-
-    try:
-        return freeze(value)
-    except TypeError:
-        return None
 
 
 OPTIONS: tuple[Option, ...] = tuple(
