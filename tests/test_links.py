@@ -46,6 +46,8 @@ class Origin:
     user_agents: list[str] = field(default_factory=list)
     alive: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # /together?n=N answers once N requests for it are in the server at the same time.
+    together: dict[int, threading.Barrier] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -126,6 +128,15 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             origin.stop.wait(int(query["ms"][0]) / 1000)
             self.send(200, body)
+        elif path == "/together":
+            parties = int(query["n"][0])
+            with origin.lock:
+                barrier = origin.together.setdefault(parties, threading.Barrier(parties))
+            try:
+                barrier.wait(timeout=3)  # a client that asks one at a time never gets there
+                self.send(200, body)
+            except threading.BrokenBarrierError:
+                self.send(503, body)
         elif path == "/loop-a":
             self.send(302, body, {"Location": "/loop-b"})
         elif path == "/loop-b":
@@ -502,13 +513,12 @@ def test_each_url_is_checked_once_and_reported_per_topic(origin: Origin) -> None
 
 
 def test_links_are_checked_concurrently(origin: Origin) -> None:
-    urls = [origin.url(f"/slow?ms=500&n={n}") for n in range(6)]
-    started = time.monotonic()
-    results = check_links({"slow": urls}, workers=6, timeout=5, sleep=Sleeps())
-    elapsed = time.monotonic() - started
-    assert all(s.ok for s in results["slow"])
-    assert origin.hits["/slow"] == 6
-    assert 0.45 <= elapsed < 2.0  # one after the other would take 3 s
+    # Six requests that the server answers only when all six are in it at once: checked one
+    # after the other, the first would wait in vain and come back 503.
+    urls = [origin.url(f"/together?n=6&link={n}") for n in range(6)]
+    results = check_links({"six": urls}, workers=6, timeout=5, retries=0, sleep=Sleeps())
+    assert [s.status for s in results["six"]] == [200] * 6
+    assert origin.hits["/together"] == 6
 
 
 def test_cached_results_are_reused_within_the_ttl_and_rechecked_after(

@@ -485,6 +485,15 @@ class DevServer:
             # event): they are rebuilt now, in a thread of their own, while the snippets run.
             threading.Thread(target=self._early, name="refkit-pages-ahead", daemon=True).start()
 
+    def _package_pages_ahead(self, package_dir: Path) -> bool:
+        """:meth:`pages_ahead` when only the topic package changed since the last build.
+
+        Called under :attr:`lock`, by both rebuilds ahead: the one a save starts at once and
+        the one MkDocs' rebuild loop runs first.
+        """
+        last = None if self.closed else self._only_package_changed(package_dir)
+        return last is not None and self.pages_ahead(last)
+
     def pages_ahead(self, last: LastBuild) -> bool:
         """Only the package changed: rebuild the pages of changed snippets, ahead of the site.
 
@@ -544,10 +553,9 @@ class DevServer:
             if not self.lock.acquire(blocking=False):
                 return  # the rebuild loop has the lock: its pages_then_rebuild does this
             try:
-                if self.closed or self.building or self.rebuilding:
+                if self.building or self.rebuilding:
                     return
-                last = self._only_package_changed(package_dir)
-                if last is not None and self.pages_ahead(last):
+                if self._package_pages_ahead(package_dir):
                     self._shown_ahead = True
             except Exception as exc:
                 self._log.warning(f"could not rebuild pages ahead of the site ({exc})")
@@ -562,8 +570,7 @@ class DevServer:
                 with self.lock:
                     self.rebuilding = True
                     shown, self._shown_ahead = self._shown_ahead, False
-                    last = None if self.closed else self._only_package_changed(package_dir)
-                    shown = (last is not None and self.pages_ahead(last)) or shown
+                    shown = self._package_pages_ahead(package_dir) or shown
             except Exception as exc:
                 self._log.warning(f"could not rebuild pages ahead of the site ({exc})")
                 shown = False
