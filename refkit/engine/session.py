@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from refkit.engine.cache import EnvironmentKey, ResultCache, cache_key
+from refkit.engine.catalog_store import stored_catalog
 from refkit.engine.device import gpu_visible
 from refkit.engine.directive import Directive, DirectiveError, find_directives
 from refkit.engine.discovery import (
@@ -269,7 +270,13 @@ class BuildSession:
 
     def __post_init__(self) -> None:
         self._check_settings(self.settings)
-        self.catalog = load_catalog(self.settings.package_path)
+        package = self.settings.package_path
+        # A one-off build or command takes the catalog an earlier process stored, when it was
+        # read from the same files; serve reads them, as its reloads reuse what that read found.
+        if self.mode == "build":
+            self.catalog = stored_catalog(package, self.settings.cache_path)
+        else:
+            self.catalog = load_catalog(package)
         self._load_dead_links()
 
     @staticmethod

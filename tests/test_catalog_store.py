@@ -1,0 +1,156 @@
+"""The catalog kept on disk between processes: taken only when read from the same bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import REPO, topic_package
+
+from refkit.engine import catalog_store, discovery
+from refkit.engine.catalog_store import STORE_NAME, stored_catalog
+from refkit.engine.discovery import load_catalog
+
+TOPIC = '''
+"""Greetings."""
+from pkgstore.helpers import WORD
+
+TITLE = "Greetings"
+REFERENCES = (Reference("https://example.org/a", "A", "For A.", "find a"),)
+ENVIRONMENTS = {"demo_hello": ("default", "old")}
+
+from refkit.engine.references import Reference
+
+
+def demo_hello():
+    """Says hello."""
+    print(WORD, "hello")
+'''
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    folder = topic_package(tmp_path / "pkgstore")
+    (folder / "helpers.py").write_text('WORD = "well,"\n')
+    (folder / "greet.py").write_text(TOPIC)
+    (folder / "broken.py").write_text('TITLE = "Broken"\n\ndef demo_x(:\n')
+    return folder
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every module source the catalog reader parses, as a process that starts anew would."""
+    parsed: list[str] = []
+    original = discovery._read_module
+
+    def counted(source: str, *args: object, **kwargs: object) -> object:
+        parsed.append(source)
+        return original(source, *args, **kwargs)
+
+    monkeypatch.setattr(discovery, "_read_module", counted)
+    monkeypatch.setattr(discovery, "_last_load", {})  # no reload memo: a new process
+    return parsed
+
+
+def _same(a: discovery.Catalog, b: discovery.Catalog) -> None:
+    assert a.topics == b.topics
+    assert [str(e) for e in a.errors] == [str(e) for e in b.errors]
+    assert (a.package_dir, a.state) == (b.package_dir, b.state)
+
+
+def test_the_next_process_takes_the_stored_catalog_which_is_the_one_the_files_give(
+    package, tmp_path, reads
+):
+    cache = tmp_path / "cache"
+    stored_catalog(package, cache)
+    assert not cache.exists()  # reading makes no folder: only a build's results do
+    cache.mkdir()
+    first = stored_catalog(package, cache)
+    assert reads and (cache / STORE_NAME).is_file()
+    reads.clear()
+    discovery._last_load.clear()
+    again = stored_catalog(package, tmp_path / "cache")
+    assert reads == []  # nothing parsed
+    _same(again, first)
+    discovery._last_load.clear()
+    _same(again, load_catalog(package))
+    assert again.errors and "broken.py:3" in str(again.errors[0])
+    [snippet] = again.topics["greet"].snippets
+    assert snippet.environments == ("default", "old") and snippet.identifiers
+
+
+def test_this_repositorys_catalog_comes_back_the_same(tmp_path):
+    stored_catalog(REPO / "refkit", tmp_path)
+    discovery._last_load.clear()
+    _same(stored_catalog(REPO / "refkit", tmp_path), load_catalog(REPO / "refkit"))
+
+
+def test_a_byte_changed_in_a_helper_with_size_and_time_kept_is_read_again(package, tmp_path):
+    before = stored_catalog(package, tmp_path).topics["greet"].snippets[0].fingerprint
+    helpers = package / "helpers.py"
+    times = helpers.stat()
+    helpers.write_text('WORD = "well;"\n')  # same size
+    os.utime(helpers, ns=(times.st_atime_ns, times.st_mtime_ns))
+    after = stored_catalog(package, tmp_path).topics["greet"].snippets[0].fingerprint
+    assert after != before
+    discovery._last_load.clear()
+    assert after == load_catalog(package).topics["greet"].snippets[0].fingerprint
+
+
+def _stored(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / STORE_NAME).read_text())
+
+
+def _first_snippet(data: dict) -> dict:
+    return next(t for t in data["topics"] if t["module"] == "greet")["snippets"][0]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # cut off
+        lambda text: "\x00\xff garbage",
+        lambda text: json.dumps([1, 2]),
+        lambda text: json.dumps({**json.loads(text), "topics": {"greet": 1}}),
+        lambda text: text.replace('"line": ', '"line": true, "was": ', 1),  # a bool, not a line
+        lambda text: text.replace('"https://example.org/a"', '"javascript:alert(1)"'),
+        lambda text: text.replace('"identifiers": [', '"identifiers": [7, ', 1),
+        lambda text: text.replace('"errors": [[', '"errors": [["x", "3", ', 1),
+    ],
+    ids=["truncated", "binary", "a list", "topics", "bool line", "bad link", "number", "errors"],
+)
+def test_a_damaged_store_is_read_as_missing_and_written_anew(package, tmp_path, reads, damage):
+    stored_catalog(package, tmp_path)
+    store = tmp_path / STORE_NAME
+    text = store.read_text()
+    damaged = damage(text)
+    assert damaged != text
+    store.write_text(damaged, encoding="utf-8", errors="surrogateescape")
+    reads.clear()
+    discovery._last_load.clear()
+    catalog = stored_catalog(package, tmp_path)
+    assert reads  # read from the files, not from the damaged store
+    discovery._last_load.clear()
+    _same(catalog, load_catalog(package))
+    assert store.read_text() == text  # and stored again
+
+
+def test_a_store_of_another_key_is_not_taken(package, tmp_path, reads, monkeypatch):
+    stored_catalog(package, tmp_path)
+    data = _stored(tmp_path)
+    _first_snippet(data)["source"] = "def demo_hello():\n    print('forged')\n"
+    (tmp_path / STORE_NAME).write_text(json.dumps(data))
+    discovery._last_load.clear()
+    # Another refkit, whose discovery code differs, wrote it: same files, another key.
+    monkeypatch.setattr(catalog_store, "_CODE", (b"another refkit",))
+    reads.clear()
+    catalog = stored_catalog(package, tmp_path)
+    assert reads and "forged" not in catalog.topics["greet"].snippets[0].source
+
+
+def test_a_folder_that_cannot_be_written_still_gives_the_catalog(package, tmp_path):
+    (tmp_path / STORE_NAME).mkdir()  # a folder where the file goes: root cannot write it either
+    catalog = stored_catalog(package, tmp_path)
+    assert list(catalog.topics) == ["greet"] and (tmp_path / STORE_NAME).is_dir()
