@@ -154,3 +154,24 @@ def test_a_folder_that_cannot_be_written_still_gives_the_catalog(package, tmp_pa
     (tmp_path / STORE_NAME).mkdir()  # a folder where the file goes: root cannot write it either
     catalog = stored_catalog(package, tmp_path)
     assert list(catalog.topics) == ["greet"] and (tmp_path / STORE_NAME).is_dir()
+
+
+def test_a_file_saved_while_the_package_is_read_is_not_stored_under_the_old_key(
+    package, tmp_path, monkeypatch
+):
+    helpers = package / "helpers.py"
+    old = helpers.read_text()
+    original = discovery.load_catalog
+
+    def saved_meanwhile(folder: Path) -> discovery.Catalog:
+        helpers.write_text('WORD = "later"\n')  # the editor saves after the key was taken
+        return original(folder)
+
+    monkeypatch.setattr(discovery, "load_catalog", saved_meanwhile)
+    stored_catalog(package, tmp_path)
+    monkeypatch.setattr(discovery, "load_catalog", original)
+    helpers.write_text(old)  # and the author takes the save back
+    discovery._last_load.clear()
+    fingerprint = stored_catalog(package, tmp_path).topics["greet"].snippets[0].fingerprint
+    discovery._last_load.clear()
+    assert fingerprint == load_catalog(package).topics["greet"].snippets[0].fingerprint

@@ -57,7 +57,13 @@ def stored_catalog(package_dir: Path, folder: Path) -> Catalog:
         catalog = discovery.load_catalog(package_dir)
         # Only where the result cache already is: reading a package (`refkit list`) makes no
         # folder. A cold build creates it with its results; the next build stores the catalog.
-        if key is not None and folder.is_dir():
+        # And only if no file changed while it was read: a save in between would store what
+        # the new files say under the old files' key, for a later revert to take.
+        if (
+            key is not None
+            and folder.is_dir()
+            and _key(package_dir, package_state(package_dir)) == key
+        ):
             with contextlib.suppress(OSError):  # not stored: the next process reads the files
                 write_atomic(store, json.dumps({"key": key, **_catalog_json(catalog)}))
     catalog.state = state
