@@ -36,6 +36,9 @@ def package(tmp_path: Path) -> Path:
     (folder / "helpers.py").write_text('WORD = "well,"\n')
     (folder / "greet.py").write_text(TOPIC)
     (folder / "broken.py").write_text('TITLE = "Broken"\n\ndef demo_x(:\n')
+    (folder / "odd.py").write_text(
+        'TITLE = "Odd"\nENVIRONMENTS = {"demo_y": 3}\n\n\ndef demo_y():\n    print(1)\n'
+    )
     return folder
 
 
@@ -79,6 +82,7 @@ def test_the_next_process_takes_the_stored_catalog_which_is_the_one_the_files_gi
     assert again.errors and "broken.py:3" in str(again.errors[0])
     [snippet] = again.topics["greet"].snippets
     assert snippet.environments == ("default", "old") and snippet.identifiers
+    assert again.topics["odd"].declaration_problems  # they round trip too
 
 
 def test_this_repositorys_catalog_comes_back_the_same(tmp_path):
@@ -118,8 +122,25 @@ def _first_snippet(data: dict) -> dict:
         lambda text: text.replace('"https://example.org/a"', '"javascript:alert(1)"'),
         lambda text: text.replace('"identifiers": [', '"identifiers": [7, ', 1),
         lambda text: text.replace('"errors": [[', '"errors": [["x", "3", ', 1),
+        lambda text: text.replace('"title": "Greetings"', '"title": ' + "[" * 10**5 + "]" * 10**5),
+        lambda text: text.replace('"id": "greet.demo_hello"', '"id": "greet.demo_other"'),
+        lambda text: text.replace('"fingerprint": "', '"fingerprint": "not hex ', 1),
+        lambda text: text.replace('"line": ', '"line": -5, "was": ', 1),
     ],
-    ids=["truncated", "binary", "a list", "topics", "bool line", "bad link", "number", "errors"],
+    ids=[
+        "truncated",
+        "binary",
+        "a list",
+        "topics",
+        "bool line",
+        "bad link",
+        "number",
+        "errors",
+        "deep",
+        "id",
+        "fingerprint",
+        "negative line",
+    ],
 )
 def test_a_damaged_store_is_read_as_missing_and_written_anew(package, tmp_path, reads, damage):
     stored_catalog(package, tmp_path)
@@ -153,7 +174,7 @@ def test_a_store_of_another_key_is_not_taken(package, tmp_path, reads, monkeypat
 def test_a_folder_that_cannot_be_written_still_gives_the_catalog(package, tmp_path):
     (tmp_path / STORE_NAME).mkdir()  # a folder where the file goes: root cannot write it either
     catalog = stored_catalog(package, tmp_path)
-    assert list(catalog.topics) == ["greet"] and (tmp_path / STORE_NAME).is_dir()
+    assert sorted(catalog.topics) == ["greet", "odd"] and (tmp_path / STORE_NAME).is_dir()
 
 
 def test_a_file_saved_while_the_package_is_read_is_not_stored_under_the_old_key(
@@ -175,3 +196,77 @@ def test_a_file_saved_while_the_package_is_read_is_not_stored_under_the_old_key(
     fingerprint = stored_catalog(package, tmp_path).topics["greet"].snippets[0].fingerprint
     discovery._last_load.clear()
     assert fingerprint == load_catalog(package).topics["greet"].snippets[0].fingerprint
+
+
+def _fingerprint(package: Path, folder: Path) -> str:
+    discovery._last_load.clear()
+    return stored_catalog(package, folder).topics["greet"].snippets[0].fingerprint
+
+
+def _fresh_fingerprint(package: Path) -> str:
+    discovery._last_load.clear()
+    return load_catalog(package).topics["greet"].snippets[0].fingerprint
+
+
+def test_the_same_files_in_another_folder_or_python_are_read_again(package, tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stored_catalog(package, cache)
+    moved = tmp_path / "elsewhere" / package.name
+    shutil.copytree(package, moved)
+    assert stored_catalog(moved, cache).topics["greet"].path == moved / "greet.py"
+    monkeypatch.setattr(sys, "version", "3.99.0 (another Python)")
+    reads: list[str] = []
+    original = discovery._read_module
+    monkeypatch.setattr(discovery, "_read_module", lambda s, *a: reads.append(s) or original(s, *a))
+    discovery._last_load.clear()
+    stored_catalog(moved, cache)
+    assert reads
+
+
+def test_what_a_linked_folder_holds_is_never_taken_from_the_store(package, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "words.txt").write_text("one")
+    (package / "data").symlink_to(shared, target_is_directory=True)
+    before = _fingerprint(package, tmp_path)
+    (shared / "words.txt").write_text("two")  # behind the link: the package's listing is the same
+    after = _fingerprint(package, tmp_path)
+    assert after != before and after == _fresh_fingerprint(package)
+
+
+def test_a_link_or_folder_that_comes_and_goes_is_part_of_the_key(package, tmp_path):
+    lock = package / ".#greet.py"  # an editor's lock file: a dangling link while a file is open
+    lock.symlink_to("root@host.1234:1700000000")
+    discovery._last_load.clear()
+    assert any(".#greet.py" in str(e) for e in stored_catalog(package, tmp_path).errors)
+    lock.unlink()
+    discovery._last_load.clear()
+    assert not any(".#greet.py" in str(e) for e in stored_catalog(package, tmp_path).errors)
+    (package / "x.py").mkdir()  # a folder with a module's name
+    discovery._last_load.clear()
+    _same(stored_catalog(package, tmp_path), load_catalog(package))
+
+
+def test_a_file_name_that_is_not_utf8_is_no_crash(package, tmp_path):
+    import os
+
+    (package / os.fsdecode(b"notes-\xff.txt")).write_text("x")
+    stored_catalog(package, tmp_path)
+    discovery._last_load.clear()
+    _same(stored_catalog(package, tmp_path), load_catalog(package))
+
+
+def test_a_package_inside_a_folder_named_pycache_still_has_its_files_in_the_key(tmp_path):
+    (tmp_path / "__pycache__").mkdir()
+    folder = topic_package(tmp_path / "__pycache__" / "pkgstore")
+    (folder / "helpers.py").write_text('WORD = "well,"\n')
+    (folder / "greet.py").write_text(TOPIC)
+    assert discovery.package_state(folder)  # the folders above the package are not its bytecode
+    before = _fingerprint(folder, tmp_path)
+    (folder / "helpers.py").write_text('WORD = "well;"\n')
+    after = _fingerprint(folder, tmp_path)
+    assert after != before and after == _fresh_fingerprint(folder)

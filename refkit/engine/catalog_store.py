@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,12 @@ __all__ = ["STORE_NAME", "stored_catalog"]
 
 STORE_NAME = "catalog.json"
 _FORMAT = 1
-# The code whose answers are stored: a refkit that reads packages differently must not reuse them.
-_CODE = tuple(Path(module.__file__ or "").read_bytes() for module in (discovery, references))
+# The code whose answers are stored and read back: a refkit that reads packages (or this file)
+# differently must not reuse them.
+_CODE = tuple(
+    Path(module.__file__ or "").read_bytes()
+    for module in (discovery, references, sys.modules[__name__])
+)
 
 
 def stored_catalog(package_dir: Path, folder: Path) -> Catalog:
@@ -50,7 +56,7 @@ def stored_catalog(package_dir: Path, folder: Path) -> Catalog:
     """
     package_dir = package_dir.resolve()
     state = package_state(package_dir)  # before the files are read, as load_catalog takes it
-    key = _key(package_dir, state)
+    key = _key(package_dir)
     store = folder / STORE_NAME
     catalog = _read(store, key, package_dir) if key is not None else None
     if catalog is None:
@@ -59,31 +65,45 @@ def stored_catalog(package_dir: Path, folder: Path) -> Catalog:
         # folder. A cold build creates it with its results; the next build stores the catalog.
         # And only if no file changed while it was read: a save in between would store what
         # the new files say under the old files' key, for a later revert to take.
-        if (
-            key is not None
-            and folder.is_dir()
-            and _key(package_dir, package_state(package_dir)) == key
-        ):
+        if key is not None and folder.is_dir() and _key(package_dir) == key:
             with contextlib.suppress(OSError):  # not stored: the next process reads the files
                 write_atomic(store, json.dumps({"key": key, **_catalog_json(catalog)}))
     catalog.state = state
     return catalog
 
 
-def _key(package_dir: Path, state: discovery.PackageState) -> str | None:
-    """Digest of everything a catalog is read from; ``None`` when a file cannot be read."""
-    hasher = hashlib.sha256()
-    for part in (str(_FORMAT).encode(), sys.version.encode(), bytes(package_dir), *_CODE):
-        hasher.update(f"{len(part)}\0".encode() + part)
+def _key(package_dir: Path) -> str | None:
+    """Digest of everything a catalog is read from; ``None``: do not store (or take) one.
+
+    Every entry under the package counts, by kind: a file with its content, a folder, a
+    symbolic link with its target (an editor's lock file, a dangling link named ``x.py``, is a
+    topic the catalog reports as unreadable). A link to a folder makes it ``None``: what is
+    behind it is read through it but is not listed here, so an edit there would go unseen.
+    """
+    parts: list[bytes] = [str(_FORMAT).encode(), sys.version.encode(), bytes(package_dir), *_CODE]
     try:
-        for name, _, _ in state:
-            path = Path(name)
+        for path in sorted(package_dir.rglob("*")):
+            if "__pycache__" in path.relative_to(package_dir).parts:
+                continue
+            name = os.fsencode(path.relative_to(package_dir))  # any name the folder can hold
+            if path.is_symlink():
+                if path.is_dir():
+                    return None
+                parts += [b"link", name, os.fsencode(path.readlink())]
+                if not path.exists():
+                    continue
+            elif path.is_dir():
+                parts += [b"folder", name]
+                continue
             if path.is_file():
-                content = path.read_bytes()
-                hasher.update(f"{name}\0{len(content)}\0".encode())
-                hasher.update(content)
+                parts += [b"file", name, path.read_bytes()]
+            else:  # a socket or a pipe: nothing a catalog can rely on
+                return None
     except OSError:
         return None
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(f"{len(part)}\0".encode() + part)
     return hasher.hexdigest()
 
 
@@ -107,6 +127,7 @@ def _topic_json(topic: Topic) -> dict[str, Any]:
     }
 
 
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _SNIPPET_TEXT = ("id", "module", "function", "source", "summary", "fingerprint", "display_source")
 _SNIPPET_LISTS = ("preload_imports", "identifiers", "environments")
 
@@ -166,12 +187,21 @@ def _snippet(data: object) -> Snippet:
     line = fields.get("line")
     if type(line) is not int:
         raise _Malformed("line")
-    return Snippet(
+    snippet = Snippet(
         **{name: _text(fields, name) for name in _SNIPPET_TEXT},
         **{name: _texts(fields, name) for name in _SNIPPET_LISTS},
         path=Path(_text(fields, "path")),
         line=line,
     )
+    # What discovery always makes: a cache key is built from the fingerprint, pages from the id.
+    if not (
+        line >= 1
+        and snippet.id == f"{snippet.module}.{snippet.function}"
+        and snippet.function.startswith(discovery.SNIPPET_PREFIX)
+        and _FINGERPRINT.fullmatch(snippet.fingerprint)
+    ):
+        raise _Malformed(f"snippet {snippet.id!r}")
+    return snippet
 
 
 def _mapping(data: object) -> dict[str, Any]:

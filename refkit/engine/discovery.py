@@ -141,7 +141,7 @@ def package_state(package_dir: Path) -> PackageState:
     """Every file of the package with its modification time and size: a change detector."""
     state = []
     for path in sorted(package_dir.rglob("*")):
-        if "__pycache__" in path.parts:
+        if "__pycache__" in path.relative_to(package_dir).parts:  # not the folders above it
             continue
         with contextlib.suppress(OSError):
             info = path.stat()
@@ -482,7 +482,7 @@ def module_file(package_dir: Path, dotted: str) -> Path | None:
         True
     """
     parts = dotted.split(".")
-    if parts[0] != package_dir.name:
+    if parts[0] != package_dir.name or "__pycache__" in parts:  # bytecode is not the package
         return None
     base = package_dir.joinpath(*parts[1:])
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
