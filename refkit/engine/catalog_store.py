@@ -28,7 +28,14 @@ from typing import Any
 
 from refkit.engine import discovery, references
 from refkit.engine.atomic import write_atomic
-from refkit.engine.discovery import Catalog, Snippet, Topic, TopicSyntaxError, package_state
+from refkit.engine.discovery import (
+    Catalog,
+    Snippet,
+    Topic,
+    TopicSyntaxError,
+    package_entries,
+    package_state,
+)
 from refkit.engine.references import InvalidReference, Reference
 
 __all__ = ["STORE_NAME", "stored_catalog"]
@@ -82,9 +89,7 @@ def _key(package_dir: Path) -> str | None:
     """
     parts: list[bytes] = [str(_FORMAT).encode(), sys.version.encode(), bytes(package_dir), *_CODE]
     try:
-        for path in sorted(package_dir.rglob("*")):
-            if "__pycache__" in path.relative_to(package_dir).parts:
-                continue
+        for path in package_entries(package_dir):
             name = os.fsencode(path.relative_to(package_dir))  # any name the folder can hold
             if path.is_symlink():
                 if path.is_dir():

@@ -137,12 +137,22 @@ PackageState = tuple[tuple[str, int, int], ...]
 """Every file of a package with its modification time and size."""
 
 
+def package_entries(package_dir: Path) -> list[Path]:
+    """Every entry under the package, sorted, without its bytecode folders (``__pycache__``).
+
+    Only those below the package: a package may itself sit inside a folder of that name.
+    """
+    return [
+        path
+        for path in sorted(package_dir.rglob("*"))
+        if "__pycache__" not in path.relative_to(package_dir).parts
+    ]
+
+
 def package_state(package_dir: Path) -> PackageState:
     """Every file of the package with its modification time and size: a change detector."""
     state = []
-    for path in sorted(package_dir.rglob("*")):
-        if "__pycache__" in path.relative_to(package_dir).parts:  # not the folders above it
-            continue
+    for path in package_entries(package_dir):
         with contextlib.suppress(OSError):
             info = path.stat()
             state.append((str(path), info.st_mtime_ns, info.st_size))

@@ -83,12 +83,12 @@ class _Process:
         Zensical makes the extension anew for every page, and mkdocstrings converts every
         docstring with the page's extensions: hundreds of times a build, the same options would
         be resolved again (parsing an environment declaration is most of that). Resolved once
-        per process for what ``Settings.resolve`` reads: the options, the project file (found
-        from the working folder when not named) and the ``REFKIT_*`` variables. Options that
-        cannot be made hashable are resolved every time.
+        per process for what ``Settings.resolve`` reads: the options, the project file (named
+        relative to the working folder, or found from it) and the ``REFKIT_*`` variables.
+        Options that cannot be made hashable are resolved every time.
         """
         variables = sorted((k, v) for k, v in os.environ.items() if k.startswith("REFKIT_"))
-        key = _frozen((config_file, config_file or str(Path.cwd()), options, variables))
+        key = _frozen((config_file, str(Path.cwd()), options, variables))
         if key is not None and key in self.resolved:
             return self.resolved[key]
         project = self.project(config_file)
