@@ -65,12 +65,16 @@ def main(out, preload, paths, at_once=2):
     gc.freeze()
     parts = [f"{out}.{number}" for number in range(len(paths))]
     running, failed = {}, []
+
+    def reap_one():
+        pid, status = os.wait()
+        if os.waitstatus_to_exitcode(status) != 0:
+            failed.append(running[pid])
+        del running[pid]
+
     for path, part in zip(paths, parts):
         while len(running) >= at_once:
-            pid, status = os.wait()
-            if os.waitstatus_to_exitcode(status) != 0:
-                failed.append(running[pid])
-            del running[pid]
+            reap_one()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -84,10 +88,7 @@ def main(out, preload, paths, at_once=2):
             os._exit(0)
         running[pid] = path
     while running:
-        pid, status = os.wait()
-        if os.waitstatus_to_exitcode(status) != 0:
-            failed.append(running[pid])
-        del running[pid]
+        reap_one()
     if failed:
         print("the process of these notebooks failed:", *failed, file=sys.stderr)
         return 1

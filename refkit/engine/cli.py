@@ -59,7 +59,7 @@ from refkit.engine.results import SnippetResult
 from refkit.engine.run_environments import (
     absence,
     accept_command,
-    sync_command,
+    remedy,
     undeclared_reason,
 )
 from refkit.engine.scaffold import (
@@ -819,9 +819,8 @@ def _echo_environments(reports: Sequence[SyncReport], *, requirements: bool = Fa
             if report.requirements and report.requirements != report.environment.requirements:
                 details.append(f"installs: {' '.join(report.requirements)}")
         if not report.ok:
-            command = sync_command(report)
             details += [report.reason] if report.reason else []
-            details += [f"make it with: {command}"] if command else []
+            details += [fix] if (fix := remedy(report)) else []
         for detail in details:
             click.echo(printable("\n".join(f"    {part}" for part in detail.splitlines())))
 

@@ -326,6 +326,16 @@ def _walk(root: ast.AST) -> _Names:
     return found
 
 
+def first_line(node: ast.stmt) -> int:
+    r"""The first line of a statement, its decorators included (``node.lineno`` is the ``def``).
+
+    Examples:
+        >>> first_line(ast.parse("@cache\n@wraps(f)\ndef g():\n    pass\n").body[0])
+        1
+    """
+    return min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+
+
 def _is_plain_snippet(node: ast.stmt) -> bool:
     """A snippet function without decorators: defining it runs none of its code."""
     return (
@@ -384,10 +394,7 @@ def _read_module(
         if walk is None:
             found = _walk(node)
         else:
-            decorators = getattr(node, "decorator_list", ())
-            start = min([node.lineno, *(d.lineno for d in decorators)])
-            end = node.end_lineno or node.lineno
-            text = "".join(lines[start - 1 : end])
+            text = "".join(lines[first_line(node) - 1 : node.end_lineno or node.lineno])
             found = walk((type(node), node.col_offset, node.end_col_offset, text), node)
         statements += found.imports
         mentioned |= found.mentioned()
@@ -739,23 +746,20 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     # The module's context: every line outside the snippet functions (helpers, constants...).
     in_snippet: set[int] = set()
     for node in functions.values():
-        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        in_snippet.update(range(start, (node.end_lineno or node.lineno) + 1))
+        in_snippet.update(range(first_line(node), (node.end_lineno or node.lineno) + 1))
     context_digest = _digest(
         "".join(line for number, line in enumerate(lines, start=1) if number not in in_snippet)
     )
 
     def function_source(node: ast.FunctionDef) -> str:
-        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        end = node.end_lineno or node.lineno
-        return "".join(lines[start - 1 : end])
+        return "".join(lines[first_line(node) - 1 : node.end_lineno or node.lineno])
 
     def display_source(node: ast.FunctionDef) -> str:
         """The source without its docstring: the page shows the live output instead."""
         text = function_source(node)
         first = node.body[0]
         if len(node.body) > 1 and ast.get_docstring(node) is not None:
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            start = first_line(node)
             cut_from, cut_to = first.lineno - start, (first.end_lineno or first.lineno) - start + 1
             kept = text.splitlines(keepends=True)
             text = "".join(kept[:cut_from] + kept[cut_to:])

@@ -29,6 +29,7 @@ __all__ = [
     "absence",
     "accept_command",
     "ordered_environments",
+    "remedy",
     "snippet_environments",
     "sync_command",
     "undeclared_reason",
@@ -94,8 +95,20 @@ def absence(report: SyncReport) -> str:
         if report.reason
         else ("does not exist here")
     )
+    fix = remedy(report)
+    return f"{text}; {fix}" if fix else text
+
+
+def remedy(report: SyncReport) -> str:
+    """How to make a missing or failed environment, said the same way everywhere (``""``: no way).
+
+    Examples:
+        >>> from refkit.engine.environments import Environment
+        >>> remedy(SyncReport("old", "missing", Environment("old")))
+        'make it with: refkit env sync old'
+    """
     command = sync_command(report)
-    return f"{text}; make it with: {command}" if command else text
+    return f"make it with: {command}" if command else ""
 
 
 def sync_command(report: SyncReport) -> str:

@@ -1074,8 +1074,10 @@ class BuildSession:
     def environment_reports(self) -> dict[str, SyncReport]:
         """Declared environment -> whether it is there (:func:`~refkit.engine.environments.check`).
 
-        Checked once per build (a Python start per environment), none at all without any.
+        Checked once per build, and not at all without any declared.
         """
+        if self._reports is None and not self.settings.environments:
+            self._reports = {}
         if self._reports is None:
             declared = self.settings.environments
             folder = self.settings.environments_path
@@ -1087,9 +1089,7 @@ class BuildSession:
             if self._checked is not None and self._checked[0] == seen:
                 checked = self._checked[1]
             else:
-                checked = (
-                    {r.name: r for r in check(declared, cache_root=folder)} if declared else {}
-                )
+                checked = {r.name: r for r in check(declared, cache_root=folder)}
                 self._checked = (seen, checked)
             self._reports = dict(checked)  # a worker that fails marks its copy only
         return self._reports

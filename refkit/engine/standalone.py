@@ -30,7 +30,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from refkit.engine.discovery import module_file
+from refkit.engine.discovery import first_line, module_file
 
 __all__ = ["StandaloneError", "standalone_program", "standalone_source"]
 
@@ -113,7 +113,7 @@ def _is_type_checking(node: ast.stmt) -> bool:
 def _statement_text(
     lines: list[str], node: ast.stmt, leave_out: AbstractSet[int] = frozenset()
 ) -> str:
-    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    start = first_line(node)
     kept = [
         line
         for number, line in enumerate(lines[start - 1 : node.end_lineno], start=start)
