@@ -242,7 +242,7 @@ def test_a_save_rebuilds_its_pages_at_once_and_the_rebuild_loop_publishes_them(
     built = threading.Event()
     seen_ahead: list[bool] = []
 
-    def rebuild_pages(uris: set[str], last: object, tokens: object = None) -> list[str]:
+    def rebuild_pages(uris: set[str], last: object) -> list[str]:
         seen_ahead.append(dev.ahead)  # plugins can tell a rebuild ahead from a full one
         built.set()
         return ["site/p/index.html"]

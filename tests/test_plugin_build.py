@@ -11,6 +11,8 @@ import sys
 import pytest
 from conftest import REPO, make_site
 
+from refkit.engine.listing_tokens import STORE_NAME
+
 pytestmark = pytest.mark.slow
 
 HOSTILE_TOPIC = '''
@@ -179,7 +181,24 @@ def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
     site.write_page("index.md", "# T\n\n!refkit tensors.demo_sum\n\n!refkit tensors.demo_mean\n")
     cold = site.build_and_report()
     assert sorted(cold["executed"]) == ["tensors.demo_mean", "tensors.demo_sum"]
+    # The two listings' tokens are kept for the next build; a store that spells other code is
+    # not believed: the warm build highlights the same listings.
+    store = site.root / ".cache" / "refkit" / STORE_NAME
+    kept = json.loads(store.read_text())
+    assert len(kept["entries"]) == 2
+    for tokens in kept["entries"].values():
+        tokens.insert(0, ["Name", "evil()"])
+    store.write_text(json.dumps(kept))
+    listings = re.findall(
+        r'<div class="refkit-source".*?<!-- /refkit-source -->', site.html(), re.S
+    )
+    assert len(listings) == 2 and all("arange" in listing for listing in listings)
     warm = site.build_and_report()
+    assert (
+        re.findall(r'<div class="refkit-source".*?<!-- /refkit-source -->', site.html(), re.S)
+        == listings
+    )
+    assert "evil" not in site.html()
     assert warm["executed"] == [] and warm["from_cache"] == 2
     for report in (cold, warm):
         assert report["torch_imported"] is False
@@ -193,6 +212,10 @@ def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
     edited = site.build_and_report()
     assert edited["executed"] == ["tensors.demo_sum"]
     assert "10\n" in site.html()
+    # The unchanged listing, highlighted from the tokens the warm build stored: the same markup.
+    mean = [listing for listing in listings if "mean" in listing]
+    assert len(mean) == 1 and mean[0] in site.html()
+    assert len(json.loads(store.read_text())["entries"]) == 2  # the old sum's tokens forgotten
 
 
 def test_unknown_id_is_a_warning_with_the_closest_ids(site):

@@ -1,6 +1,6 @@
 """What ``mkdocs serve`` relies on between rebuilds, in-process: the catalog reload, the docs
-state, the early publish, the template cache, the tokens kept and the index skipped by a rebuild
-of pages ahead, and what a save's snippets wait for (the worker's result, the watcher's order)."""
+state, the early publish, the template cache and the index skipped by a rebuild of pages ahead,
+and what a save's snippets wait for (the worker's result, the watcher's order)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mkdocs.config import load_config
 from mkdocs.livereload import LiveReloadServer
 
 from refkit.engine.discovery import load_catalog
-from refkit.engine.serve_watch import TemplateCache, TokenCache, docs_state, publish
+from refkit.engine.serve_watch import TemplateCache, docs_state, publish
 
 
 def write_package(root: Path) -> Path:
@@ -113,44 +113,6 @@ def test_the_template_cache_compiles_a_template_once_per_source():
     sources["page.html"] = "{{ 6 * 6 }}"  # an edited template is compiled again
     assert render() == "36"
     assert compiled == ["page.html", "page.html"]
-
-
-def test_the_token_cache_gives_the_same_highlighting_and_forgets_what_a_rebuild_left_out():
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexer import Lexer
-    from pygments.lexers import PythonLexer
-
-    cache = TokenCache()
-    sources = ["def f(x):\n    return x * 2  # twice\n", "print('a')\n"]
-    plain = [highlight(text, PythonLexer(), HtmlFormatter()) for text in sources]
-    original = Lexer.get_tokens
-    with cache.remembered():
-        assert [highlight(text, PythonLexer(), HtmlFormatter()) for text in sources] == plain
-    assert Lexer.get_tokens is original  # lexers answer by themselves again afterwards
-    assert cache.hits == 0 and len(cache.entries) == 2
-    with cache.remembered():
-        assert highlight(sources[0], PythonLexer(), HtmlFormatter()) == plain[0]
-        # Other options are other tokens: never the cached ones.
-        stripped = highlight("\n\nx = 1\n", PythonLexer(stripnl=False), HtmlFormatter())
-        assert stripped == highlight("\n\nx = 1\n", PythonLexer(stripnl=False), HtmlFormatter())
-    assert cache.hits == 2
-    assert len(cache.entries) == 2  # sources[1] was not highlighted: forgotten
-    assert "print" not in "".join(value for tokens in cache.entries.values() for _, value in tokens)
-
-
-def test_the_token_cache_leaves_lexers_with_filters_or_their_own_lexing_alone():
-    from pygments.lexers import PythonConsoleLexer, PythonLexer
-
-    cache = TokenCache()
-    with cache.remembered():
-        filtered = PythonLexer()
-        filtered.add_filter("keywordcase", case="upper")
-        assert ("Token.Keyword", "DEF") in {
-            (str(kind), value) for kind, value in filtered.get_tokens("def f(): pass\n")
-        }
-        list(PythonConsoleLexer().get_tokens(">>> 1\n1\n"))  # lexes by delegating: not cached
-    assert cache.entries == {}
 
 
 class _Index:

@@ -26,6 +26,7 @@ from mkdocs.structure.pages import Page
 
 from refkit.engine.assemble import restore_sources, set_aside_sources
 from refkit.engine.downloads import download_links, write_page_downloads
+from refkit.engine.listing_tokens import KeptTokens
 from refkit.engine.mkdocs_config import (
     STYLESHEET,
     RefkitConfig,
@@ -53,13 +54,15 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.command = "build"
         self.session: BuildSession | None = None
         self._serve: DevServer | None = None
+        self._every_page = True  # not --dirty: a build converts every page
+        self._tokens = KeptTokens()
         self._listings: dict[str, list[str]] = {}
         self.stats = RunStats()
         """What the last build ran and took from the cache (for logs, tests and benchmarks)."""
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember the command: ``serve`` keeps going on errors and keeps the worker warm."""
-        self.command = command
+        self.command, self._every_page = command, not dirty
         self._serve = DevServer(dirty, lambda: self.session, log) if command == "serve" else None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
@@ -94,6 +97,9 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         except WorkerError as exc:
             raise PluginError(f"refkit: {exc}") from exc
         _report(self.session.catalog_problems())
+        self._tokens.build_started(
+            self.session.settings.cache_path, self.session.catalog.snippets.values()
+        )
         if self._serve is not None:
             self._serve.pages_changed(files, stale)
         return None
@@ -118,7 +124,13 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             page.file.src_uri, markdown, lambda: page.file.content_string, topic, links
         )
         _report(problems)
+        if self.session.has_placeholders(page.file.src_uri):  # source listings to highlight
+            self._tokens.converting()
         return markdown
+
+    def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> None:
+        """The page is converted: its listings are highlighted."""
+        self._tokens.converted()
 
     @event_priority(50)  # before the search plugin indexes the page: outputs are searchable
     def on_page_context(self, context: Any, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
@@ -167,6 +179,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         for note in self.session.take_notes():  # an environment shown as recorded, say
             log.info(note.removeprefix("refkit: "))
         _report(self.session.prune_cache())
+        self._tokens.build_finished(every_page=self._every_page)
         write_stylesheet(config.site_dir)
         if self._serve is not None:
             self._serve.build_finished()
@@ -175,6 +188,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         """A failed one-off build stops its worker too; serve keeps what the run still owes."""
+        self._tokens.converted()
         if self._serve is not None:
             self._serve.build_failed()
         else:

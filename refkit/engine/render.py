@@ -44,6 +44,7 @@ __all__ = [
     "drift_notice_html",
     "environment_table_html",
     "environment_tabs_html",
+    "listing_code",
     "not_run_panel_html",
     "output_html",
     "problem_panel_html",
@@ -102,14 +103,26 @@ def source_markdown(snippet: Snippet, mode: str) -> str:
     """
     if mode == "hide":
         return ""
-    # A fence can hold no markup, so control characters in the source show as plain escapes.
-    code = _visible(textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n"))
+    code = listing_code(snippet)
     fence = _fence_for(code)
     block = f"{fence}python\n{code}\n{fence}"
     if mode == "collapsed":
         summary = f"Source of {snippet.function}".replace('"', "'")
         return f'??? quote "{summary}"\n\n' + textwrap.indent(block, "    ")
     return block
+
+
+def listing_code(snippet: Snippet) -> str:
+    """The code a snippet's source listing shows: what the host's highlighter is handed.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> s = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, "  def demo_f():\\n    pass\\x1b\\n", "", "")
+        >>> listing_code(s)
+        'def demo_f():\\n  pass\\\\x1b'
+    """
+    # A fence can hold no markup, so control characters in the source show as plain escapes.
+    return _visible(textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n"))
 
 
 SOURCE_OPEN_HTML = '<div class="refkit-source" data-search-exclude>'

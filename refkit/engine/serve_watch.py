@@ -18,8 +18,9 @@ its own rebuilds their pages (converting the Markdown while the snippets run), a
 loop, once it wakes, publishes them and runs MkDocs' full rebuild. A rebuild ahead skips what
 no one sees before that full rebuild replaces it: search plugins' index entries (only their
 ``on_post_build`` writes the index), and what a plugin leaves to the full rebuild when it sees
-:attr:`DevServer.ahead`; it reuses the tokens of listings highlighted in the last rebuild ahead
-(:class:`TokenCache`): one snippet changed, its page has many.
+:attr:`DevServer.ahead`. (The plugin's own page events highlight the page's source listings from
+kept tokens, :class:`~refkit.engine.listing_tokens.TokenCache`: one snippet changed, its page
+has many.)
 
 Threads: the watcher calls :meth:`DevServer.start_saved` in its own thread, while MkDocs builds in
 the main one. :attr:`DevServer.lock` keeps them apart: the watcher, and the thread it starts for
@@ -55,7 +56,6 @@ __all__ = [
     "LastBuild",
     "PackageWatcher",
     "TemplateCache",
-    "TokenCache",
     "docs_state",
     "mark_stale",
     "rebuild_pages",
@@ -125,70 +125,6 @@ class PackageWatcher:
         self._observers.clear()
 
 
-class TokenCache:
-    """Pygments' tokens of the listings of pages rebuilt ahead, kept from one rebuild to the next.
-
-    A save changes one snippet, but its page highlights every listing again: about half of
-    converting a topic page. Tokens are kept only for lexers that are pure regular-expression
-    state machines (:class:`pygments.lexer.RegexLexer`, Python's among them) without filters,
-    keyed by the lexer's class, its options and the text: for those, that is everything the
-    tokens depend on. What a rebuild did not use is forgotten after it.
-
-    Examples:
-        >>> from pygments import highlight
-        >>> from pygments.formatters import HtmlFormatter
-        >>> from pygments.lexers import PythonLexer
-        >>> cache = TokenCache()
-        >>> with cache.remembered():
-        ...     first = highlight("x = 1\\n", PythonLexer(), HtmlFormatter())
-        >>> with cache.remembered():
-        ...     again = highlight("x = 1\\n", PythonLexer(), HtmlFormatter())
-        >>> again == first, len(cache.entries), cache.hits
-        (True, 1, 1)
-    """
-
-    def __init__(self) -> None:
-        self.entries: dict[tuple[Any, ...], list[tuple[Any, str]]] = {}
-        self.hits = 0
-
-    @contextlib.contextmanager
-    def remembered(self) -> Iterator[None]:
-        """Lexers answer from the cache meanwhile (one thread lexes: the rebuild's)."""
-        from pygments.lexer import Lexer, RegexLexer
-
-        inner = Lexer.get_tokens
-        regex = RegexLexer.get_tokens_unprocessed
-        used: dict[tuple[Any, ...], list[tuple[Any, str]]] = {}
-
-        def get_tokens(lexer: Any, text: Any, unfiltered: bool = False) -> Any:
-            if (
-                type(lexer).get_tokens_unprocessed is not regex
-                or lexer.filters
-                or not isinstance(text, str)
-            ):
-                return inner(lexer, text, unfiltered)
-            try:
-                key = (type(lexer), tuple(sorted(lexer.options.items())), text)
-                tokens = used.get(key)
-                if tokens is None:
-                    tokens = self.entries.get(key)
-            except TypeError:  # an option that cannot be hashed: no caching
-                return inner(lexer, text, unfiltered)
-            if tokens is None:
-                tokens = list(inner(lexer, text, unfiltered))
-            else:
-                self.hits += 1
-            used[key] = tokens
-            return iter(tokens)
-
-        Lexer.get_tokens = get_tokens  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            Lexer.get_tokens = inner  # type: ignore[method-assign]
-            self.entries = used
-
-
 @dataclass
 class LastBuild:
     """What the last full build of ``mkdocs serve`` left, for :func:`rebuild_pages` to reuse."""
@@ -228,14 +164,13 @@ def docs_state(config: Any, package_dir: Path) -> tuple[tuple[str, int, int], ..
     return tuple(sorted(found))
 
 
-def rebuild_pages(uris: set[str], last: LastBuild, tokens: TokenCache | None = None) -> list[str]:
+def rebuild_pages(uris: set[str], last: LastBuild) -> list[str]:
     """Build again only the pages ``uris``, as MkDocs' own build would, and write them.
 
     The same steps as a build for those pages: every plugin's page events (reading, Markdown,
     content, the ``env`` event for them, context, output), the theme's page template, the
     navigation of the last full build. Search plugins index nothing meanwhile (see
-    :func:`_indexing_discarded`); with ``tokens``, highlighted listings reuse the tokens of the
-    last rebuild's.
+    :func:`_indexing_discarded`).
 
     Returns:
         The built files.
@@ -245,8 +180,7 @@ def rebuild_pages(uris: set[str], last: LastBuild, tokens: TokenCache | None = N
 
     config, files = last.config, last.files
     chosen = [file for uri in sorted(uris) if (file := files.get_file_from_path(uri)) is not None]
-    remembered = tokens.remembered() if tokens is not None else contextlib.nullcontext()
-    with _indexing_discarded(config.plugins), remembered:
+    with _indexing_discarded(config.plugins):
         for file in chosen:
             mkdocs_build._populate_page(file.page, config, files)
         config.plugins.on_env(last.env, config=config, files=Files(chosen))
@@ -376,7 +310,6 @@ class DevServer:
         self.dirty = dirty
         self.watcher = PackageWatcher()
         self.templates = TemplateCache()
-        self.tokens = TokenCache()
         self.last: LastBuild | None = None
         self.lock = threading.RLock()
         """Held while anything but a full build uses the session: see the module docstring."""
@@ -512,7 +445,7 @@ class DevServer:
             return False
         self.ahead = True
         try:
-            built = rebuild_pages(stale, last, self.tokens)
+            built = rebuild_pages(stale, last)
         except Exception as exc:  # whatever went wrong, the full rebuild that follows is right
             self._log.warning(f"could not rebuild {sorted(stale)} ahead: {printable(str(exc))}")
             return False
