@@ -6,6 +6,7 @@ Usage (from the repository, with the virtual environment active)::
     python scripts/benchmark.py --rounds 5 --write-docs
     python scripts/benchmark.py --rounds 2 --only environments   # the version environments alone
     python scripts/benchmark.py --rounds 7 --only serve   # mkdocs serve's saves alone (7 saves)
+    python scripts/benchmark.py --rounds 1 --only suite --write-docs   # the test suite's time
 
 It needs the ``bench`` extra (``pip install -e ".[bench]"``: markdown-exec, the peer) and
 Zensical (the ``zensical`` extra), and takes several minutes. Everything runs in throwaway copies
@@ -86,6 +87,16 @@ refkit worker and its snippet forks; the peak RSS is the largest of them). Each 
 the same for ``python -m zensical build --clean``. Both wrappers also time, inside the process,
 when refkit's build session first started snippets and how long the host waited for their
 results.
+
+``--only suite`` times the test suite against the suite issue 8 was measured by
+(``SUITE_BASELINE``: 293 tests then, "about 110 s of pytest on these machines"), both on this
+machine in the same run, a round being one run of each, back to back: the baseline in a clone of
+this repository at that commit, with a virtual environment its own ``scripts/dev setup`` makes
+(once, not timed), run as its README said (``python -m pytest``); then the whole suite of this
+checkout as ``scripts/dev test`` runs it (two xdist workers), then its fast tier (``-m "not
+slow"``), both in the repository itself (the tests write only to temporary folders). The time is
+the one pytest reports. Targets: the suite <= 1.0 x the baseline's, the fast tier < 30 s. With
+``--write-docs`` it rewrites the suite section of ``docs/performance.md``.
 
 ``--only environments`` runs the version environment scenarios and the floor their warm build is
 held to, nothing else (for working on them; ``--write-docs`` needs the whole run). ``--only
@@ -175,6 +186,14 @@ LIGHT_ENVIRONMENT = "transformers-4.57"
 ENV_COLD_LIMIT = 1.5  # x the cold build with the default environment alone
 ENV_WARM_LIMIT = 1.3  # x floor
 ENV_SYNC_LIMIT_SECONDS = 5.0  # `refkit env sync` of an environment already up to date
+# The suite issue 8 held the suite's time to ("no slower than today's"): the commit it was
+# filed on, 293 tests run in one pytest process.
+SUITE_BASELINE = "0dea465"
+SUITE_LIMIT = 1.0  # x the baseline suite's pytest time
+FAST_TIER_LIMIT_SECONDS = 30.0
+SUITE_START_MARKER = "<!-- suite:start -->"
+SUITE_END_MARKER = "<!-- suite:end -->"
+PYTEST_SUMMARY = re.compile(r"=* (?P<counts>.*?) in (?P<seconds>[0-9.]+)s\b")
 BIG_PAGE_LINES = 20_000
 BIG_PAGE_LIMIT_SECONDS = 0.5  # what refkit may add to a warm build for the big page
 FIGURE_LIMIT_KB = 60.0  # each figure or HTML view (issue 10); 1 KB = 1,000 bytes
@@ -1599,12 +1618,13 @@ def site_definitions(
     return out
 
 
-def write_docs(markdown: str) -> None:
+def write_docs(markdown: str, markers: tuple[str, str] = (START_MARKER, END_MARKER)) -> None:
     text = DOCS_PAGE.read_text(encoding="utf-8")
-    start, end = text.find(START_MARKER), text.find(END_MARKER)
+    first, last = markers
+    start, end = text.find(first), text.find(last)
     if start < 0 or end < start:
-        raise BenchmarkError(f"{DOCS_PAGE} lacks the {START_MARKER} / {END_MARKER} markers")
-    new = text[: start + len(START_MARKER)] + "\n\n" + markdown + "\n" + text[end:]
+        raise BenchmarkError(f"{DOCS_PAGE} lacks the {first} / {last} markers")
+    new = text[: start + len(first)] + "\n\n" + markdown + "\n" + text[end:]
     DOCS_PAGE.write_text(new, encoding="utf-8")
 
 
@@ -2069,6 +2089,129 @@ def measure_serve(
     samples.worker_kb.append(serve_rss[1])
 
 
+# ---------------------------------------------------------------------------------------------
+# The test suite against issue 8's baseline suite (--only suite)
+
+
+@dataclass
+class SuiteRun:
+    """One pytest run: what its summary line says."""
+
+    seconds: float
+    counts: str  # "1010 passed, 1 skipped"
+
+
+def run_pytest(python: str, args: list[str], cwd: Path, env: dict[str, str]) -> SuiteRun:
+    """Run ``python -m pytest *args`` in ``cwd``; a failing or unreadable run is an error.
+
+    Examples:
+        >>> PYTEST_SUMMARY.search("=== 1010 passed, 1 skipped in 133.69s (0:02:13) ===")["seconds"]
+        '133.69'
+    """
+    command = [python, "-m", "pytest", *args]
+    seconds, code, output = run_timed(command, cwd, env)
+    summary = [match for line in output.splitlines() if (match := PYTEST_SUMMARY.search(line))]
+    if code != 0 or not summary:
+        tail = "\n".join(output.splitlines()[-15:])
+        raise BenchmarkError(
+            f"{' '.join(command)} in {cwd} exited {code} after {seconds:.0f} s:\n{tail}"
+        )
+    return SuiteRun(float(summary[-1]["seconds"]), summary[-1]["counts"])
+
+
+def prepare_baseline(work: Path, env: dict[str, str]) -> tuple[Path, str]:
+    """A clone of the repository at ``SUITE_BASELINE`` and its own virtual environment's Python."""
+    clone = work / "baseline"
+    for command in (
+        ["git", "clone", "--quiet", str(REPO), str(clone)],
+        ["git", "-C", str(clone), "checkout", "--quiet", SUITE_BASELINE],
+    ):
+        _, code, output = run_timed(command, REPO, env)
+        if code != 0:
+            raise BenchmarkError(f"{' '.join(command)} exited {code}: {output.strip()}")
+    venv = clone / ".venv"
+    # Its own scripts/dev makes its environment: no VIRTUAL_ENV, no bin folder of ours first.
+    setup_env = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+    ours = str(Path(sys.executable).parent)
+    setup_env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != ours)
+    setup_env["REFKIT_VENV"] = str(venv)
+    log(f"setting up the baseline suite ({SUITE_BASELINE}) in {clone}")
+    _, code, output = run_timed([str(clone / "scripts" / "dev"), "setup"], clone, setup_env)
+    if code != 0:
+        raise BenchmarkError(f"the baseline's scripts/dev setup exited {code}: {output[-2000:]}")
+    return clone, str(venv / "bin" / "python")
+
+
+def suite_only(args: argparse.Namespace, work: Path) -> dict[str, list[SuiteRun]]:
+    """Each round: the baseline suite, this suite (as scripts/dev test), this suite's fast tier."""
+    env = base_environment()
+    clone, baseline_python = prepare_baseline(work, env)
+    quiet = ["-q", "-p", "no:cacheprovider"]
+    workers = ["-n", "2", "--dist", "loadgroup"]  # as scripts/dev test runs it
+    runs: dict[str, list[SuiteRun]] = {"baseline": [], "suite": [], "fast": []}
+    for number in range(1, args.rounds + 1):
+        log(f"round {number}/{args.rounds}: the baseline suite")
+        runs["baseline"].append(run_pytest(baseline_python, quiet, clone, env))
+        log(f"round {number}/{args.rounds}: this suite")
+        runs["suite"].append(run_pytest(sys.executable, [*workers, *quiet], REPO, env))
+        log(f"round {number}/{args.rounds}: its fast tier")
+        fast = [*workers, "-m", "not slow", *quiet]
+        runs["fast"].append(run_pytest(sys.executable, fast, REPO, env))
+    return runs
+
+
+def suite_markdown(runs: dict[str, list[SuiteRun]], info: dict[str, str], rounds: int) -> str:
+    """The suite section of the performance page: the runs, then the two targets."""
+    ratios = paired([r.seconds for r in runs["suite"]], [r.seconds for r in runs["baseline"]])
+    fast = [r.seconds for r in runs["fast"]]
+
+    def row(name: str, key: str) -> str:
+        return f"| {name} | {runs[key][-1].counts} | {spread([r.seconds for r in runs[key]], ' s', 1)} |"
+
+    def verdict(passed: bool) -> str:
+        return "PASS" if passed else "FAIL"
+
+    return "\n".join(
+        [
+            f"Measured with `python scripts/benchmark.py --rounds {rounds} --only suite "
+            f"--write-docs` on {info['date']}: {info['CPU']}, {info['cores']} cores, "
+            f"load {info['load average (1 min) at start / end']} (1 min, at start / end).",
+            "",
+            "| pytest run | tests | time pytest reports |",
+            "|---|---|---|",
+            row(
+                f"the baseline suite ({SUITE_BASELINE}, one process, as its README said)",
+                "baseline",
+            ),
+            row("this suite (`scripts/dev test`: two xdist workers)", "suite"),
+            row('its fast tier (`scripts/dev test -m "not slow"`)', "fast"),
+            "",
+            "| target | measured | limit | verdict |",
+            "|---|---|---|---|",
+            f"| the suite, {TIMES} the baseline suite | {spread(ratios, f' {TIMES}')} "
+            f"| {SUITE_LIMIT} {TIMES} | {verdict(statistics.median(ratios) <= SUITE_LIMIT)} |",
+            f"| the fast tier | {spread(fast, ' s', 1)} | < {FAST_TIER_LIMIT_SECONDS:.0f} s "
+            f"| {verdict(statistics.median(fast) < FAST_TIER_LIMIT_SECONDS)} |",
+        ]
+    )
+
+
+def report_suite_only(args: argparse.Namespace, work: Path, started: float) -> int:
+    """Run ``--only suite``, print its table, and write it into the page with ``--write-docs``."""
+    load_at_start = os.getloadavg()[0]
+    runs = in_workspace(work, args.keep, lambda: suite_only(args, work))
+    if runs is None:
+        return 2
+    markdown = suite_markdown(runs, machine(load_at_start), args.rounds)
+    print(markdown)
+    log(f"done in {time.perf_counter() - started:.0f} s")
+    if args.write_docs:
+        write_docs(markdown, (SUITE_START_MARKER, SUITE_END_MARKER))
+        log(f"wrote the suite's results into {DOCS_PAGE}")
+    failed = "FAIL" in markdown.rsplit("| target |", 1)[1]
+    return 0 if args.no_fail or not failed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Build-speed benchmark of the refkit plugin.",
@@ -2094,9 +2237,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("environments", "serve"),
+        choices=("environments", "serve", "suite"),
         help="run only these scenarios: `environments`, the version environments' (and the "
-        "floor their warm build is held to); `serve`, `mkdocs serve`'s saves (--rounds of them)",
+        "floor their warm build is held to); `serve`, `mkdocs serve`'s saves (--rounds of them); "
+        "`suite`, the test suite against issue 8's baseline suite",
     )
     parser.add_argument("--json", type=Path, help="also write every sample to this JSON file")
     parser.add_argument(
@@ -2105,7 +2249,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    if args.only and args.write_docs:
+    if args.only not in (None, "suite") and args.write_docs:
         parser.error(f"--write-docs needs the whole run: {DOCS_PAGE.name} shows every scenario")
     for distribution, extra in (("markdown-exec", "bench"), ("zensical", "zensical")):
         if args.only:
@@ -2120,6 +2264,8 @@ def main(argv: list[str] | None = None) -> int:
     load_at_start = os.getloadavg()[0]
     if args.only == "serve":
         return report_serve_only(args, work, started)
+    if args.only == "suite":
+        return report_suite_only(args, work, started)
     run = in_workspace(work, args.keep, lambda: benchmark(args, work))
     if run is None:
         return 2
