@@ -122,10 +122,11 @@ def demo_step_{i}():
 
 
 def cache_entries(site) -> list[Path]:
+    """The result entries (in their two-hex-digit folders; not the catalog or listing stores)."""
     return [
         p
         for p in (site.root / ".cache" / "refkit").rglob("*.json")
-        if not p.name.startswith(".tmp-")
+        if len(p.parent.name) == 2 and not p.name.startswith(".tmp-")
     ]
 
 

@@ -1,6 +1,7 @@
 """Listing tokens kept between builds (:mod:`refkit.engine.listing_tokens`), in-process: the same
-highlighting from kept tokens, only the listings' texts kept, and a store that is read back as
-input (damaged, tampered or foreign stores change no listing)."""
+highlighting from kept tokens, only the listings' texts kept, the lexers restored however the
+patches close, and a store that is read back as input (damaged, tampered or foreign stores change
+no listing)."""
 
 from __future__ import annotations
 
@@ -24,35 +25,29 @@ from refkit.engine.listing_tokens import (
 )
 
 SOURCES = ["def f(x):\n    return x * 2  # twice", "print('a')"]
+ORIGINAL = Lexer.get_tokens
 
 
 def plain(text: str, **options: object) -> str:
-    return highlight(text, PythonLexer(**options), HtmlFormatter())
+    return highlight(text, PythonLexer(**options), HtmlFormatter(linenos="table"))
 
 
-def test_kept_tokens_give_the_same_highlighting_and_a_build_forgets_what_it_left_out():
-    cache = TokenCache()
-    original = Lexer.get_tokens
-    with cache.remembered():
-        assert [plain(text) for text in SOURCES] == [plain(text) for text in SOURCES]
-    assert Lexer.get_tokens is original  # lexers answer by themselves again afterwards
-    assert cache.hits == 2 and len(cache.entries) == 2  # the second highlighting of each: kept
-    cache.forget_unused()
+def test_kept_tokens_give_the_same_highlighting_and_other_options_are_other_tokens():
+    expected = [plain(text) for text in SOURCES]
     text = "\n\nx = 1\n"
-    with cache.remembered():
-        assert highlight(SOURCES[0], PythonLexer(), HtmlFormatter()) == plain(SOURCES[0])
-        kept_newlines = highlight(text, PythonLexer(stripnl=False), HtmlFormatter())  # kept
-        # Other options are other tokens: never the kept ones.
-        stripped = highlight(text, PythonLexer(), HtmlFormatter())
-    assert (kept_newlines, stripped) == (plain(text, stripnl=False), plain(text))
+    kept_newlines, stripped = plain(text, stripnl=False), plain(text)
     assert kept_newlines != stripped
-    assert cache.hits == 4  # SOURCES[0] twice; the text once (the stripped one is no hit)
-    cache.forget_unused()
-    assert len(cache.entries) == 2  # SOURCES[1] was not highlighted: forgotten, text kept
-    assert "print" not in "".join(value for tokens in cache.entries.values() for _, value in tokens)
+    cache = TokenCache()
+    with cache.remembered():
+        assert [plain(text) for text in SOURCES] == expected  # lexed and kept
+        assert [plain(text) for text in SOURCES] == expected  # from the kept tokens
+        assert plain(text, stripnl=False) == kept_newlines  # kept, with its newlines
+        assert plain(text) == stripped  # other options: never the kept tokens
+    assert Lexer.get_tokens is ORIGINAL  # lexers answer by themselves again afterwards
+    assert cache.hits == 2 and len(cache.entries) == 4
 
 
-def test_only_the_listings_texts_are_kept_and_lexers_with_their_own_lexing_are_left_alone():
+def test_only_the_listings_texts_are_kept_and_dropped_once_they_are_no_listing():
     cache = TokenCache(texts=[SOURCES[0]])
     with cache.remembered():
         plain(SOURCES[0] + "\n")  # as a host hands it, with its newline: kept
@@ -63,9 +58,27 @@ def test_only_the_listings_texts_are_kept_and_lexers_with_their_own_lexing_are_l
             (str(kind), value) for kind, value in filtered.get_tokens(SOURCES[0])
         }
         list(PythonConsoleLexer().get_tokens(">>> 1\n1\n"))  # lexes by delegating: not kept
-    assert [
-        "".join(value for _, value in tokens).rstrip("\n") for tokens in cache.entries.values()
-    ] == [SOURCES[0]]
+    spelled = ["".join(value for _, value in tokens) for tokens in cache.entries.values()]
+    assert spelled == [SOURCES[0] + "\n"]
+    cache.changed = False
+    cache.keep_listings()  # still a listing: kept
+    assert len(cache.entries) == 1 and not cache.changed
+    cache.texts = frozenset({SOURCES[1]})  # its snippet changed: the old code's tokens go
+    cache.keep_listings()
+    assert cache.entries == {} and cache.changed
+
+
+def test_patches_closed_out_of_order_leave_the_lexers_as_they_were(monkeypatch):
+    monkeypatch.setattr(Lexer, "get_tokens", ORIGINAL)  # put back for the other tests, after
+    first, second = TokenCache(), TokenCache()
+    opened_first, opened_second = first.remembered(), second.remembered()
+    opened_first.__enter__()
+    opened_second.__enter__()
+    opened_first.__exit__(None, None, None)  # before the patch laid over it
+    opened_second.__exit__(None, None, None)
+    # The second put back the first's function: closed, it only passes lexing on.
+    plain(SOURCES[0])
+    assert first.entries == {} and second.entries == {}
 
 
 def stored(tmp_path: Path) -> Path:
@@ -79,45 +92,26 @@ def stored(tmp_path: Path) -> Path:
 
 
 def test_a_store_written_by_one_process_answers_the_next(tmp_path):
+    expected = [plain(text) for text in SOURCES]
     store = stored(tmp_path)
     again = read_tokens(store)
     assert len(again.entries) == 2 and not again.changed
     with again.remembered():
-        assert [plain(text) for text in SOURCES] == [plain(text) for text in SOURCES]
-    assert again.hits == 4 and not again.changed
+        assert [plain(text) for text in SOURCES] == expected
+    assert again.hits == 2 and not again.changed
     before = store.stat().st_mtime_ns
     write_tokens(again, store)  # nothing changed: nothing written
     assert store.stat().st_mtime_ns == before
 
 
-def _tampered(data: dict) -> dict:
-    for tokens in data["entries"].values():
-        tokens.insert(0, ["Name", "evil()"])
-    return data
+def _each(change):
+    def damage(text: str) -> str:
+        data = json.loads(text)
+        for tokens in data["entries"].values():
+            change(tokens)
+        return json.dumps(data)
 
-
-def _foreign_type(data: dict) -> dict:
-    for tokens in data["entries"].values():
-        tokens[0][0] = 'Name"><script>alert(1)</script>'
-    return data
-
-
-def _triple(data: dict) -> dict:
-    for tokens in data["entries"].values():
-        tokens[0].append("x")
-    return data
-
-
-def _number(data: dict) -> dict:
-    for tokens in data["entries"].values():
-        tokens[0][1] = 7
-    return data
-
-
-def _non_standard_type(data: dict) -> dict:
-    for tokens in data["entries"].values():
-        tokens[0][0] = "Name.Evil"
-    return data
+    return damage
 
 
 @pytest.mark.parametrize(
@@ -133,24 +127,37 @@ def _non_standard_type(data: dict) -> dict:
         pytest.param(
             lambda text: json.dumps({**json.loads(text), "pygments": "0.1"}), id="another pygments"
         ),
-        pytest.param(lambda text: json.dumps(_tampered(json.loads(text))), id="other code"),
-        pytest.param(lambda text: json.dumps(_foreign_type(json.loads(text))), id="markup type"),
+        pytest.param(_each(lambda t: t.insert(0, ["Name", "evil()"])), id="other code"),
+        pytest.param(_each(lambda t: t.append(["Text", "\n" * 20])), id="more lines"),
         pytest.param(
-            lambda text: json.dumps(_non_standard_type(json.loads(text))), id="unknown type"
+            _each(lambda t: t[0].__setitem__(0, 'Name"><script>alert(1)</script>')),
+            id="markup type",
         ),
-        pytest.param(lambda text: json.dumps(_triple(json.loads(text))), id="a triple"),
-        pytest.param(lambda text: json.dumps(_number(json.loads(text))), id="a number"),
+        pytest.param(_each(lambda t: t[0].__setitem__(0, "Name.Evil")), id="unknown type"),
+        pytest.param(_each(lambda t: t[0].append("x")), id="a triple"),
+        pytest.param(_each(lambda t: t[0].__setitem__(1, 7)), id="a number"),
+        pytest.param(lambda text: text + " " * 9 * 1024 * 1024, id="too large"),
     ],
 )
 def test_a_damaged_or_foreign_store_changes_no_listing(tmp_path, damage):
+    expected = [plain(text) for text in SOURCES]
     store = stored(tmp_path)
     store.write_text(damage(store.read_text()), errors="surrogateescape")
     cache = read_tokens(store)
     with cache.remembered():
         shown = [plain(text) for text in SOURCES]
-    assert shown == [plain(text) for text in SOURCES]
-    assert "evil" not in "".join(shown) and "script" not in "".join(shown)
+    assert shown == expected
     assert cache.hits == 0 and cache.changed  # lexed anew, to be stored again
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+def test_a_store_that_is_no_regular_file_is_not_read(tmp_path, kind):
+    store = tmp_path / STORE_NAME
+    if kind == "fifo":
+        os.mkfifo(store)  # reading it would wait for a writer that never comes
+    else:
+        store.symlink_to("/dev/zero")  # reading it would never end
+    assert read_tokens(store).entries == {}
 
 
 def test_a_store_is_written_only_into_an_existing_folder_and_an_unwritable_one_costs_nothing(
@@ -179,16 +186,15 @@ def test_kept_tokens_of_a_host_process_across_builds(tmp_path):
     kept.build_started(tmp_path, [snippet])
     kept.converting()
     kept.converting()  # a second page event before the page is converted: still one patch
+    assert Lexer.get_tokens is not ORIGINAL
     plain(SOURCES[0])
     kept.converted()
-    assert Lexer.get_tokens is not None and kept.cache is not None
-    assert Lexer.get_tokens.__qualname__ == "Lexer.get_tokens"  # restored
-    kept.build_finished(every_page=True)
+    assert Lexer.get_tokens is ORIGINAL
+    kept.build_finished()
     data = json.loads((tmp_path / STORE_NAME).read_text())
     assert data["pygments"] == pygments.__version__ and len(data["entries"]) == 1
-    kept.build_started(tmp_path, [])  # the snippet is gone: its listing is no longer kept
-    kept.converting()
-    plain(SOURCES[0])
-    kept.build_finished(every_page=True)  # closes the patch, forgets the unused entry
-    assert Lexer.get_tokens.__qualname__ == "Lexer.get_tokens"
+    kept.converting()  # a rebuild of pages ahead that broke off before its page was converted
+    kept.build_started(tmp_path, [])  # the next build: lexers answer by themselves first
+    assert Lexer.get_tokens is ORIGINAL
+    kept.build_finished()  # the snippet is gone: so is its listing's entry
     assert json.loads((tmp_path / STORE_NAME).read_text())["entries"] == {}

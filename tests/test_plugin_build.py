@@ -181,24 +181,17 @@ def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
     site.write_page("index.md", "# T\n\n!refkit tensors.demo_sum\n\n!refkit tensors.demo_mean\n")
     cold = site.build_and_report()
     assert sorted(cold["executed"]) == ["tensors.demo_mean", "tensors.demo_sum"]
-    # The two listings' tokens are kept for the next build; a store that spells other code is
-    # not believed: the warm build highlights the same listings.
+    # The two listings' tokens are kept for the next build, which takes them: nothing to lex,
+    # so nothing to store again, and the same markup.
     store = site.root / ".cache" / "refkit" / STORE_NAME
-    kept = json.loads(store.read_text())
-    assert len(kept["entries"]) == 2
-    for tokens in kept["entries"].values():
-        tokens.insert(0, ["Name", "evil()"])
-    store.write_text(json.dumps(kept))
-    listings = re.findall(
-        r'<div class="refkit-source".*?<!-- /refkit-source -->', site.html(), re.S
-    )
+    assert len(json.loads(store.read_text())["entries"]) == 2
+    stored_at = store.stat().st_mtime_ns
+    source = re.compile(r'<div class="refkit-source".*?<!-- /refkit-source -->', re.S)
+    listings = source.findall(site.html())
     assert len(listings) == 2 and all("arange" in listing for listing in listings)
     warm = site.build_and_report()
-    assert (
-        re.findall(r'<div class="refkit-source".*?<!-- /refkit-source -->', site.html(), re.S)
-        == listings
-    )
-    assert "evil" not in site.html()
+    assert source.findall(site.html()) == listings
+    assert store.stat().st_mtime_ns == stored_at
     assert warm["executed"] == [] and warm["from_cache"] == 2
     for report in (cold, warm):
         assert report["torch_imported"] is False
@@ -206,16 +199,20 @@ def test_warm_rebuild_runs_nothing_and_never_imports_torch(site):
         assert report["topic_imported"] is False
     assert "from the cache" in site.html() and "6\n" in site.html()
 
-    # Editing one snippet re-runs only that one.
+    # Editing one snippet re-runs only that one. A store that spells other code is not
+    # believed: the unchanged listing is lexed anew, the same markup, and the old sum's tokens go.
+    kept = json.loads(store.read_text())
+    for tokens in kept["entries"].values():
+        tokens.insert(0, ["Name", "evil()"])
+    store.write_text(json.dumps(kept))
     topic = site.root / "topics" / "tensors.py"
     topic.write_text(topic.read_text().replace("arange(4).sum()", "arange(5).sum()"))
     edited = site.build_and_report()
     assert edited["executed"] == ["tensors.demo_sum"]
     assert "10\n" in site.html()
-    # The unchanged listing, highlighted from the tokens the warm build stored: the same markup.
     mean = [listing for listing in listings if "mean" in listing]
-    assert len(mean) == 1 and mean[0] in site.html()
-    assert len(json.loads(store.read_text())["entries"]) == 2  # the old sum's tokens forgotten
+    assert len(mean) == 1 and mean[0] in site.html() and "evil" not in site.html()
+    assert len(json.loads(store.read_text())["entries"]) == 2
 
 
 def test_unknown_id_is_a_warning_with_the_closest_ids(site):

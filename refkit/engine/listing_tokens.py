@@ -7,17 +7,19 @@ when its snippet does. Lexing is most of that work: about 0.12 CPU-s of the 0.16
 lexer from the tokens it kept instead, and :func:`read_tokens` / :func:`write_tokens` keep them
 beside the result cache for the next process.
 
-Only lexers whose tokens depend on nothing but their class, their options and the text are
-answered: pure regular-expression state machines (:class:`pygments.lexer.RegexLexer`, Python's
-among them) without filters. The formatter still runs on every build, so the host's options
-(line numbers, anchors, classes) shape the listing exactly as before; a lexer answered from the
-cache gives the same tokens it would have made.
+Only Pygments' own lexers whose tokens depend on nothing but their class, their options and the
+text are answered: pure regular-expression state machines (:class:`pygments.lexer.RegexLexer`,
+Python's among them) without filters, keyed by those, the Pygments version and the Python
+version (what ``re`` matches). The formatter still runs on every build, so the host's options
+(line numbers, anchors, classes) shape the listing as before.
 
 The store is input like any other: anything that is not exactly a token store of this format
-and this Pygments is read as empty; a stored entry is used only if its text is the listing's
-code, character for character, and its token types are Pygments' standard ones (so a damaged
-store can change neither the code a page shows nor put anything but a known class in its
-markup). A store that cannot be read or written only costs speed.
+and this Pygments is read as empty, and so is anything but a regular file of at most a few
+megabytes. A stored entry is used only if its tokens spell, character for character, the text the
+lexer would have lexed, and its token types are Pygments' standard ones: a damaged store can
+change neither the code a page shows, nor its lines, nor put anything but a known class in its
+markup (it can mislabel a token among those classes, which no check can tell). A store that
+cannot be read or written only costs speed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import stat
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +41,10 @@ from refkit.engine.render import listing_code
 __all__ = ["STORE_NAME", "KeptTokens", "TokenCache", "read_tokens", "write_tokens"]
 
 STORE_NAME = "listing-tokens.json"
-_FORMAT = 1
-_LARGEST_STORE = 64 * 1024 * 1024  # bytes; a larger file is not read (it is no store of ours)
+_FORMAT = 2
+# Bytes: this site's store is 0.4 MB. A larger file is no store of ours, and reading it would
+# cost every build seconds.
+_LARGEST_STORE = 8 * 1024 * 1024
 
 Tokens = list[tuple[Any, str]]
 """What ``Lexer.get_tokens`` yields: (token type, text) pairs."""
@@ -67,11 +74,9 @@ class TokenCache:
         self.texts = None if texts is None else frozenset(texts)
         self.entries: dict[str, Tokens] = {}
         """Key (:func:`_key`) -> tokens, from earlier highlighting or a store."""
-        self.used: set[str] = set()
-        """The keys highlighting took or made since the last :meth:`forget_unused`."""
         self.hits = 0
         self.changed = False
-        """Whether :attr:`entries` differ from what was read: tokens made or entries forgotten."""
+        """Whether :attr:`entries` differ from what was read: tokens made or entries dropped."""
 
     def wants(self, text: str) -> bool:
         """Whether tokens of ``text`` are kept."""
@@ -82,68 +87,90 @@ class TokenCache:
         """Lexers answer from the cache meanwhile (one thread lexes: the build's).
 
         Opened inside another cache's :meth:`remembered`, this one answers first and leaves
-        what it misses to the other; closing restores whatever lexed before.
+        what it misses to the other. Closed, it stops answering even if another patch that
+        came later still calls it (closings out of order), and it puts back what lexed before
+        only if nothing replaced it meanwhile.
         """
         from pygments.lexer import Lexer, RegexLexer
 
         inner = Lexer.get_tokens
         regex = RegexLexer.get_tokens_unprocessed
+        open_ = True
 
         def get_tokens(lexer: Any, text: Any, unfiltered: bool = False) -> Any:
             if (
-                type(lexer).get_tokens_unprocessed is not regex
+                not open_
+                or type(lexer).get_tokens_unprocessed is not regex
                 or lexer.filters
                 or not isinstance(text, str)
                 or not self.wants(text)
+                or (key := _key(lexer, text)) is None
             ):
                 return inner(lexer, text, unfiltered)
-            key = _key(lexer, text)
-            if key is None:  # an option without a steady text: no caching
-                return inner(lexer, text, unfiltered)
+            lexed = lexer._preprocess_lexer_input(text)  # what the tokens must spell
             tokens = self.entries.get(key)
-            if tokens is not None and _faithful(tokens, text):
+            if tokens is not None and _spells(tokens, lexed):
                 self.hits += 1
-            else:
-                tokens = list(inner(lexer, text, unfiltered))
-                if not _faithful(tokens, text) or not _standard(tokens):
-                    return iter(tokens)  # tokens a store could not give back: not kept
+                return iter(tokens)
+            tokens = list(inner(lexer, text, unfiltered))
+            if _spells(tokens, lexed) and _standard(tokens):  # else a store could not hold them
                 self.entries[key] = tokens
                 self.changed = True
-            self.used.add(key)
             return iter(tokens)
 
         Lexer.get_tokens = get_tokens
         try:
             yield
         finally:
-            Lexer.get_tokens = inner
+            open_ = False
+            if Lexer.get_tokens is get_tokens:
+                Lexer.get_tokens = inner
 
-    def forget_unused(self) -> None:
-        """Keep only what highlighting used since the last call (a build or rebuild is over)."""
-        if len(self.used) < len(self.entries):
-            self.changed = True
-            self.entries = {key: self.entries[key] for key in self.used if key in self.entries}
-        self.used = set()
+    def keep_listings(self) -> None:
+        """Drop the entries of texts that are no longer listings (:attr:`texts`)."""
+        if self.texts is None:
+            return
+        kept = {
+            key: tokens
+            for key, tokens in self.entries.items()
+            if "".join(value for _, value in tokens).rstrip("\n") in self.texts
+        }
+        if len(kept) < len(self.entries):
+            self.entries, self.changed = kept, True
 
 
 def _key(lexer: Any, text: str) -> str | None:
-    """What a lexer's tokens of ``text`` depend on, as one digest; ``None`` if unsteady."""
+    """What a lexer's tokens of ``text`` depend on, as one digest; ``None`` if not cacheable.
+
+    Only Pygments' own lexers, whose rules its version names; one whose options show no steady
+    text (an object's address) or that lacks Pygments' input preprocessing is not cached.
+    """
     import pygments
 
     kind = type(lexer)
+    if not kind.__module__.startswith("pygments.lexers.") or not hasattr(
+        lexer, "_preprocess_lexer_input"
+    ):
+        return None
     try:
         options = repr(sorted(lexer.options.items()))
     except Exception:  # an option that cannot be compared or shown
         return None
     if " at 0x" in options:  # an object's address: another key in every process
         return None
-    identity = [pygments.__version__, f"{kind.__module__}.{kind.__qualname__}", options, text]
+    identity = [
+        pygments.__version__,
+        sys.version,
+        f"{kind.__module__}.{kind.__qualname__}",
+        options,
+        text,
+    ]
     return hashlib.sha256(json.dumps(identity).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _faithful(tokens: Tokens, text: str) -> bool:
-    """Whether the tokens spell ``text`` (up to the trailing newlines lexers add or strip)."""
-    return "".join(value for _, value in tokens).rstrip("\n") == text.rstrip("\n")
+def _spells(tokens: Tokens, lexed: str) -> bool:
+    """Whether the tokens spell exactly ``lexed``, as every regular-expression lexer's do."""
+    return "".join(value for _, value in tokens) == lexed
 
 
 def _standard(tokens: Tokens) -> bool:
@@ -171,9 +198,7 @@ def read_tokens(path: Path, texts: Iterable[str] | None = None) -> TokenCache:
 
     cache = TokenCache(texts)
     try:
-        if path.stat().st_size > _LARGEST_STORE:
-            return cache
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_small_file(path))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return cache
     if (
@@ -189,6 +214,23 @@ def read_tokens(path: Path, texts: Iterable[str] | None = None) -> TokenCache:
         if tokens is not None and isinstance(key, str):
             cache.entries[key] = tokens
     return cache
+
+
+def _small_file(path: Path) -> str:
+    """The text of ``path`` if it is a regular file of at most ``_LARGEST_STORE`` bytes.
+
+    Raises:
+        OSError: It is missing, unreadable, not a regular file (a FIFO would block the build,
+            ``/dev/zero`` never end) or larger.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = handle.read(_LARGEST_STORE + 1)
+    if len(data) > _LARGEST_STORE:
+        raise OSError(f"{path} is larger than {_LARGEST_STORE} bytes")
+    return data.decode("utf-8")
 
 
 def _tokens_from_json(stored: object, kinds: dict[str, Any]) -> Tokens | None:
@@ -232,7 +274,9 @@ class KeptTokens:
 
     For a host with events around each page's conversion (MkDocs): :meth:`build_started` once
     the snippets are known, :meth:`converting` before a page is converted, :meth:`converted`
-    after it (or when the build fails), :meth:`build_finished` at the end.
+    after it (or when the build fails), :meth:`build_finished` at the end. Entries are kept by
+    what they spell, not by which pages a build converted, so a ``--dirty`` build, or one that
+    leaves out draft pages, forgets nothing that is still a listing.
     """
 
     def __init__(self) -> None:
@@ -242,6 +286,7 @@ class KeptTokens:
 
     def build_started(self, folder: Path, snippets: Iterable[Snippet]) -> None:
         """Keep the listings of ``snippets``, stored in ``folder`` (the result cache's)."""
+        self.converted()  # a rebuild ahead that broke off may have left the lexers answered
         store = folder / STORE_NAME
         if self.cache is None or store != self.store:  # a process reads its store once
             self.cache, self.store = read_tokens(store), store
@@ -259,11 +304,10 @@ class KeptTokens:
             opened, self._open = self._open, None
             opened.__exit__(None, None, None)
 
-    def build_finished(self, *, every_page: bool) -> None:
-        """Store what changed; ``every_page``: every page was converted, so forget the rest."""
+    def build_finished(self) -> None:
+        """Drop what is no longer a listing; store what changed."""
         self.converted()
         if self.cache is None or self.store is None:
             return
-        if every_page:
-            self.cache.forget_unused()
+        self.cache.keep_listings()
         write_tokens(self.cache, self.store)

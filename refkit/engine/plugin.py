@@ -54,7 +54,6 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.command = "build"
         self.session: BuildSession | None = None
         self._serve: DevServer | None = None
-        self._every_page = True  # not --dirty: a build converts every page
         self._tokens = KeptTokens()
         self._listings: dict[str, list[str]] = {}
         self.stats = RunStats()
@@ -62,7 +61,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember the command: ``serve`` keeps going on errors and keeps the worker warm."""
-        self.command, self._every_page = command, not dirty
+        self.command = command
         self._serve = DevServer(dirty, lambda: self.session, log) if command == "serve" else None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
@@ -179,7 +178,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         for note in self.session.take_notes():  # an environment shown as recorded, say
             log.info(note.removeprefix("refkit: "))
         _report(self.session.prune_cache())
-        self._tokens.build_finished(every_page=self._every_page)
+        self._tokens.build_finished()
         write_stylesheet(config.site_dir)
         if self._serve is not None:
             self._serve.build_finished()
