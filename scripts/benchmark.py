@@ -93,8 +93,9 @@ results.
 machine in the same run, a round being one run of each, back to back: the baseline in a clone of
 this repository at that commit, with a virtual environment its own ``scripts/dev setup`` makes
 (once, not timed), run as its README said (``python -m pytest``); then the whole suite of this
-checkout as ``scripts/dev test`` runs it (two xdist workers), then its fast tier (``-m "not
-slow"``), both in the repository itself (the tests write only to temporary folders). The time is
+checkout, run by ``scripts/dev test`` itself (its install step is quick when nothing changed, and
+pytest's own time leaves it out), then its fast tier (``scripts/dev test -m "not slow"``), both in
+the repository itself (the tests write only to temporary folders). The time is
 the one pytest reports. Targets: the suite <= 1.0 x the baseline's, the fast tier < 30 s. With
 ``--write-docs`` it rewrites the suite section of ``docs/performance.md``.
 
@@ -193,7 +194,7 @@ SUITE_LIMIT = 1.0  # x the baseline suite's pytest time
 FAST_TIER_LIMIT_SECONDS = 30.0
 SUITE_START_MARKER = "<!-- suite:start -->"
 SUITE_END_MARKER = "<!-- suite:end -->"
-PYTEST_SUMMARY = re.compile(r"=* (?P<counts>.*?) in (?P<seconds>[0-9.]+)s\b")
+PYTEST_SUMMARY = re.compile(r"^(?:=+ )?(?P<counts>\d+ passed.*?) in (?P<seconds>[0-9.]+)s\b")
 BIG_PAGE_LINES = 20_000
 BIG_PAGE_LIMIT_SECONDS = 0.5  # what refkit may add to a warm build for the big page
 FIGURE_LIMIT_KB = 60.0  # each figure or HTML view (issue 10); 1 KB = 1,000 bytes
@@ -2101,14 +2102,14 @@ class SuiteRun:
     counts: str  # "1010 passed, 1 skipped"
 
 
-def run_pytest(python: str, args: list[str], cwd: Path, env: dict[str, str]) -> SuiteRun:
-    """Run ``python -m pytest *args`` in ``cwd``; a failing or unreadable run is an error.
+def run_pytest(command: list[str], cwd: Path, env: dict[str, str]) -> SuiteRun:
+    """Run a pytest ``command`` in ``cwd``; a failing or unreadable run is an error.
 
     Examples:
-        >>> PYTEST_SUMMARY.search("=== 1010 passed, 1 skipped in 133.69s (0:02:13) ===")["seconds"]
-        '133.69'
+        >>> found = PYTEST_SUMMARY.search("1010 passed, 1 skipped in 133.69s (0:02:13)")
+        >>> found["counts"], found["seconds"]
+        ('1010 passed, 1 skipped', '133.69')
     """
-    command = [python, "-m", "pytest", *args]
     seconds, code, output = run_timed(command, cwd, env)
     summary = [match for line in output.splitlines() if (match := PYTEST_SUMMARY.search(line))]
     if code != 0 or not summary:
@@ -2147,16 +2148,15 @@ def suite_only(args: argparse.Namespace, work: Path) -> dict[str, list[SuiteRun]
     env = base_environment()
     clone, baseline_python = prepare_baseline(work, env)
     quiet = ["-q", "-p", "no:cacheprovider"]
-    workers = ["-n", "2", "--dist", "loadgroup"]  # as scripts/dev test runs it
+    dev_test = [str(REPO / "scripts" / "dev"), "test"]  # with its workers, as a developer runs it
     runs: dict[str, list[SuiteRun]] = {"baseline": [], "suite": [], "fast": []}
     for number in range(1, args.rounds + 1):
         log(f"round {number}/{args.rounds}: the baseline suite")
-        runs["baseline"].append(run_pytest(baseline_python, quiet, clone, env))
+        runs["baseline"].append(run_pytest([baseline_python, "-m", "pytest", *quiet], clone, env))
         log(f"round {number}/{args.rounds}: this suite")
-        runs["suite"].append(run_pytest(sys.executable, [*workers, *quiet], REPO, env))
+        runs["suite"].append(run_pytest([*dev_test, *quiet], REPO, env))
         log(f"round {number}/{args.rounds}: its fast tier")
-        fast = [*workers, "-m", "not slow", *quiet]
-        runs["fast"].append(run_pytest(sys.executable, fast, REPO, env))
+        runs["fast"].append(run_pytest([*dev_test, "-m", "not slow", *quiet], REPO, env))
     return runs
 
 
@@ -2183,7 +2183,7 @@ def suite_markdown(runs: dict[str, list[SuiteRun]], info: dict[str, str], rounds
                 f"the baseline suite ({SUITE_BASELINE}, one process, as its README said)",
                 "baseline",
             ),
-            row("this suite (`scripts/dev test`: two xdist workers)", "suite"),
+            row("this suite (`scripts/dev test`: a worker per core and one more)", "suite"),
             row('its fast tier (`scripts/dev test -m "not slow"`)', "fast"),
             "",
             "| target | measured | limit | verdict |",

@@ -2,9 +2,9 @@
 
 Each picture must be drawn (a box of non-zero size, and for a figure an SVG whose own box is
 non-zero), and its text must stand out from the page in both of Material's palettes: a
-figure's ink is ``currentColor``, so it must follow the palette. A screenshot of every picture
-in both palettes is saved under ``build/screenshots/`` (or ``$REFKIT_SCREENSHOTS``) for a
-person to look at.
+figure's ink is ``currentColor``, so it must follow the palette. With ``$REFKIT_SCREENSHOTS``
+set to a folder, a screenshot of every picture in both palettes is saved there for a person to
+look at (``build/screenshots`` is the usual one; taking them is most of this test's time).
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ def site_url(built_site: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def screenshots() -> Path:
-    folder = Path(os.environ.get("REFKIT_SCREENSHOTS", REPO / "build" / "screenshots"))
+def screenshots() -> Path | None:
+    if not os.environ.get("REFKIT_SCREENSHOTS"):
+        return None
+    folder = Path(os.environ["REFKIT_SCREENSHOTS"])
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -117,6 +119,8 @@ def test_every_picture_renders_and_reads_in_light_and_dark(browser, site_url, sc
                     picture["background"],
                 )
                 inks.add(ink)
+            if screenshots is None:
+                continue
             browser.execute_script(
                 "document.body.setAttribute('data-md-color-scheme', arguments[0])", scheme
             )
@@ -130,4 +134,4 @@ def test_every_picture_renders_and_reads_in_light_and_dark(browser, site_url, sc
         dark_inks = {p["fill"] or p["ink"] for p in found["slate"] if p["kind"] == "svg"}
         assert not light_inks & dark_inks, f"{topic}: a figure's ink does not follow the palette"
     assert pages_with_pictures >= MINIMUM_PAGES_WITH_PICTURES
-    assert saved >= 2 * MINIMUM_PAGES_WITH_PICTURES
+    assert screenshots is None or saved >= 2 * MINIMUM_PAGES_WITH_PICTURES
