@@ -2174,7 +2174,7 @@ def suite_markdown(runs: dict[str, list[SuiteRun]], info: dict[str, str], rounds
     return "\n".join(
         [
             f"Measured with `python scripts/benchmark.py --rounds {rounds} --only suite "
-            f"--write-docs` on {info['date']}: {info['CPU']}, {info['cores']} cores, "
+            f"--write-docs` on {info['date']}: {info['CPU']}, cores: {info['cores']}, "
             f"load {info['load average (1 min) at start / end']} (1 min, at start / end).",
             "",
             "| pytest run | tests | time pytest reports |",

@@ -183,7 +183,7 @@ def _topic(data: object) -> Topic:
         snippets=tuple(_snippet(item) for item in _list(fields, "snippets")),
         preload_imports=_texts(fields, "preload_imports"),
         summary=_text(fields, "summary"),
-        declaration_problems=problems,  # type: ignore[arg-type]  # checked: (int, str) pairs
+        declaration_problems=problems,  # checked: (int, str) pairs
     )
 
 
@@ -192,12 +192,9 @@ def _snippet(data: object) -> Snippet:
     line = fields.get("line")
     if type(line) is not int:
         raise _Malformed("line")
-    snippet = Snippet(
-        **{name: _text(fields, name) for name in _SNIPPET_TEXT},
-        **{name: _texts(fields, name) for name in _SNIPPET_LISTS},
-        path=Path(_text(fields, "path")),
-        line=line,
-    )
+    named: dict[str, Any] = {name: _text(fields, name) for name in _SNIPPET_TEXT}
+    named.update({name: _texts(fields, name) for name in _SNIPPET_LISTS})
+    snippet = Snippet(**named, path=Path(_text(fields, "path")), line=line)
     # What discovery always makes: a cache key is built from the fingerprint, pages from the id.
     if not (
         line >= 1

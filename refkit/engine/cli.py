@@ -532,6 +532,7 @@ def list_snippets(env_names: tuple[str, ...], **flags: Any) -> None:
     rows = []
     for snippet, environment in plan.places:
         report = plan.reports.get(environment)
+        status: str
         if environment == DEFAULT_ENVIRONMENT or (report is not None and report.ok):
             status = session.status(session.cached_result(snippet, environment), environment)
         else:
