@@ -337,3 +337,43 @@ def test_a_failed_run_is_logged_and_its_workspace_goes_unless_kept(tmp_path, cap
     assert "error: no server" in capsys.readouterr().err
     assert work.exists() is keep
     assert bench.in_workspace(tmp_path, True, lambda: 42) == 42
+
+
+def _suite_runs(baseline: list[float], suite: list[float], fast: list[float]) -> dict:
+    def runs(values: list[float], counts: str) -> list:
+        return [bench.SuiteRun(value, counts) for value in values]
+
+    return {
+        "baseline": runs(baseline, "293 passed"),
+        "suite": runs(suite, "1031 passed"),
+        "fast": runs(fast, "852 passed"),
+    }
+
+
+SUITE_INFO = {"date": "d", "CPU": "c", "cores": "2", "load average (1 min) at start / end": "0 / 0"}
+
+
+def _suite_verdicts(markdown: str) -> list[str]:
+    targets = markdown.split("| target |", 1)[1].splitlines()[2:]
+    return [row.rsplit("|", 2)[1].strip() for row in targets]
+
+
+def test_the_suite_is_held_to_the_baseline_round_by_round_and_the_fast_tier_to_30_s() -> None:
+    # Per-round ratios 0.9 and 1.2: the median, 1.05, fails, though the medians of the times
+    # (120 s against 125 s) would pass.
+    failing = bench.suite_markdown(_suite_runs([100, 150], [90, 180], [20, 20]), SUITE_INFO, 2)
+    assert _suite_verdicts(failing) == ["FAIL", "PASS"]
+    assert f"1.05 {TIMES} (0.90{DASH}1.20 {TIMES})" in failing
+    passing = bench.suite_markdown(_suite_runs([150], [126], [30.5]), SUITE_INFO, 1)
+    assert _suite_verdicts(passing) == ["PASS", "FAIL"]
+    assert "| 1031 passed |" in passing and "| 293 passed |" in passing
+
+
+def test_a_pytest_run_that_fails_or_prints_no_summary_is_an_error(tmp_path: Path) -> None:
+    fails = [sys.executable, "-c", "print('3 passed, 1 failed in 2.00s'); raise SystemExit(1)"]
+    with pytest.raises(bench.BenchmarkError, match="exited 1"):
+        bench.run_pytest(fails, tmp_path, {})
+    with pytest.raises(bench.BenchmarkError, match="exited 0"):
+        bench.run_pytest([sys.executable, "-c", "print('no tests ran')"], tmp_path, {})
+    ran = bench.run_pytest([sys.executable, "-c", "print('3 passed in 2.50s')"], tmp_path, {})
+    assert (ran.seconds, ran.counts) == (2.5, "3 passed")
