@@ -4,7 +4,9 @@
 - ``on_config``: settings (``mkdocs.yml``, then the environment), the session, what pages need.
 - ``on_files``: plan every page and start every snippet they embed, in one batch, so the worker
   runs them while MkDocs converts the pages.
-- ``on_page_markdown``: directives become sources and placeholders; references are appended.
+- ``on_page_markdown``: directives become sources and placeholders; references are appended;
+  until ``on_page_content``, Pygments' lexer answers the page's source listings from the tokens
+  kept between builds (:mod:`refkit.engine.listing_tokens`).
 - ``on_page_context``: wait for the snippets and put their escaped output in place, before the
   search plugin indexes the page (outputs are searchable; source listings, which search leaves
   out, are set aside until ``on_post_page``); write a topic page's notebook and script.
