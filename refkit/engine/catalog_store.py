@@ -18,7 +18,6 @@ from the package again and stored anew. A folder that cannot be written only cos
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -106,10 +105,7 @@ def _key(package_dir: Path) -> str | None:
                 return None
     except OSError:
         return None
-    hasher = hashlib.sha256()
-    for part in parts:
-        hasher.update(f"{len(part)}\0".encode() + part)
-    return hasher.hexdigest()
+    return discovery.parts_digest(*parts)
 
 
 def _catalog_json(catalog: Catalog) -> dict[str, Any]:

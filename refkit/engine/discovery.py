@@ -180,7 +180,8 @@ class Catalog:
         return {s.id: s for topic in self.topics.values() for s in topic.snippets}
 
 
-def _digest(*parts: str | bytes) -> str:
+def parts_digest(*parts: str | bytes) -> str:
+    """One SHA-256 of ``parts``, each prefixed by its length (so no two lists of parts collide)."""
     hasher = hashlib.sha256()
     for part in parts:
         data = part.encode("utf-8") if isinstance(part, str) else part
@@ -596,7 +597,7 @@ class _PackageReader:
             dependency = self.module_path(name)
             if dependency is not None:
                 parts.append(self.transitive_digest(dependency, module.mentioned, seen))
-        return _digest(*parts)
+        return parts_digest(*parts)
 
     def third_party_imports(self, path: Path, seen: set[Path] | None = None) -> set[str]:
         """Import statements of code outside the package, in a module and its in-package imports."""
@@ -617,7 +618,9 @@ class _PackageReader:
         """Hash of every data file shipped in the package's ``data`` folder."""
         data_dir = self.package_dir / "data"
         files = sorted(p for p in data_dir.rglob("*") if p.is_file()) if data_dir.is_dir() else []
-        return _digest(*(f"{p.relative_to(data_dir)}\0".encode() + p.read_bytes() for p in files))
+        return parts_digest(
+            *(f"{p.relative_to(data_dir)}\0".encode() + p.read_bytes() for p in files)
+        )
 
 
 def _module_data(
@@ -747,7 +750,7 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     in_snippet: set[int] = set()
     for node in functions.values():
         in_snippet.update(range(first_line(node), (node.end_lineno or node.lineno) + 1))
-    context_digest = _digest(
+    context_digest = parts_digest(
         "".join(line for number, line in enumerate(lines, start=1) if number not in in_snippet)
     )
 
@@ -771,7 +774,7 @@ def _read_topic(path: Path, reader: _PackageReader, data_digest: str) -> Topic |
     calls = {name: parsed.names[node] for name, node in functions.items()}
     for name, node in functions.items():
         called = sorted(_snippets_called(name, calls) - {name})
-        fingerprint = _digest(
+        fingerprint = parts_digest(
             function_source(node),
             *(function_source(functions[other]) for other in called),
             context_digest,

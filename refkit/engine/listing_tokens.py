@@ -25,6 +25,7 @@ cannot be read or written only costs speed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -179,6 +180,7 @@ def _standard(tokens: Tokens) -> bool:
     return all(kind in names for kind, _ in tokens)
 
 
+@functools.cache  # asked for every listing a build lexes
 def _type_names() -> dict[Any, str]:
     """Pygments' standard token types -> their dotted names (``Name.Builtin``; ``""``: Token)."""
     from pygments.token import STANDARD_TYPES
@@ -186,7 +188,7 @@ def _type_names() -> dict[Any, str]:
     return {kind: ".".join(kind) for kind in STANDARD_TYPES}
 
 
-def read_tokens(path: Path, texts: Iterable[str] | None = None) -> TokenCache:
+def read_tokens(path: Path) -> TokenCache:
     """A cache holding what ``path`` stores, or an empty one if it stores nothing usable.
 
     Examples:
@@ -196,7 +198,7 @@ def read_tokens(path: Path, texts: Iterable[str] | None = None) -> TokenCache:
     """
     import pygments
 
-    cache = TokenCache(texts)
+    cache = TokenCache()
     try:
         data = json.loads(_small_file(path))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
