@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import REPO, make_site
 
-from refkit.engine.listing_tokens import STORE_NAME
+from refkit.engine.listings import STORE_NAME
 
 pytestmark = pytest.mark.slow
 

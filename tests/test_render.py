@@ -7,6 +7,7 @@ import pytest
 from refkit.engine import render
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import Drift, compare
+from refkit.engine.listings import ListingTokens, source_html
 from refkit.engine.references import Reference
 from refkit.engine.results import ERROR, OK, ErrorInfo, OutputEvent, RunEnvironment, SnippetResult
 
@@ -61,11 +62,12 @@ def test_references_open_safely_and_carry_the_query():
     assert "T &lt;1&gt;" in html and "my query" in html
 
 
-def test_source_fence_outgrows_backticks_in_the_code():
-    source = 'def demo_f():\n    return "```"\n'
+def test_a_listing_shows_code_that_would_close_a_fence_or_a_tag_as_text():
+    source = 'def demo_f():\n    return "```</div><!-- /refkit-source -->"\n'
     snippet = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, source, "", "")
-    block = render.source_markdown(snippet, "show")
-    assert block.startswith("````python\n") and block.endswith("\n````")
+    block = source_html(snippet, "show", ListingTokens())
+    assert block.count(render.SOURCE_CLOSE_HTML) == 1 and block.endswith(render.SOURCE_CLOSE_HTML)
+    assert "```&lt;/div&gt;&lt;!-- /refkit-source --&gt;" in block
 
 
 # --- control characters are shown, never raw -------------------------------------------------------
@@ -94,11 +96,12 @@ def everything_rendered_from(text: str) -> dict[str, str]:
             [Reference("https://a.org", text, text, text)], dead={"https://a.org": text}
         ),
         "environments": render.environment_table_html([(env, 1)]),
-        "source": render.source_markdown(
+        "source": source_html(
             Snippet(
                 "m.demo_f", "m", "demo_f", Path("m.py"), 1, f"x = {text!r}\n# {text}\n", "", ""
             ),
             "show",
+            ListingTokens(),
         ),
     }
 

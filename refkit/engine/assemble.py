@@ -28,6 +28,7 @@ from refkit.engine.directive import (
 from refkit.engine.discovery import Snippet
 from refkit.engine.downloads import DownloadLinks
 from refkit.engine.environments import DEFAULT_ENVIRONMENT
+from refkit.engine.listings import source_html
 from refkit.engine.run_environments import (
     absence,
     accept_command,
@@ -197,11 +198,9 @@ def _directive_markdown(
             placeholder(Block(html=render.not_run_panel_html(directive.snippet_id, reason)))
         )
         return "\n\n".join(parts)
-    source = render.source_markdown(snippet, directive.source)
-    if source:
-        parts.append(placeholder(Block(html=render.SOURCE_OPEN_HTML)))
-        parts.append(source)
-        parts.append(placeholder(Block(html=render.SOURCE_CLOSE_HTML)))
+    source = source_html(snippet, directive.source, session.listing_tokens())
+    if source:  # highlighted here, not by the host (see refkit.engine.listings)
+        parts.append(placeholder(Block(html=source)))
         parts.append(placeholder(Block(html=render.identifiers_html(snippet))))
     parts.append(placeholder(Block(kind="output", snippet=snippet, where=where)))
     return "\n\n".join(parts)

@@ -4,9 +4,8 @@
 - ``on_config``: settings (``mkdocs.yml``, then the environment), the session, what pages need.
 - ``on_files``: plan every page and start every snippet they embed, in one batch, so the worker
   runs them while MkDocs converts the pages.
-- ``on_page_markdown``: directives become sources and placeholders; references are appended;
-  until ``on_page_content``, Pygments' lexer answers the page's source listings from the tokens
-  kept between builds (:mod:`refkit.engine.listing_tokens`).
+- ``on_page_markdown``: directives become placeholders (source listings, highlighted by refkit,
+  among them: :mod:`refkit.engine.listings`); references are appended.
 - ``on_page_context``: wait for the snippets and put their escaped output in place, before the
   search plugin indexes the page (outputs are searchable; source listings, which search leaves
   out, are set aside until ``on_post_page``); write a topic page's notebook and script.
@@ -28,7 +27,6 @@ from mkdocs.structure.pages import Page
 
 from refkit.engine.assemble import restore_sources, set_aside_sources
 from refkit.engine.downloads import download_links, write_page_downloads
-from refkit.engine.listing_tokens import KeptTokens
 from refkit.engine.mkdocs_config import (
     STYLESHEET,
     RefkitConfig,
@@ -56,7 +54,6 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.command = "build"
         self.session: BuildSession | None = None
         self._serve: DevServer | None = None
-        self._tokens = KeptTokens()
         self._listings: dict[str, list[str]] = {}
         self.stats = RunStats()
         """What the last build ran and took from the cache (for logs, tests and benchmarks)."""
@@ -98,9 +95,6 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         except WorkerError as exc:
             raise PluginError(f"refkit: {exc}") from exc
         _report(self.session.catalog_problems())
-        self._tokens.build_started(
-            self.session.settings.cache_path, self.session.catalog.snippets.values()
-        )
         if self._serve is not None:
             self._serve.pages_changed(files, stale)
         return None
@@ -116,7 +110,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
     def on_page_markdown(
         self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str | None:
-        """Replace directives by sources and placeholders; append the references."""
+        """Replace directives by placeholders; append the references."""
         if self.session is None:
             return None
         topic = page.meta.get("topic")
@@ -125,13 +119,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             page.file.src_uri, markdown, lambda: page.file.content_string, topic, links
         )
         _report(problems)
-        if self.session.has_placeholders(page.file.src_uri):  # source listings to highlight
-            self._tokens.converting()
         return markdown
-
-    def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> None:
-        """The page is converted: its listings are highlighted."""
-        self._tokens.converted()
 
     @event_priority(50)  # before the search plugin indexes the page: outputs are searchable
     def on_page_context(self, context: Any, *, page: Page, config: MkDocsConfig, nav: Any) -> Any:
@@ -180,7 +168,6 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         for note in self.session.take_notes():  # an environment shown as recorded, say
             log.info(note.removeprefix("refkit: "))
         _report(self.session.prune_cache())
-        self._tokens.build_finished()
         write_stylesheet(config.site_dir)
         if self._serve is not None:
             self._serve.build_finished()
@@ -189,7 +176,6 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         """A failed one-off build stops its worker too; serve keeps what the run still owes."""
-        self._tokens.converted()
         if self._serve is not None:
             self._serve.build_failed()
         else:

@@ -7,7 +7,8 @@ Control characters never reach a page raw: C0 controls other than tab and newlin
 controls (and lone surrogates, which no page encoding can hold) are shown as escapes such as
 ``\\x1b``, in a ``<span class="refkit-control">`` so they stand apart from text that happened to
 print a backslash. A terminal would obey an ANSI escape; a page shows that there was one. Inside
-raw ``_repr_html_`` and in source listings, where no span can go, the escape is plain text.
+raw ``_repr_html_``, where no span can go, and in source listings, whose text a reader copies as
+code, the escape is plain text.
 
 A reference's address becomes a link only when it is an ``http(s)`` address with a host (see
 :func:`~refkit.engine.references.is_web_address`), whatever object it is handed.
@@ -50,7 +51,6 @@ __all__ = [
     "problem_panel_html",
     "recorded_output_html",
     "references_html",
-    "source_markdown",
     "stamp_html",
     "title_heading",
     "title_html",
@@ -81,39 +81,8 @@ def _visible(text: str) -> str:
     return printable(text)
 
 
-def _fence_for(code: str) -> str:
-    """A backtick fence longer than any backtick run inside ``code``."""
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    return "`" * max(3, longest + 1)
-
-
-def source_markdown(snippet: Snippet, mode: str) -> str:
-    """The snippet's source as a fenced Python block (or a collapsed one), or ``""`` to hide it.
-
-    Examples:
-        >>> from pathlib import Path
-        >>> s = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, "def demo_f():\\n    pass\\n", "", "")
-        >>> print(source_markdown(s, "show"))
-        ```python
-        def demo_f():
-            pass
-        ```
-        >>> source_markdown(s, "hide")
-        ''
-    """
-    if mode == "hide":
-        return ""
-    code = listing_code(snippet)
-    fence = _fence_for(code)
-    block = f"{fence}python\n{code}\n{fence}"
-    if mode == "collapsed":
-        summary = f"Source of {snippet.function}".replace('"', "'")
-        return f'??? quote "{summary}"\n\n' + textwrap.indent(block, "    ")
-    return block
-
-
 def listing_code(snippet: Snippet) -> str:
-    """The code a snippet's source listing shows: what the host's highlighter is handed.
+    """The code a snippet's source listing shows (:mod:`refkit.engine.listings` highlights it).
 
     Examples:
         >>> from pathlib import Path
@@ -121,7 +90,7 @@ def listing_code(snippet: Snippet) -> str:
         >>> listing_code(s)
         'def demo_f():\\n  pass\\\\x1b'
     """
-    # A fence can hold no markup, so control characters in the source show as plain escapes.
+    # As plain escapes, not in spans: what a reader copies from the listing is the code.
     return _visible(textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n"))
 
 

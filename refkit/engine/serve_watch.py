@@ -18,9 +18,9 @@ its own rebuilds their pages (converting the Markdown while the snippets run), a
 loop, once it wakes, publishes them and runs MkDocs' full rebuild. A rebuild ahead skips what
 no one sees before that full rebuild replaces it: search plugins' index entries (only their
 ``on_post_build`` writes the index), and what a plugin leaves to the full rebuild when it sees
-:attr:`DevServer.ahead`. (The plugin's own page events highlight the page's source listings from
-kept tokens, :class:`~refkit.engine.listing_tokens.TokenCache`: one snippet changed, its page
-has many.)
+:attr:`DevServer.ahead`. (The plugin's own page events highlight the page's source listings,
+from the session's kept tokens, :class:`~refkit.engine.listings.ListingTokens`: one snippet
+changed, its page has many.)
 
 Threads: the watcher calls :meth:`DevServer.start_saved` in its own thread, while MkDocs builds in
 the main one. :attr:`DevServer.lock` keeps them apart: the watcher, and the thread it starts for

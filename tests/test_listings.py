@@ -1,0 +1,183 @@
+"""Source listings (:mod:`refkit.engine.listings`), in-process: refkit's own markup, the same from
+kept tokens as from lexing, what Pygments lexes, the store pruned to the listings, and a store
+that is read back as input (damaged, tampered or foreign stores change no listing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pygments
+import pytest
+from pygments.lexers import PythonLexer
+
+from refkit.engine import render
+from refkit.engine.discovery import Snippet
+from refkit.engine.listings import (
+    STORE_NAME,
+    ListingTokens,
+    lexed_text,
+    listing_html,
+    read_tokens,
+    source_html,
+    write_tokens,
+)
+
+SOURCES = ["def f(x):\n    return x * 2  # twice", "print('a')"]
+TAG = re.compile(r"<[^>]*>")
+
+
+def shown_text(markup: str) -> str:
+    """What a reader sees of a listing: its text, tags dropped and entities read."""
+    import html
+
+    return html.unescape(TAG.sub("", markup))
+
+
+def test_a_listing_is_pygments_markup_in_the_wrapper_material_styles():
+    code = 'def f():\n    return "</code><script>x</script>" < 1  # é'
+    markup = listing_html(code, ListingTokens())
+    assert markup.startswith('<div class="language-python highlight"><pre><span></span><code>')
+    assert markup.endswith("</code></pre></div>")
+    assert '<span class="k">def</span>' in markup and '<span class="nf">f</span>' in markup
+    assert "<script>" not in markup and "&lt;/code&gt;&lt;script&gt;" in markup
+    assert shown_text(markup) == code + "\n"  # every character of the code, nothing else
+
+
+def test_a_snippets_listing_shown_collapsed_or_hidden():
+    snippet = Snippet(
+        "m.demo_f", "m", "demo_f", Path("m.py"), 1, "  def demo_f():\n    pass\n", "", ""
+    )
+    shown = source_html(snippet, "show", ListingTokens())
+    assert shown.startswith(render.SOURCE_OPEN_HTML) and shown.endswith(render.SOURCE_CLOSE_HTML)
+    assert shown_text(shown) == "def demo_f():\n  pass\n"  # dedented, as the module reads
+    collapsed = source_html(snippet, "collapsed", ListingTokens())
+    inner = collapsed.removeprefix(render.SOURCE_OPEN_HTML).removesuffix(render.SOURCE_CLOSE_HTML)
+    assert inner.startswith('<details class="quote"><summary>Source of demo_f</summary><div')
+    assert inner.endswith("</div></details>")
+    assert source_html(snippet, "hide", ListingTokens()) == ""
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["x = 1", "\n\n\nx = 1\n\n\n", "a\r\nb\rc", "\ufeffx = 1", "\tif x:\n\t\ty = '\\t'", "", "\n"],
+)
+def test_lexed_text_is_what_pygments_lexes(code):
+    assert lexed_text(code) == "".join(value for _, value in PythonLexer().get_tokens(code))
+
+
+def test_kept_tokens_give_the_same_listing_and_only_the_listings_are_kept():
+    kept = ListingTokens()
+    first = [listing_html(code, kept) for code in SOURCES]
+    assert len(kept.entries) == 2 and kept.hits == 0 and kept.changed
+    assert [listing_html(code, kept) for code in SOURCES] == first
+    assert kept.hits == 2
+    kept.changed = False
+    kept.keep_only(SOURCES)  # still listings: kept
+    assert len(kept.entries) == 2 and not kept.changed
+    kept.keep_only(SOURCES[:1])  # the second snippet changed: its old code's tokens go
+    assert len(kept.entries) == 1 and kept.changed
+    assert [listing_html(code, kept) for code in SOURCES] == first
+    assert kept.hits == 3  # the first from its tokens, the second lexed again
+
+
+def stored(tmp_path: Path) -> Path:
+    """A store of both sources' tokens, written as a build writes it."""
+    kept = ListingTokens()
+    for code in SOURCES:
+        listing_html(code, kept)
+    write_tokens(kept, tmp_path / STORE_NAME)
+    return tmp_path / STORE_NAME
+
+
+def test_a_store_written_by_one_process_answers_the_next(tmp_path):
+    expected = [listing_html(code, ListingTokens()) for code in SOURCES]
+    store = stored(tmp_path)
+    again = read_tokens(store)
+    assert len(again.entries) == 2 and not again.changed
+    assert [listing_html(code, again) for code in SOURCES] == expected
+    assert again.hits == 2 and not again.changed
+    before = store.stat().st_mtime_ns
+    write_tokens(again, store)  # nothing changed: nothing written
+    assert store.stat().st_mtime_ns == before
+
+
+def _each(change):
+    def damage(text: str) -> str:
+        data = json.loads(text)
+        for tokens in data["entries"].values():
+            change(tokens)
+        return json.dumps(data)
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda text: text[: len(text) // 2], id="truncated"),
+        pytest.param(lambda text: "\udcff not json", id="not json"),
+        pytest.param(lambda text: json.dumps([json.loads(text)]), id="a list"),
+        pytest.param(lambda text: "[" * 100_000 + "]" * 100_000, id="deep nesting"),
+        pytest.param(
+            lambda text: json.dumps({**json.loads(text), "format": 99}), id="another format"
+        ),
+        pytest.param(
+            lambda text: json.dumps({**json.loads(text), "pygments": "0.1"}), id="another pygments"
+        ),
+        pytest.param(_each(lambda t: t.insert(0, ["Name", "evil()"])), id="other code"),
+        pytest.param(_each(lambda t: t.append(["Text", "\n" * 20])), id="more lines"),
+        pytest.param(
+            _each(lambda t: t[0].__setitem__(0, 'Name"><script>alert(1)</script>')),
+            id="markup type",
+        ),
+        pytest.param(_each(lambda t: t[0].__setitem__(1, "<b>d</b>ef")), id="markup text"),
+        pytest.param(_each(lambda t: t[0].__setitem__(0, "Name.Evil")), id="unknown type"),
+        pytest.param(_each(lambda t: t[0].append("x")), id="a triple"),
+        pytest.param(_each(lambda t: t[0].__setitem__(1, 7)), id="a number"),
+        pytest.param(lambda text: text + " " * 9 * 1024 * 1024, id="too large"),
+    ],
+)
+def test_a_damaged_or_foreign_store_changes_no_listing(tmp_path, damage):
+    expected = [listing_html(code, ListingTokens()) for code in SOURCES]
+    store = stored(tmp_path)
+    store.write_text(damage(store.read_text()), errors="surrogateescape")
+    kept = read_tokens(store)
+    assert [listing_html(code, kept) for code in SOURCES] == expected
+    assert kept.hits == 0 and kept.changed  # lexed anew, to be stored again
+
+
+def test_the_store_format_names_pygmentss_own_types(tmp_path):
+    data = json.loads(stored(tmp_path).read_text())
+    assert data["pygments"] == pygments.__version__ and len(data["entries"]) == 2
+    names = {name for tokens in data["entries"].values() for name, _ in tokens}
+    assert {"Keyword", "Name.Function", "Comment.Single"} <= names
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+def test_a_store_that_is_no_regular_file_is_not_read(tmp_path, kind):
+    store = tmp_path / STORE_NAME
+    if kind == "fifo":
+        os.mkfifo(store)  # reading it would wait for a writer that never comes
+    else:
+        store.symlink_to("/dev/zero")  # reading it would never end
+    assert read_tokens(store).entries == {}
+
+
+def test_a_store_is_written_only_into_an_existing_folder_and_an_unwritable_one_costs_nothing(
+    tmp_path,
+):
+    kept = ListingTokens()
+    listing_html(SOURCES[0], kept)
+    write_tokens(kept, tmp_path / "missing" / STORE_NAME)
+    assert not (tmp_path / "missing").exists()  # a build that made no result cache keeps none
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        write_tokens(kept, locked / STORE_NAME)  # no error: the next build lexes again
+    finally:
+        os.chmod(locked, 0o700)
+    assert kept.changed == (not (locked / STORE_NAME).exists())
