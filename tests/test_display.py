@@ -12,7 +12,8 @@ from conftest import make_site, topic_package
 from refkit.engine.discovery import load_catalog
 from refkit.engine.display import figure_svg, figure_text, show
 from refkit.engine.drift import canonical_text
-from refkit.engine.render import display_html, output_html
+from refkit.engine.assemble import restore_unindexed, set_aside_unindexed
+from refkit.engine.render import UNINDEXED_CLOSE_HTML, display_html, output_html
 from refkit.engine.results import DISPLAY, OutputEvent, ResultFormatError, SnippetResult
 from refkit.engine.runner import SnippetRunner
 
@@ -219,6 +220,18 @@ def test_a_caption_with_markup_and_controls_is_shown_escaped():
     )
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "\x1b" not in page and '<span class="refkit-control">\\x1b</span>' in page
+
+
+def test_a_picture_and_its_text_form_are_set_aside_while_search_indexes_and_come_back_whole():
+    # A picture's raw markup that holds the closing marker cannot end its region early.
+    svg = f"<svg><text>{UNINDEXED_CLOSE_HTML}0.125</text></svg>"
+    figure = display_html(OutputEvent(DISPLAY, "Loss halves\n0.5 0.25", svg))
+    page = f"<p>a</p>{figure}<p>b</p>"
+    short, parts = set_aside_unindexed(page)
+    assert len(parts) == 2 and "<svg" not in short and "0.125" not in short
+    assert "0.25" not in short  # the text form too
+    assert "<figcaption>Loss halves</figcaption>" in short  # the caption is indexed
+    assert restore_unindexed(short, parts) == page
 
 
 @pytest.mark.slow

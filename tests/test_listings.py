@@ -107,11 +107,19 @@ def test_a_store_written_by_one_process_answers_the_next(tmp_path):
 def _each(change):
     def damage(text: str) -> str:
         data = json.loads(text)
-        for tokens in data["entries"].values():
-            change(tokens)
+        for entry in data["entries"].values():
+            change(entry)
         return json.dumps(data)
 
     return damage
+
+
+def _header(**changes):
+    return lambda text: json.dumps({**json.loads(text), **changes})
+
+
+def _prepend(entry):  # a token of a real type, before the code
+    entry[0], entry[1] = entry[0][0] + entry[0], ["evil()", *entry[1]]
 
 
 @pytest.mark.parametrize(
@@ -121,22 +129,19 @@ def _each(change):
         pytest.param(lambda text: "\udcff not json", id="not json"),
         pytest.param(lambda text: json.dumps([json.loads(text)]), id="a list"),
         pytest.param(lambda text: "[" * 100_000 + "]" * 100_000, id="deep nesting"),
+        pytest.param(_header(format=99), id="another format"),
+        pytest.param(_header(pygments="0.1"), id="another pygments"),
+        pytest.param(_header(types=['Name"><script>alert(1)</script>']), id="markup type"),
+        pytest.param(_each(_prepend), id="other code"),
         pytest.param(
-            lambda text: json.dumps({**json.loads(text), "format": 99}), id="another format"
+            _each(lambda e: e.__setitem__(1, [*e[1][:-1], e[1][-1] + "\n" * 20])), id="more lines"
         ),
-        pytest.param(
-            lambda text: json.dumps({**json.loads(text), "pygments": "0.1"}), id="another pygments"
-        ),
-        pytest.param(_each(lambda t: t.insert(0, ["Name", "evil()"])), id="other code"),
-        pytest.param(_each(lambda t: t.append(["Text", "\n" * 20])), id="more lines"),
-        pytest.param(
-            _each(lambda t: t[0].__setitem__(0, 'Name"><script>alert(1)</script>')),
-            id="markup type",
-        ),
-        pytest.param(_each(lambda t: t[0].__setitem__(1, "<b>d</b>ef")), id="markup text"),
-        pytest.param(_each(lambda t: t[0].__setitem__(0, "Name.Evil")), id="unknown type"),
-        pytest.param(_each(lambda t: t[0].append("x")), id="a triple"),
-        pytest.param(_each(lambda t: t[0].__setitem__(1, 7)), id="a number"),
+        pytest.param(_each(lambda e: e[1].__setitem__(0, "<b>d</b>ef")), id="markup text"),
+        pytest.param(_each(lambda e: e.__setitem__(0, "/" + e[0][1:])), id="unknown type"),
+        pytest.param(_each(lambda e: e.__setitem__(0, e[0][1:])), id="fewer types than texts"),
+        pytest.param(_each(lambda e: e.append("x")), id="a triple"),
+        pytest.param(_each(lambda e: e[1].__setitem__(0, 7)), id="a number"),
+        pytest.param(_each(lambda e: e.__setitem__(0, None)), id="no types"),
         pytest.param(lambda text: text + " " * 9 * 1024 * 1024, id="too large"),
     ],
 )
@@ -149,11 +154,14 @@ def test_a_damaged_or_foreign_store_changes_no_listing(tmp_path, damage):
     assert kept.hits == 0 and kept.changed  # lexed anew, to be stored again
 
 
-def test_the_store_format_names_pygmentss_own_types(tmp_path):
+def test_the_store_names_pygmentss_own_types_one_character_each(tmp_path):
     data = json.loads(stored(tmp_path).read_text())
     assert data["pygments"] == pygments.__version__ and len(data["entries"]) == 2
-    names = {name for tokens in data["entries"].values() for name, _ in tokens}
-    assert {"Keyword", "Name.Function", "Comment.Single"} <= names
+    assert {"Keyword", "Name.Function", "Comment.Single"} <= set(data["types"])
+    lexed = list(PythonLexer().get_tokens(SOURCES[0]))
+    (codes, values), _ = data["entries"].values()
+    assert values == [value for _, value in lexed]
+    assert [data["types"][ord(c) - 0x30] for c in codes] == [".".join(k) for k, _ in lexed]
 
 
 @pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])

@@ -44,8 +44,8 @@ __all__ = [
     "fill_placeholders",
     "generated_markdown",
     "placeholder_token",
-    "restore_sources",
-    "set_aside_sources",
+    "restore_unindexed",
+    "set_aside_unindexed",
 ]
 
 BlockKind = Literal["html", "output", "environment"]
@@ -354,53 +354,64 @@ def fill_placeholders(
 
 
 # A nonce per process: the page's own raw HTML (a Markdown author may write comments) cannot
-# name a listing by chance or on purpose; snippet output is escaped and holds no comment.
+# name a set-aside part by chance or on purpose; snippet output is escaped and holds no comment.
 _SET_ASIDE_NONCE = secrets.token_hex(6)
 # A comment: a search plugin indexes no comment's text.
 _SET_ASIDE = re.compile(rf"<!--REFKITSOURCE{_SET_ASIDE_NONCE}N(\d+)X-->")
+# What search leaves out, by the markers around it: source listings, then pictures and their
+# text forms (neither kind holds the other's markers).
+_UNINDEXED = (
+    (render.SOURCE_OPEN_HTML, render.SOURCE_CLOSE_HTML),
+    (render.UNINDEXED_OPEN_HTML, render.UNINDEXED_CLOSE_HTML),
+)
 
 
-def set_aside_sources(html: str) -> tuple[str, list[str]]:
-    """``html`` with each source listing replaced by a token, and the listings.
+def set_aside_unindexed(html: str) -> tuple[str, list[str]]:
+    """``html`` with each part search leaves out replaced by a token, and the parts.
 
-    The search index leaves listings out anyway (they are marked ``data-search-exclude``), but a
-    search plugin still parses their highlighted markup, hundreds of kilobytes a site: set
-    aside while it indexes the page, they cost it nothing. :func:`restore_sources` puts them
-    back in the finished page.
+    The search index leaves source listings and pictures out anyway (they are marked
+    ``data-search-exclude``), but a search plugin still parses their markup, hundreds of
+    kilobytes a site (this site's pictures alone were half of what Material's search parsed of
+    the topic pages): set aside while it indexes the page, they cost it nothing.
+    :func:`restore_unindexed` puts them back in the finished page.
 
     Examples:
         >>> page = f"<p>a</p>{render.SOURCE_OPEN_HTML}<pre>x</pre>{render.SOURCE_CLOSE_HTML}<p>b</p>"
-        >>> short, listings = set_aside_sources(page)
+        >>> short, parts = set_aside_unindexed(page)
         >>> short.startswith("<p>a</p><!--REFKITSOURCE") and short.endswith("N0X--><p>b</p>")
         True
-        >>> restore_sources(short, listings) == page
+        >>> restore_unindexed(short, parts) == page
         True
     """
-    # Found with ``str.find``: a lazy ``.*?`` between the two markers costs the regular-expression
-    # engine a step per character of every listing (5 ms a build here, against 0.6).
-    opening, closing = render.SOURCE_OPEN_HTML, render.SOURCE_CLOSE_HTML
-    listings: list[str] = []
-    pieces: list[str] = []
-    kept_from = 0
-    while (start := html.find(opening, kept_from)) >= 0:
-        end = html.find(closing, start + len(opening))
-        if end < 0:
-            break
-        end += len(closing)
-        pieces += [html[kept_from:start], f"<!--REFKITSOURCE{_SET_ASIDE_NONCE}N{len(listings)}X-->"]
-        listings.append(html[start:end])
-        kept_from = end
-    pieces.append(html[kept_from:])
-    return "".join(pieces), listings
+    parts: list[str] = []
+    for opening, closing in _UNINDEXED:
+        # Found with ``str.find``: a lazy ``.*?`` between the markers costs the regular-expression
+        # engine a step per character of every part (5 ms a build here, against 0.6).
+        pieces: list[str] = []
+        kept_from = 0
+        while (start := html.find(opening, kept_from)) >= 0:
+            end = html.find(closing, start + len(opening))
+            if end < 0:
+                break
+            end += len(closing)
+            pieces += [
+                html[kept_from:start],
+                f"<!--REFKITSOURCE{_SET_ASIDE_NONCE}N{len(parts)}X-->",
+            ]
+            parts.append(html[start:end])
+            kept_from = end
+        pieces.append(html[kept_from:])
+        html = "".join(pieces)
+    return html, parts
 
 
-def restore_sources(html: str, listings: list[str]) -> str:
-    """Put back what :func:`set_aside_sources` took out (a token it did not make stays)."""
-    if not listings:
+def restore_unindexed(html: str, parts: list[str]) -> str:
+    """Put back what :func:`set_aside_unindexed` took out (a token it did not make stays)."""
+    if not parts:
         return html
 
-    def listing(match: re.Match[str]) -> str:
+    def part(match: re.Match[str]) -> str:
         number = int(match[1])
-        return listings[number] if number < len(listings) else match[0]
+        return parts[number] if number < len(parts) else match[0]
 
-    return _SET_ASIDE.sub(listing, html)
+    return _SET_ASIDE.sub(part, html)

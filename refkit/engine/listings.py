@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 STORE_NAME = "listing-tokens.json"
-_FORMAT = 3
+_FORMAT = 4
 # Bytes: this site's store is 0.4 MB. A larger file is no store of ours, and reading it would
 # cost every build seconds.
 _LARGEST_STORE = 8 * 1024 * 1024
@@ -128,6 +128,10 @@ def lexed_text(code: str) -> str:
 class ListingTokens:
     """Pygments' tokens of listings' code, kept by what they depend on (see the module).
 
+    A listing's tokens are kept as two parts, a string with one character per token that names
+    its type (:func:`_type_codes`) and the list of their texts: a store of them is read with a
+    few calls into C, and holds one list per listing in memory, not a pair per token.
+
     Examples:
         >>> kept = ListingTokens()
         >>> first = kept.tokens("x = 1")
@@ -136,8 +140,8 @@ class ListingTokens:
     """
 
     def __init__(self) -> None:
-        self.entries: dict[str, Tokens] = {}
-        """Key (:func:`_key`) -> tokens, lexed earlier or read from a store."""
+        self.entries: dict[str, tuple[str, list[str]]] = {}
+        """Key (:func:`_key`) -> (type codes, texts), lexed earlier or read from a store."""
         self.hits = 0
         self.changed = False
         """Whether :attr:`entries` differ from what was read: tokens made or entries dropped."""
@@ -146,21 +150,24 @@ class ListingTokens:
         """The tokens of ``code``: kept ones if they spell what Pygments would lex, else lexed."""
         key, lexed = _key(code), lexed_text(code)
         kept = self.entries.get(key)
-        if kept is not None and _spells(kept, lexed):
+        if kept is not None and "".join(kept[1]) == lexed:
             self.hits += 1
-            return kept
+            return list(zip(map(_type_codes()[1].__getitem__, kept[0]), kept[1], strict=True))
         from pygments.lexers import PythonLexer
 
         tokens = list(PythonLexer().get_tokens(code))
-        if _spells(tokens, lexed) and _standard(tokens):  # else a store could not hold them
-            self.entries[key] = tokens
+        codes = _type_codes()[0]
+        # Only tokens that spell the text and are of standard types: else a store could not
+        # hold them.
+        if "".join(value for _, value in tokens) == lexed and all(k in codes for k, _ in tokens):
+            self.entries[key] = ("".join(codes[k] for k, _ in tokens), [v for _, v in tokens])
             self.changed = True
         return tokens
 
     def keep_only(self, codes: Iterable[str]) -> None:
         """Drop the entries of code that is no longer a listing."""
         wanted = {_key(code) for code in codes}
-        kept = {key: tokens for key, tokens in self.entries.items() if key in wanted}
+        kept = {key: entry for key, entry in self.entries.items() if key in wanted}
         if len(kept) < len(self.entries):
             self.entries, self.changed = kept, True
 
@@ -173,23 +180,23 @@ def _key(code: str) -> str:
     return hashlib.sha256(json.dumps(identity).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _spells(tokens: Tokens, lexed: str) -> bool:
-    """Whether the tokens spell exactly ``lexed``, as every regular-expression lexer's do."""
-    return "".join(value for _, value in tokens) == lexed
+@functools.cache  # asked for every listing a build lexes or takes
+def _type_codes() -> tuple[dict[Any, str], dict[str, Any], list[str]]:
+    """Pygments' standard token types as one character each.
 
-
-def _standard(tokens: Tokens) -> bool:
-    """Whether every token type is one of Pygments' standard ones (what a store may hold)."""
-    names = _type_names()
-    return all(kind in names for kind, _ in tokens)
-
-
-@functools.cache  # asked for every listing a build lexes
-def _type_names() -> dict[Any, str]:
-    """Pygments' standard token types -> their dotted names (``Name.Builtin``; ``""``: Token)."""
+    Returns:
+        Type -> character, character -> type, and the types' dotted names in the order of their
+        characters (``Name.Builtin``; ``""``: Token), which a store names.
+    """
     from pygments.token import STANDARD_TYPES
 
-    return {kind: ".".join(kind) for kind in STANDARD_TYPES}
+    kinds = sorted(STANDARD_TYPES, key=".".join)
+    characters = [chr(0x30 + number) for number in range(len(kinds))]
+    return (
+        dict(zip(kinds, characters, strict=True)),
+        dict(zip(characters, kinds, strict=True)),
+        [".".join(kind) for kind in kinds],
+    )
 
 
 def read_tokens(path: Path) -> ListingTokens:
@@ -207,18 +214,28 @@ def read_tokens(path: Path) -> ListingTokens:
         data = json.loads(_small_file(path))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return kept
+    _, kinds, names = _type_codes()
     if (
         not isinstance(data, dict)
         or data.get("format") != _FORMAT
         or data.get("pygments") != pygments.__version__
+        or data.get("types") != names
         or not isinstance(entries := data.get("entries"), dict)
     ):
         return kept
-    kinds = {name: kind for kind, name in _type_names().items()}
+    known = kinds.keys()
     for key, stored in entries.items():
-        tokens = _tokens_from_json(stored, kinds)
-        if tokens is not None and isinstance(key, str):
-            kept.entries[key] = tokens
+        if not (isinstance(key, str) and isinstance(stored, list) and len(stored) == 2):
+            continue
+        codes, values = stored
+        if not (isinstance(codes, str) and isinstance(values, list)):
+            continue
+        try:
+            "".join(values)  # raises unless every text is a string
+        except TypeError:
+            continue
+        if len(codes) == len(values) and known >= set(codes):
+            kept.entries[key] = (codes, values)
     return kept
 
 
@@ -239,22 +256,6 @@ def _small_file(path: Path) -> str:
     return data.decode("utf-8")
 
 
-def _tokens_from_json(stored: object, kinds: dict[str, Any]) -> Tokens | None:
-    """``[[type name, text], ...]`` as tokens; ``None`` if anything in it is not that."""
-    if not isinstance(stored, list):
-        return None
-    tokens: Tokens = []
-    for pair in stored:
-        if not (isinstance(pair, list) and len(pair) == 2):
-            return None
-        name, value = pair
-        kind = kinds.get(name) if isinstance(name, str) else None
-        if kind is None or not isinstance(value, str):
-            return None
-        tokens.append((kind, value))
-    return tokens
-
-
 def write_tokens(kept: ListingTokens, path: Path) -> None:
     """Store the kept entries in ``path`` if they changed, and only into an existing folder.
 
@@ -264,12 +265,13 @@ def write_tokens(kept: ListingTokens, path: Path) -> None:
 
     if not kept.changed or not path.parent.is_dir():
         return
-    names = _type_names()
-    entries = {
-        key: [[names[kind], value] for kind, value in tokens]
-        for key, tokens in kept.entries.items()
+    entries = {key: [codes, values] for key, (codes, values) in kept.entries.items()}
+    data = {
+        "format": _FORMAT,
+        "pygments": pygments.__version__,
+        "types": _type_codes()[2],
+        "entries": entries,
     }
-    data = {"format": _FORMAT, "pygments": pygments.__version__, "entries": entries}
     with contextlib.suppress(OSError):
         write_atomic(path, json.dumps(data, separators=(",", ":")))
         kept.changed = False

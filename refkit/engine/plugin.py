@@ -7,8 +7,9 @@
 - ``on_page_markdown``: directives become placeholders (source listings, highlighted by refkit,
   among them: :mod:`refkit.engine.listings`); references are appended.
 - ``on_page_context``: wait for the snippets and put their escaped output in place, before the
-  search plugin indexes the page (outputs are searchable; source listings, which search leaves
-  out, are set aside until ``on_post_page``); write a topic page's notebook and script.
+  search plugin indexes the page (outputs are searchable; source listings and pictures, which
+  search leaves out, are set aside until ``on_post_page``); write a topic page's notebook and
+  script.
 - ``on_nav``, ``on_env``, ``on_serve``: the navigation's order for the table of topics; under
   ``mkdocs serve``, what :mod:`refkit.engine.serve_watch` keeps and watches.
 - ``on_post_build``, ``on_build_error``, ``on_shutdown``: write the stylesheet; stop the worker.
@@ -25,7 +26,7 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
-from refkit.engine.assemble import restore_sources, set_aside_sources
+from refkit.engine.assemble import restore_unindexed, set_aside_unindexed
 from refkit.engine.downloads import download_links, write_page_downloads
 from refkit.engine.mkdocs_config import (
     STYLESHEET,
@@ -54,7 +55,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         self.command = "build"
         self.session: BuildSession | None = None
         self._serve: DevServer | None = None
-        self._listings: dict[str, list[str]] = {}
+        self._unindexed: dict[str, list[str]] = {}
         self.stats = RunStats()
         """What the last build ran and took from the cache (for logs, tests and benchmarks)."""
 
@@ -88,7 +89,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             return None
         if self._serve is not None:  # the docs' state first, then the pages are read
             self._serve.files_read(config, files)
-        self._listings.clear()  # a build that broke off may have left some
+        self._unindexed.clear()  # a build that broke off may have left some
         pages = files.documentation_pages()
         try:
             stale = self.session.begin_pages(PageSource(f.src_uri, f.content_string) for f in pages)
@@ -129,7 +130,7 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
             return None
         self._collect()
         html, problems = self.session.fill(uri, page.content)
-        page.content, self._listings[uri] = set_aside_sources(html)  # search need not parse them
+        page.content, self._unindexed[uri] = set_aside_unindexed(html)  # search need not parse them
         ahead = self._serve is not None and self._serve.ahead  # the full rebuild writes them
         if (plan := self.session.pages.get(uri)) is not None and plan.topic and not ahead:
             folder = Path(config.site_dir, page.file.dest_uri).parent  # links name it from there
@@ -138,8 +139,8 @@ class RefkitPlugin(BasePlugin[RefkitConfig]):
         return context
 
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
-        """Put back the source listings ``on_page_context`` set aside while search indexed."""
-        return restore_sources(output, self._listings.pop(page.file.src_uri, []))
+        """Put back the listings and pictures ``on_page_context`` set aside while search indexed."""
+        return restore_unindexed(output, self._unindexed.pop(page.file.src_uri, []))
 
     def _collect(self) -> None:
         """Wait for the snippets started in ``on_files``, once per build, with progress."""

@@ -94,6 +94,13 @@ def listing_code(snippet: Snippet) -> str:
     return _visible(textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n"))
 
 
+UNINDEXED_OPEN_HTML = "<!-- refkit:unindexed -->"
+"""Opens a part of a block that search leaves out (``data-search-exclude``) and that a search
+plugin need not even parse: a picture, its text form. The plugin sets such parts aside while
+the page is indexed (:func:`~refkit.engine.assemble.set_aside_unindexed`)."""
+UNINDEXED_CLOSE_HTML = "<!-- /refkit:unindexed -->"
+"""Closes it (a picture's raw markup cannot hold this marker: it is rewritten there)."""
+
 SOURCE_OPEN_HTML = '<div class="refkit-source" data-search-exclude>'
 """Opens a snippet's source listing: search indexes its identifiers instead (see below)."""
 SOURCE_CLOSE_HTML = "</div><!-- /refkit-source -->"
@@ -197,20 +204,27 @@ def display_html(event: OutputEvent) -> str:
     Examples:
         >>> from refkit.engine.results import OutputEvent
         >>> print(display_html(OutputEvent("display", "Mask <pad>\\n1 0", "<svg></svg>")))  # doctest: +NORMALIZE_WHITESPACE
-        <figure class="refkit-display"><div class="refkit-picture" data-search-exclude><svg></svg></div>
-        <figcaption>Mask &lt;pad&gt;</figcaption><details class="refkit-shows" data-search-exclude>
+        <figure class="refkit-display"><!-- refkit:unindexed --><div class="refkit-picture"
+        data-search-exclude><svg></svg></div><!-- /refkit:unindexed -->
+        <figcaption>Mask &lt;pad&gt;</figcaption><!-- refkit:unindexed --><details
+        class="refkit-shows" data-search-exclude>
         <summary>What it shows, as text</summary><pre><code>Mask &lt;pad&gt;
-        1 0</code></pre></details></figure>
+        1 0</code></pre></details><!-- /refkit:unindexed --></figure>
+        >>> forged = OutputEvent("display", "x", f"<svg>{UNINDEXED_CLOSE_HTML}<text>x</text></svg>")
+        >>> display_html(forged).count(UNINDEXED_CLOSE_HTML)  # the picture's own marker cannot end it
+        2
     """
     caption = f"<figcaption>{_text(event.caption)}</figcaption>" if event.caption.strip() else ""
     shown = f"<pre><code>{_text(event.text)}</code></pre>"
     if event.html is None:
         return f'<figure class="refkit-display">{shown}{caption}</figure>'
+    # The picture is raw: a closing marker inside it would end its region early.
+    picture = _visible(event.html).replace(UNINDEXED_CLOSE_HTML, "<!-- / refkit:unindexed -->")
     return (
-        '<figure class="refkit-display">'
-        f'<div class="refkit-picture" data-search-exclude>{_visible(event.html)}</div>\n'
-        f'{caption}<details class="refkit-shows" data-search-exclude>\n'
-        f"<summary>What it shows, as text</summary>{shown}</details></figure>"
+        f'<figure class="refkit-display">{UNINDEXED_OPEN_HTML}<div class="refkit-picture"'
+        f" data-search-exclude>{picture}</div>{UNINDEXED_CLOSE_HTML}\n"
+        f'{caption}{UNINDEXED_OPEN_HTML}<details class="refkit-shows" data-search-exclude>\n'
+        f"<summary>What it shows, as text</summary>{shown}</details>{UNINDEXED_CLOSE_HTML}</figure>"
     )
 
 
