@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import make_site, topic_package
 
+from refkit.engine.assemble import restore_unindexed, set_aside_unindexed
 from refkit.engine.discovery import load_catalog
 from refkit.engine.display import figure_svg, figure_text, show
 from refkit.engine.drift import canonical_text
-from refkit.engine.assemble import restore_unindexed, set_aside_unindexed
 from refkit.engine.render import UNINDEXED_CLOSE_HTML, display_html, output_html
 from refkit.engine.results import DISPLAY, OutputEvent, ResultFormatError, SnippetResult
 from refkit.engine.runner import SnippetRunner

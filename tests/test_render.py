@@ -7,7 +7,7 @@ import pytest
 from refkit.engine import render
 from refkit.engine.discovery import Snippet
 from refkit.engine.drift import Drift, compare
-from refkit.engine.listings import ListingTokens, source_html
+from refkit.engine.listings import KeptListings, source_html
 from refkit.engine.references import Reference
 from refkit.engine.results import ERROR, OK, ErrorInfo, OutputEvent, RunEnvironment, SnippetResult
 
@@ -65,7 +65,7 @@ def test_references_open_safely_and_carry_the_query():
 def test_a_listing_shows_code_that_would_close_a_fence_or_a_tag_as_text():
     source = 'def demo_f():\n    return "```</div><!-- /refkit-source -->"\n'
     snippet = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, source, "", "")
-    block = source_html(snippet, "show", ListingTokens())
+    block = source_html(snippet, "show", KeptListings())
     assert block.count(render.SOURCE_CLOSE_HTML) == 1 and block.endswith(render.SOURCE_CLOSE_HTML)
     assert "```&lt;/div&gt;&lt;!-- /refkit-source --&gt;" in block
 
@@ -101,7 +101,7 @@ def everything_rendered_from(text: str) -> dict[str, str]:
                 "m.demo_f", "m", "demo_f", Path("m.py"), 1, f"x = {text!r}\n# {text}\n", "", ""
             ),
             "show",
-            ListingTokens(),
+            KeptListings(),
         ),
     }
 

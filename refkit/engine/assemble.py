@@ -198,7 +198,7 @@ def _directive_markdown(
             placeholder(Block(html=render.not_run_panel_html(directive.snippet_id, reason)))
         )
         return "\n\n".join(parts)
-    source = source_html(snippet, directive.source, session.listing_tokens())
+    source = source_html(snippet, directive.source, session.kept_listings())
     if source:  # highlighted here, not by the host (see refkit.engine.listings)
         parts.append(placeholder(Block(html=source)))
         parts.append(placeholder(Block(html=render.identifiers_html(snippet))))

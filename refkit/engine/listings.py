@@ -11,20 +11,21 @@ block, as outputs do, so no host converts it:
   listing, and a site without ``pymdownx.details`` still gets a collapsed one);
 - a warm build does not pay for it. As fenced code, this site's 58 listings cost the host about
   35 ms of Markdown a build even with their lexing kept (``pymdownx.superfences`` and the
-  formatter), against 9 ms to format them here from kept tokens.
+  formatter); kept here (below), they cost a check of their markup.
 
-Lexing is most of highlighting (0.10 of 0.12 CPU-s on this site), and a listing's code changes
-only when its snippet does. :class:`ListingTokens` keeps Pygments' tokens between builds, in
-``<cache_dir>/listing-tokens.json``, keyed by the code, the Pygments version and the Python
-version (what ``re`` matches); the formatter runs on every build.
+Highlighting costs a build 0.12 CPU-s on this site, lexing and formatting, though a listing's
+code changes only when its snippet does. :class:`KeptListings` keeps each listing's markup
+between builds, in ``<cache_dir>/listings.json``, keyed by the code, the Pygments version and
+the Python version (what ``re`` matches), and the wrapper's own version.
 
-The store is input like any other: anything that is not exactly a token store of this format
-and this Pygments is read as empty, and so is anything but a regular file of at most a few
-megabytes. A stored entry is used only if its tokens spell, character for character, the text
-Pygments would have lexed, and its token types are Pygments' standard ones: a damaged store can
-change neither the code a page shows, nor its lines, nor put anything but a known class in its
-markup (it can mislabel a token among those classes, which no check can tell). A store that
-cannot be read or written only costs speed.
+The store is input like any other: anything that is not exactly a store of this format and this
+Pygments is read as empty, and so is anything but a regular file of at most a few megabytes. A
+stored listing is used only if it is nothing but Pygments' token spans (``<span class="k">``,
+a class of at most a few letters and digits) around text that is, character for character, the
+code Pygments would have lexed, escaped as it escapes it: a damaged store can change neither
+the code a page shows, nor its lines, nor put any other markup in the page (it can mislabel a
+token among those classes, which no check can tell). A store that cannot be read or written only
+costs speed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterable
@@ -47,67 +49,64 @@ from refkit.engine.discovery import Snippet
 
 __all__ = [
     "STORE_NAME",
-    "ListingTokens",
+    "KeptListings",
     "lexed_text",
     "listing_html",
-    "read_tokens",
+    "read_listings",
     "source_html",
-    "write_tokens",
+    "write_listings",
 ]
 
-STORE_NAME = "listing-tokens.json"
-_FORMAT = 4
-# Bytes: this site's store is 0.4 MB. A larger file is no store of ours, and reading it would
+STORE_NAME = "listings.json"
+_FORMAT = 5
+# Bytes: this site's store is 0.5 MB. A larger file is no store of ours, and reading it would
 # cost every build seconds.
 _LARGEST_STORE = 8 * 1024 * 1024
 
-Tokens = list[tuple[Any, str]]
-"""What ``Lexer.get_tokens`` yields: (token type, text) pairs."""
 
-
-def source_html(snippet: Snippet, mode: str, tokens: ListingTokens) -> str:
+def source_html(snippet: Snippet, mode: str, kept: KeptListings) -> str:
     """A snippet's source listing as a block of the page: shown, collapsed, or ``""`` (hidden).
 
     Examples:
         >>> from pathlib import Path
         >>> s = Snippet("m.demo_f", "m", "demo_f", Path("m.py"), 1, "def demo_f():\\n    pass\\n", "", "")
-        >>> shown = source_html(s, "show", ListingTokens())
+        >>> shown = source_html(s, "show", KeptListings())
         >>> shown.startswith(render.SOURCE_OPEN_HTML + '<div class="language-python highlight">')
         True
         >>> '<span class="nf">demo_f</span>' in shown, shown.endswith(render.SOURCE_CLOSE_HTML)
         (True, True)
-        >>> "<summary>Source of demo_f</summary>" in source_html(s, "collapsed", ListingTokens())
+        >>> "<summary>Source of demo_f</summary>" in source_html(s, "collapsed", KeptListings())
         True
-        >>> source_html(s, "hide", ListingTokens())
+        >>> source_html(s, "hide", KeptListings())
         ''
     """
     if mode == "hide":
         return ""
-    listing = listing_html(render.listing_code(snippet), tokens)
+    listing = listing_html(render.listing_code(snippet), kept)
     if mode == "collapsed":
         summary = html.escape(f"Source of {snippet.function}")
         listing = f'<details class="quote"><summary>{summary}</summary>{listing}</details>'
     return f"{render.SOURCE_OPEN_HTML}{listing}{render.SOURCE_CLOSE_HTML}"
 
 
-def listing_html(code: str, tokens: ListingTokens) -> str:
-    """``code`` highlighted as Python, its tokens from ``tokens`` (which keeps them).
+def listing_html(code: str, kept: KeptListings) -> str:
+    """``code`` highlighted as Python, from ``kept`` (which keeps what it made).
 
     Examples:
-        >>> print(listing_html('x = "<b>"', ListingTokens()))
+        >>> print(listing_html('x = "<b>"', KeptListings()))
         <div class="language-python highlight"><pre><span></span><code><span class="n">x</span> <span class="o">=</span> <span class="s2">"&lt;b&gt;"</span>
         </code></pre></div>
     """
-    from pygments import format as format_tokens
-
-    return format_tokens(tokens.tokens(code), _formatter()).rstrip("\n")
+    return f"{_LISTING_OPEN}{kept.inner_html(code)}{_LISTING_CLOSE}"
 
 
-@functools.cache  # a formatter keeps no state between listings; making one reads its style
-def _formatter() -> Any:
-    from pygments.formatters import HtmlFormatter
-
-    return HtmlFormatter(cssclass="language-python highlight", wrapcode=True)
+# Pygments' HtmlFormatter wraps the token spans so (``wrapcode``; the empty span is its own);
+# the wrapper is refkit's choice, so it is not stored, and a change to it is a new format.
+_LISTING_OPEN = '<div class="language-python highlight"><pre><span></span><code>'
+_LISTING_CLOSE = "</code></pre></div>"
+# What the formatter puts between them: text without markup, and its token spans.
+_TOKEN_SPANS = re.compile(r'(?:[^<]+|<span class="[a-z0-9]{1,4}">|</span>)*')
+_TAG = re.compile(r"<[^>]*>")
 
 
 def lexed_text(code: str) -> str:
@@ -125,117 +124,98 @@ def lexed_text(code: str) -> str:
     return text + "\n"
 
 
-class ListingTokens:
-    """Pygments' tokens of listings' code, kept by what they depend on (see the module).
+def _faithful(inner: str, lexed: str) -> bool:
+    """Whether ``inner`` is token spans around exactly ``lexed``, escaped as Pygments escapes it."""
+    return _TOKEN_SPANS.fullmatch(inner) is not None and _TAG.sub("", inner) == html.escape(
+        lexed, quote=False
+    )
 
-    A listing's tokens are kept as two parts, a string with one character per token that names
-    its type (:func:`_type_codes`) and the list of their texts: a store of them is read with a
-    few calls into C, and holds one list per listing in memory, not a pair per token.
+
+class KeptListings:
+    """Listings' markup, kept by what it depends on (see the module).
 
     Examples:
-        >>> kept = ListingTokens()
-        >>> first = kept.tokens("x = 1")
-        >>> kept.tokens("x = 1") == first, kept.hits, kept.changed, len(kept.entries)
+        >>> kept = KeptListings()
+        >>> first = kept.inner_html("x = 1")
+        >>> kept.inner_html("x = 1") == first, kept.hits, kept.changed, len(kept.entries)
         (True, 1, True, 1)
     """
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[str, list[str]]] = {}
-        """Key (:func:`_key`) -> (type codes, texts), lexed earlier or read from a store."""
+        self.entries: dict[str, str] = {}
+        """Key (:func:`_key`) -> what the formatter put inside the wrapper."""
         self.hits = 0
         self.changed = False
-        """Whether :attr:`entries` differ from what was read: tokens made or entries dropped."""
+        """Whether :attr:`entries` differ from what was read: listings made or dropped."""
 
-    def tokens(self, code: str) -> Tokens:
-        """The tokens of ``code``: kept ones if they spell what Pygments would lex, else lexed."""
+    def inner_html(self, code: str) -> str:
+        """The token spans of ``code``: kept ones if they show exactly that code, else made."""
         key, lexed = _key(code), lexed_text(code)
-        kept = self.entries.get(key)
-        if kept is not None and "".join(kept[1]) == lexed:
+        inner = self.entries.get(key)
+        if inner is not None and _faithful(inner, lexed):
             self.hits += 1
-            return list(zip(map(_type_codes()[1].__getitem__, kept[0]), kept[1], strict=True))
+            return inner
+        from pygments import highlight
         from pygments.lexers import PythonLexer
 
-        tokens = list(PythonLexer().get_tokens(code))
-        codes = _type_codes()[0]
-        # Only tokens that spell the text and are of standard types: else a store could not
-        # hold them.
-        if "".join(value for _, value in tokens) == lexed and all(k in codes for k, _ in tokens):
-            self.entries[key] = ("".join(codes[k] for k, _ in tokens), [v for _, v in tokens])
+        made = highlight(code, PythonLexer(), _formatter()).rstrip("\n")
+        inner = made.removeprefix(_LISTING_OPEN).removesuffix(_LISTING_CLOSE)
+        if made == f"{_LISTING_OPEN}{inner}{_LISTING_CLOSE}" and _faithful(inner, lexed):
+            self.entries[key] = inner  # else another Pygments formats otherwise: not kept
             self.changed = True
-        return tokens
+        return inner
 
     def keep_only(self, codes: Iterable[str]) -> None:
         """Drop the entries of code that is no longer a listing."""
         wanted = {_key(code) for code in codes}
-        kept = {key: entry for key, entry in self.entries.items() if key in wanted}
+        kept = {key: inner for key, inner in self.entries.items() if key in wanted}
         if len(kept) < len(self.entries):
             self.entries, self.changed = kept, True
 
 
+@functools.cache  # a formatter keeps no state between listings; making one reads its style
+def _formatter() -> Any:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(cssclass="language-python highlight", wrapcode=True)
+
+
+@functools.lru_cache(maxsize=1024)  # asked twice a build for every listing (made, then pruned)
 def _key(code: str) -> str:
-    """What the tokens of ``code`` depend on, as one digest: the lexer's rules and ``re``."""
+    """What the markup of ``code`` depends on, as one digest: Pygments' rules and ``re``."""
     import pygments
 
     identity = [_FORMAT, pygments.__version__, sys.version, "PythonLexer", code]
     return hashlib.sha256(json.dumps(identity).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@functools.cache  # asked for every listing a build lexes or takes
-def _type_codes() -> tuple[dict[Any, str], dict[str, Any], list[str]]:
-    """Pygments' standard token types as one character each.
-
-    Returns:
-        Type -> character, character -> type, and the types' dotted names in the order of their
-        characters (``Name.Builtin``; ``""``: Token), which a store names.
-    """
-    from pygments.token import STANDARD_TYPES
-
-    kinds = sorted(STANDARD_TYPES, key=".".join)
-    characters = [chr(0x30 + number) for number in range(len(kinds))]
-    return (
-        dict(zip(kinds, characters, strict=True)),
-        dict(zip(characters, kinds, strict=True)),
-        [".".join(kind) for kind in kinds],
-    )
-
-
-def read_tokens(path: Path) -> ListingTokens:
-    """Kept tokens holding what ``path`` stores, or none if it stores nothing usable.
+def read_listings(path: Path) -> KeptListings:
+    """Kept listings holding what ``path`` stores, or none if it stores nothing usable.
 
     Examples:
         >>> import tempfile
-        >>> read_tokens(Path(tempfile.mkdtemp()) / STORE_NAME).entries  # no file: nothing
+        >>> read_listings(Path(tempfile.mkdtemp()) / STORE_NAME).entries  # no file: nothing
         {}
     """
     import pygments
 
-    kept = ListingTokens()
+    kept = KeptListings()
     try:
         data = json.loads(_small_file(path))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return kept
-    _, kinds, names = _type_codes()
     if (
         not isinstance(data, dict)
         or data.get("format") != _FORMAT
         or data.get("pygments") != pygments.__version__
-        or data.get("types") != names
         or not isinstance(entries := data.get("entries"), dict)
     ):
         return kept
-    known = kinds.keys()
-    for key, stored in entries.items():
-        if not (isinstance(key, str) and isinstance(stored, list) and len(stored) == 2):
-            continue
-        codes, values = stored
-        if not (isinstance(codes, str) and isinstance(values, list)):
-            continue
-        try:
-            "".join(values)  # raises unless every text is a string
-        except TypeError:
-            continue
-        if len(codes) == len(values) and known >= set(codes):
-            kept.entries[key] = (codes, values)
+    kept.entries = {
+        key: inner
+        for key, inner in entries.items()
+        if isinstance(key, str) and isinstance(inner, str)
+    }
     return kept
 
 
@@ -256,22 +236,17 @@ def _small_file(path: Path) -> str:
     return data.decode("utf-8")
 
 
-def write_tokens(kept: ListingTokens, path: Path) -> None:
+def write_listings(kept: KeptListings, path: Path) -> None:
     """Store the kept entries in ``path`` if they changed, and only into an existing folder.
 
-    A folder that cannot be written leaves the old store (or none): the next build lexes again.
+    A folder that cannot be written leaves the old store (or none): the next build highlights
+    again.
     """
     import pygments
 
     if not kept.changed or not path.parent.is_dir():
         return
-    entries = {key: [codes, values] for key, (codes, values) in kept.entries.items()}
-    data = {
-        "format": _FORMAT,
-        "pygments": pygments.__version__,
-        "types": _type_codes()[2],
-        "entries": entries,
-    }
+    data = {"format": _FORMAT, "pygments": pygments.__version__, "entries": kept.entries}
     with contextlib.suppress(OSError):
         write_atomic(path, json.dumps(data, separators=(",", ":")))
         kept.changed = False

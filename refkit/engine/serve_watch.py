@@ -19,7 +19,7 @@ loop, once it wakes, publishes them and runs MkDocs' full rebuild. A rebuild ahe
 no one sees before that full rebuild replaces it: search plugins' index entries (only their
 ``on_post_build`` writes the index), and what a plugin leaves to the full rebuild when it sees
 :attr:`DevServer.ahead`. (The plugin's own page events highlight the page's source listings,
-from the session's kept tokens, :class:`~refkit.engine.listings.ListingTokens`: one snippet
+from the session's kept markup, :class:`~refkit.engine.listings.KeptListings`: one snippet
 changed, its page has many.)
 
 Threads: the watcher calls :meth:`DevServer.start_saved` in its own thread, while MkDocs builds in

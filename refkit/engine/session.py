@@ -65,7 +65,7 @@ from refkit.engine.environments import (
 )
 from refkit.engine.frontmatter import split_front_matter
 from refkit.engine.listings import STORE_NAME as LISTING_STORE
-from refkit.engine.listings import ListingTokens, read_tokens, write_tokens
+from refkit.engine.listings import KeptListings, read_listings, write_listings
 from refkit.engine.render import listing_code
 from refkit.engine.results import ERROR, RunEnvironment, SnippetResult
 from refkit.engine.run_environments import snippet_environments, sync_command
@@ -270,8 +270,8 @@ class BuildSession:
     """Declared environment -> the environment part of its cache keys, per build."""
     _notes: list[str] = field(default_factory=list, init=False)
     _noted: set[str] = field(default_factory=set, init=False)
-    _listings: tuple[Path, ListingTokens] | None = field(default=None, init=False)
-    """The source listings' kept tokens, and the store they were read from (once per store)."""
+    _listings: tuple[Path, KeptListings] | None = field(default=None, init=False)
+    """The source listings' kept markup, and the store it was read from (once per store)."""
 
     def __post_init__(self) -> None:
         self._check_settings(self.settings)
@@ -913,7 +913,7 @@ class BuildSession:
         changed: with neither changed, a pruning decides what the last one did (it deletes only
         entries unused for a day or more, which the next build sees to). Entries of declared
         environments count as another environment's: each hit keeps one, and one unused for
-        30 days goes. The source listings' kept tokens (:meth:`listing_tokens`) keep only the
+        30 days goes. The source listings' kept markup (:meth:`kept_listings`) keeps only the
         code of the catalog's snippets, and are stored if they changed.
 
         Returns:
@@ -921,10 +921,10 @@ class BuildSession:
         """
         if self.catalog.errors:
             return []
-        if self._listings is not None:  # the listings' tokens, pruned the same way
+        if self._listings is not None:  # the listings' markup, pruned the same way
             store, kept = self._listings
             kept.keep_only(listing_code(snippet) for snippet in self.catalog.snippets.values())
-            write_tokens(kept, store)
+            write_listings(kept, store)
         environment = self.environment()
         pruned = (self.catalog.state, environment, self.settings.cache_path)
         if self.mode == "serve" and pruned == self._pruned:
@@ -937,11 +937,11 @@ class BuildSession:
         self._pruned = pruned
         return []
 
-    def listing_tokens(self) -> ListingTokens:
-        """The source listings' tokens kept in the cache folder, read once (see :meth:`prune_cache`)."""
+    def kept_listings(self) -> KeptListings:
+        """The source listings' markup kept in the cache folder, read once (see :meth:`prune_cache`)."""
         store = self.settings.cache_path / LISTING_STORE
         if self._listings is None or self._listings[0] != store:
-            self._listings = (store, read_tokens(store))
+            self._listings = (store, read_listings(store))
         return self._listings[1]
 
     def cached_result(
