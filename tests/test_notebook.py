@@ -456,10 +456,12 @@ def test_downloads_are_kept_by_what_they_are_made_of_and_a_damaged_copy_is_made_
 
     kept, first = build_and_read()
     assert len(kept) == 1 and "hi v1" in first
-    kept[0].write_text('{"notebook": 3}')  # damaged: not what refkit wrote
-    again, second = build_and_read()
-    assert again == kept and second == first
-    assert kept[0].read_text(encoding="utf-8") != '{"notebook": 3}'  # the copy was made anew
+    whole = kept[0].read_text(encoding="utf-8")
+    for damaged in ('{"notebook": 3}', whole.replace("hi v1", "hi v0")):  # not what refkit wrote
+        kept[0].write_text(damaged, encoding="utf-8")
+        again, second = build_and_read()
+        assert again == kept and second == first
+        assert kept[0].read_text(encoding="utf-8") == whole  # the copy was made anew
     site.write_topic("greet", 'TITLE = "Greetings"\n\ndef demo_hi():\n    print("hi v2")\n')
     changed, third = build_and_read()
     assert len(changed) == 1 and changed != kept  # the earlier state's copy is gone
