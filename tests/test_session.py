@@ -100,10 +100,11 @@ def test_assembled_page_names_problems_with_file_lines_and_appends_references(pr
     assert "def demo_fast" not in markdown  # the listing is a block: the host never converts it
     assert markdown.rstrip().endswith(f"## References\n\nBLOCK{len(blocks) - 1}")
     # A source listing is kept out of the search index; its identifiers stand in for it.
-    kinds = [b.html if b.kind == "html" else b.kind for b in blocks]
-    listed = next(i for i, k in enumerate(kinds) if k.startswith(SOURCE_OPEN_HTML))
-    assert kinds[listed].endswith(SOURCE_CLOSE_HTML) and kinds[listed + 1] == ""  # print: builtin
-    assert '<span class="nf">demo_fast</span>' in kinds[listed]
+    # The listing goes before the snippet's output, in the output's block.
+    listed = next(b for b in blocks if b.html.startswith(SOURCE_OPEN_HTML))
+    assert listed.kind == "output" and listed.snippet is not None
+    assert listed.html.endswith(SOURCE_CLOSE_HTML)  # no identifiers line: print is a builtin
+    assert '<span class="nf">demo_fast</span>' in listed.html
     assert "A &lt;b&gt;</a>" in blocks[-1].html
     assert "    BLOCK" in markdown  # the indented directive keeps its indent
     _, unknown_topic = assemble_page(

@@ -57,7 +57,8 @@ class Block:
 
     Attributes:
         kind: ``html`` (ready), ``output`` (of :attr:`snippet`) or ``environment`` (the table).
-        html: The HTML of an ``html`` block.
+        html: The HTML of an ``html`` block; of an ``output`` block, what comes before the
+            output (the snippet's source listing).
         snippet: The snippet of an ``output`` block.
         where: ``page:line`` of the directive, for messages.
     """
@@ -198,11 +199,12 @@ def _directive_markdown(
             placeholder(Block(html=render.not_run_panel_html(directive.snippet_id, reason)))
         )
         return "\n\n".join(parts)
+    # Listing, identifiers and output in one block: a placeholder is a paragraph the host's
+    # Markdown parses, and three per snippet were a tenth of the topic pages' conversion.
     source = source_html(snippet, directive.source, session.kept_listings())
     if source:  # highlighted here, not by the host (see refkit.engine.listings)
-        parts.append(placeholder(Block(html=source)))
-        parts.append(placeholder(Block(html=render.identifiers_html(snippet))))
-    parts.append(placeholder(Block(kind="output", snippet=snippet, where=where)))
+        source += render.identifiers_html(snippet)
+    parts.append(placeholder(Block(kind="output", snippet=snippet, where=where, html=source)))
     return "\n\n".join(parts)
 
 
@@ -216,18 +218,23 @@ def block_html(session: BuildSession, block: Block) -> tuple[str, list[Problem]]
         return table, []
     if block.kind == "html" or block.snippet is None:
         return block.html, []
-    snippet = block.snippet
+    html, problems = _output_html(session, block.snippet, block.where)
+    return block.html + html, problems
+
+
+def _output_html(session: BuildSession, snippet: Snippet, where: str) -> tuple[str, list[Problem]]:
+    """A snippet's output: live, or in tabs, one per environment it runs in."""
     names = session.environments_of(snippet.id)
     if len(names) == 1:
-        return _live_html(session, snippet, block.where, DEFAULT_ENVIRONMENT)
+        return _live_html(session, snippet, where, DEFAULT_ENVIRONMENT)
     tabs: list[tuple[str, str]] = []
     problems: list[Problem] = []
     for name in names:
-        html, found = _environment_html(session, snippet, block.where, name)
+        html, found = _environment_html(session, snippet, where, name)
         tabs.append((name, html))
         problems += found
-    place = hashlib.sha256(f"{block.where}\0{snippet.id}".encode()).hexdigest()[:12]
-    line = block.where.rpartition(":")[2]
+    place = hashlib.sha256(f"{where}\0{snippet.id}".encode()).hexdigest()[:12]
+    line = where.rpartition(":")[2]
     number = int(line) if line.isdigit() else 1
     return render.environment_tabs_html(tabs, place, number), problems
 
