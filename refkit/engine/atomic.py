@@ -9,12 +9,12 @@ from pathlib import Path
 __all__ = ["write_atomic"]
 
 
-def write_atomic(path: Path, text: str, *, durable: bool = False) -> Path:
+def write_atomic(path: Path, text: str | bytes, *, durable: bool = False) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it.
 
     Args:
         path: The file to write; its folder is created when missing.
-        text: The whole new content, written as UTF-8.
+        text: The whole new content: text, written as UTF-8, or bytes, written as they are.
         durable: Also ``fsync`` before the rename, so the entry survives a power cut (for
             caches that are read back as input).
 
@@ -34,8 +34,9 @@ def write_atomic(path: Path, text: str, *, durable: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())

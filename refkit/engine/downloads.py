@@ -25,7 +25,7 @@ from pathlib import Path
 from refkit.engine import notebook as notebook_module
 from refkit.engine import standalone as standalone_module
 from refkit.engine.atomic import write_atomic
-from refkit.engine.notebook import PageDownloads, colab_url, page_downloads
+from refkit.engine.notebook import colab_url, page_downloads
 from refkit.engine.session import BuildSession, PagePlan, Problem
 from refkit.engine.standalone import StandaloneError
 
@@ -110,8 +110,8 @@ def write_page_downloads(
     kept = session.settings.cache_path / "downloads" / f"{_slug(plan.path)}-{key[:24]}.json"
     written: list[Path] = []
     try:
-        made = _read_kept(kept)
-        if made is None:
+        files = _read_kept(kept)
+        if files is None:
             made = page_downloads(
                 plan.body,
                 title=topic.title,
@@ -119,9 +119,10 @@ def write_page_downloads(
                 package_dir=session.catalog.package_dir,
                 results=results,
             )
-            _keep(kept, made)
-        for suffix, text in ((".ipynb", made.notebook), (".py", made.script)):
-            written.append(write_atomic(folder / f"{topic.module}{suffix}", text))
+            files = (made.notebook.encode("utf-8"), made.script.encode("utf-8"))
+            _keep(kept, files)
+        for suffix, data in zip((".ipynb", ".py"), files, strict=True):
+            written.append(write_atomic(folder / f"{topic.module}{suffix}", data))
     except (OSError, StandaloneError, SyntaxError, ValueError) as exc:
         return written, [Problem(plan.path, f"its downloads could not be made: {exc}")]
     return written, []
@@ -153,34 +154,34 @@ def _slug(page: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "-", page).strip("-")[:80] or "page"
 
 
-def _read_kept(path: Path) -> PageDownloads | None:
-    """What was kept at ``path``, or None when it is missing or not what was written there.
+def _read_kept(path: Path) -> tuple[bytes, bytes] | None:
+    """The notebook and script kept at ``path``, or None when missing or not what was written.
 
-    A kept copy is a header line, then the notebook and the script as they are: the header names
-    their lengths and the digest of both (a page's notebook holds its figures, and reading it as
-    JSON inside JSON cost a warm build 7 ms for this site's seven pages).
+    A kept copy is a header line, then the notebook's and the script's bytes as they are: the
+    header names their lengths and the digest of both. Nothing is decoded (a page's notebook
+    holds its figures: reading this site's seven as JSON inside JSON cost a warm build 7 ms).
     """
     try:
-        header, _, body = path.read_text(encoding="utf-8").partition("\n")
+        header, _, body = path.read_bytes().partition(b"\n")
         info = json.loads(header)
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, ValueError):
         return None
     if not (isinstance(info, dict) and set(info) == {"notebook", "script", "sha256"}):
         return None
     size = info["notebook"]
     if not isinstance(size, int) or isinstance(size, bool) or info["script"] != len(body) - size:
         return None
-    if hashlib.sha256(body.encode("utf-8")).hexdigest() != info["sha256"]:
+    if size < 0 or hashlib.sha256(body).hexdigest() != info["sha256"]:
         return None
-    return PageDownloads(notebook=body[:size], script=body[size:])
+    return body[:size], body[size:]
 
 
-def _keep(path: Path, made: PageDownloads) -> None:
-    """Keep ``made`` at ``path``, and drop what was kept for earlier states of the same page."""
-    body = made.notebook + made.script
-    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-    header = {"notebook": len(made.notebook), "script": len(made.script), "sha256": digest}
-    write_atomic(path, json.dumps(header) + "\n" + body)
+def _keep(path: Path, files: tuple[bytes, bytes]) -> None:
+    """Keep the notebook and script at ``path``; drop what was kept for earlier states of the page."""
+    notebook, script = files
+    digest = hashlib.sha256(notebook + script).hexdigest()
+    header = {"notebook": len(notebook), "script": len(script), "sha256": digest}
+    write_atomic(path, json.dumps(header).encode() + b"\n" + notebook + script)
     prefix = path.name.rsplit("-", 1)[0] + "-"
     for older in path.parent.glob(f"{prefix}*.json"):
         if older != path and older.name.rsplit("-", 1)[0] + "-" == prefix:
