@@ -113,6 +113,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import datetime as dt
 import json
 import os
@@ -2230,6 +2231,134 @@ def report_suite_only(
     return 0 if args.no_fail or all(t.passed for t in targets) else 1
 
 
+# Instruction counts of the warm build and its floor (--only instructions)
+
+INSTRUCTIONS_START_MARKER = "<!-- instructions:start -->"
+INSTRUCTIONS_END_MARKER = "<!-- instructions:end -->"
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def count_instructions(cwd: Path, site_dir: Path, env: dict[str, str], report: Path) -> Build:
+    """One ``mkdocs build`` under callgrind; ``Build.cpu`` holds the instructions it ran.
+
+    Examples:
+        >>> _COLLECTED.search("==1== Events    : Ir\\n==1== Collected : 19716391859")[1]
+        '19716391859'
+    """
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        "-c",
+        _BUILD_WRAPPER,
+        str(report),
+        str(site_dir),
+    ]
+    report.unlink(missing_ok=True)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None or not report.exists():
+        raise BenchmarkError(
+            f"callgrind build in {cwd} failed ({done.returncode}):\n{done.stderr[-3000:]}"
+        )
+    records = json.loads(report.read_text(encoding="utf-8"))["records"]
+    return Build(0.0, 0, 0, float(found[1]), 0.0, records)
+
+
+def instructions_only(args: argparse.Namespace, work: Path) -> dict[str, list[float]]:
+    """Each round: the floor and the warm build under callgrind at once (one core each).
+
+    The same copies and cache as the timed scenarios: a repository copy whose cache a cold build
+    primed, and the floor's copy with its generated pages written out.
+    """
+    if shutil.which("valgrind") is None:
+        raise BenchmarkError("valgrind is missing (Debian: apt-get install valgrind)")
+    (work / "no-environments").mkdir()
+    env = {**base_environment(), "REFKIT_ENVIRONMENTS_DIR": str(work / "no-environments")}
+    repo, floor_repo, sites = work / "repo", work / "floor-repo", work / "sites"
+    log(f"copying the repository to {repo}")
+    shutil.copytree(REPO, repo, ignore=COPY_IGNORE)
+    warm_env = {**env, "REFKIT_CACHE_DIR": str(work / "cache")}
+    floor_env = {**env, "REFKIT_ENABLED": "false"}
+    log("priming the cache (one cold build, not counted)")
+    primed = run_build(repo, sites / "prime", warm_env, work / "prime.json")
+    total = (primed.stats() or {}).get("total", 0)
+    check_stats(primed, "priming build", total, total)
+    shutil.copytree(repo, floor_repo, ignore=RECOPY_IGNORE)
+    expand_generated(floor_repo)
+    run_build(repo, sites / "warm-up", warm_env, work / "warm-up.json")  # bytecode, stores
+    run_build(floor_repo, sites / "floor-up", floor_env, work / "floor-up.json")
+    counts: dict[str, list[float]] = {"floor": [], "warm": []}
+    for number in range(1, args.rounds + 1):
+        log(f"round {number}/{args.rounds}: floor and warm under callgrind")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            floor = pool.submit(
+                count_instructions, floor_repo, sites / "floor", floor_env, work / "floor.json"
+            )
+            warm = pool.submit(
+                count_instructions, repo, sites / "warm", warm_env, work / "warm.json"
+            )
+            floor_build, warm_build = floor.result(), warm.result()
+        check_stats(warm_build, "warm build under callgrind", 0, total)
+        counts["floor"].append(floor_build.cpu)
+        counts["warm"].append(warm_build.cpu)
+    return counts
+
+
+def instructions_target(counts: dict[str, list[float]]) -> Target:
+    """The warm build's instructions against its floor's (median of the per-round ratios)."""
+    ratios = paired(counts["warm"], counts["floor"])
+    return Target(
+        f"warm build ≤ {WARM_TIME_LIMIT} {TIMES} floor (instructions, callgrind)",
+        spread(ratios, f" {TIMES}", 4),
+        f"{WARM_TIME_LIMIT} {TIMES}",
+        statistics.median(ratios) <= WARM_TIME_LIMIT,
+    )
+
+
+def instructions_markdown(counts: dict[str, list[float]], info: dict[str, str], rounds: int) -> str:
+    """The instructions section of the performance page."""
+    target = instructions_target(counts)
+
+    def giga(values: list[float]) -> str:
+        return spread([v / 1e9 for v in values], " G", 3)
+
+    return "\n".join(
+        [
+            f"Measured with `python scripts/benchmark.py --rounds {rounds} --only instructions "
+            f"--write-docs` on {info['date']}: {info['CPU']}, valgrind's callgrind.",
+            "",
+            "| build | instructions |",
+            "|---|---|",
+            f"| floor: refkit disabled, same pages | {giga(counts['floor'])} |",
+            f"| warm: nothing changed, new process | {giga(counts['warm'])} |",
+            "",
+            "| target | measured | limit | verdict |",
+            "|---|---|---|---|",
+            f"| {target.name} | {target.measured} | {target.limit} | {target.verdict} |",
+        ]
+    )
+
+
+def report_instructions_only(
+    args: argparse.Namespace, work: Path, started: float, load_at_start: float
+) -> int:
+    """Run ``--only instructions``, print its table, and write it with ``--write-docs``."""
+    counts = in_workspace(work, args.keep, lambda: instructions_only(args, work))
+    if counts is None:
+        return 2
+    markdown = instructions_markdown(counts, machine(load_at_start), args.rounds)
+    print(markdown)
+    target = instructions_target(counts)
+    print(f"{target.verdict}: {target.name}: {target.measured} (limit {target.limit})")
+    log(f"done in {time.perf_counter() - started:.0f} s")
+    if args.write_docs:
+        write_docs(markdown, (INSTRUCTIONS_START_MARKER, INSTRUCTIONS_END_MARKER))
+        log(f"wrote the instruction counts into {DOCS_PAGE}")
+    return 0 if args.no_fail or target.passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Build-speed benchmark of the refkit plugin.",
@@ -2255,10 +2384,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("environments", "serve", "suite"),
+        choices=("environments", "serve", "suite", "instructions"),
         help="run only these scenarios: `environments`, the version environments' (and the "
         "floor their warm build is held to); `serve`, `mkdocs serve`'s saves (--rounds of them); "
-        "`suite`, the test suite against issue 8's baseline suite",
+        "`suite`, the test suite against issue 8's baseline suite; `instructions`, the warm "
+        "build and its floor under valgrind's callgrind (instructions, not seconds)",
     )
     parser.add_argument("--json", type=Path, help="also write every sample to this JSON file")
     parser.add_argument(
@@ -2267,7 +2397,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    if args.only not in (None, "suite") and args.write_docs:
+    if args.only not in (None, "suite", "instructions") and args.write_docs:
         parser.error(f"--write-docs needs the whole run: {DOCS_PAGE.name} shows every scenario")
     for distribution, extra in (("markdown-exec", "bench"), ("zensical", "zensical")):
         if args.only:
@@ -2284,6 +2414,8 @@ def main(argv: list[str] | None = None) -> int:
         return report_serve_only(args, work, started)
     if args.only == "suite":
         return report_suite_only(args, work, started, load_at_start)
+    if args.only == "instructions":
+        return report_instructions_only(args, work, started, load_at_start)
     run = in_workspace(work, args.keep, lambda: benchmark(args, work))
     if run is None:
         return 2

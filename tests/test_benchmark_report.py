@@ -377,3 +377,23 @@ def test_a_pytest_run_that_fails_or_prints_no_summary_is_an_error(tmp_path: Path
         bench.run_pytest([sys.executable, "-c", "print('no tests ran')"], tmp_path, {})
     ran = bench.run_pytest([sys.executable, "-c", "print('3 passed in 2.50s')"], tmp_path, {})
     assert (ran.seconds, ran.counts) == (2.5, "3 passed")
+
+
+def test_the_instruction_counts_hold_the_warm_build_to_its_floor_round_by_round() -> None:
+    within = bench.instructions_target({"floor": [20e9, 19e9], "warm": [21e9, 20.8e9]})
+    assert within.passed and within.measured == f"1.0724 {TIMES} (1.0500{DASH}1.0947 {TIMES})"
+    over = bench.instructions_target({"floor": [20e9], "warm": [22.2e9]})
+    assert over.passed is False and over.verdict == "FAIL"
+    markdown = bench.instructions_markdown({"floor": [20e9], "warm": [21e9]}, SUITE_INFO, 1)
+    assert "| floor: refkit disabled, same pages | 20.000 G |" in markdown
+    assert markdown.rstrip().endswith("| PASS |")
+
+
+@pytest.mark.slow  # valgrind takes seconds to start Python
+def test_a_build_that_fails_under_callgrind_is_an_error(tmp_path: Path) -> None:
+    if bench.shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+    with pytest.raises(bench.BenchmarkError, match="callgrind build"):
+        bench.count_instructions(
+            tmp_path, tmp_path / "site", {"PATH": "/usr/bin:/bin"}, tmp_path / "r.json"
+        )
