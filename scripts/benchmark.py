@@ -136,7 +136,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -2212,23 +2212,32 @@ def suite_markdown(runs: dict[str, list[SuiteRun]], info: dict[str, str], rounds
     )
 
 
-def report_suite_only(
-    args: argparse.Namespace, work: Path, started: float, load_at_start: float
+def report_section_only(
+    args: argparse.Namespace,
+    work: Path,
+    started: float,
+    load_at_start: float,
+    *,
+    measure: Callable[[argparse.Namespace, Path], Any],
+    markdown: Callable[[Any, dict[str, str], int], str],
+    targets: Callable[[Any], list[Target]],
+    markers: tuple[str, str],
 ) -> int:
-    """Run ``--only suite``, print its table, and write it into the page with ``--write-docs``."""
-    runs = in_workspace(work, args.keep, lambda: suite_only(args, work))
-    if runs is None:
+    """Run a scenario of its own (``--only suite``, ``--only instructions``), print its table and
+    targets, and write the table into its section of the page with ``--write-docs``."""
+    measured = in_workspace(work, args.keep, lambda: measure(args, work))
+    if measured is None:
         return 2
-    markdown = suite_markdown(runs, machine(load_at_start), args.rounds)
-    print(markdown)
-    targets = suite_targets(runs)
-    for target in targets:
+    text = markdown(measured, machine(load_at_start), args.rounds)
+    print(text)
+    found = targets(measured)
+    for target in found:
         print(f"{target.verdict}: {target.name}: {target.measured} (limit {target.limit})")
     log(f"done in {time.perf_counter() - started:.0f} s")
     if args.write_docs:
-        write_docs(markdown, (SUITE_START_MARKER, SUITE_END_MARKER))
-        log(f"wrote the suite's results into {DOCS_PAGE}")
-    return 0 if args.no_fail or all(t.passed for t in targets) else 1
+        write_docs(text, markers)
+        log(f"wrote {markers[0]} ... {markers[1]} of {DOCS_PAGE}")
+    return 0 if args.no_fail or all(t.passed for t in found) else 1
 
 
 # Instruction counts of the warm build and its floor (--only instructions)
@@ -2341,24 +2350,6 @@ def instructions_markdown(counts: dict[str, list[float]], info: dict[str, str], 
     )
 
 
-def report_instructions_only(
-    args: argparse.Namespace, work: Path, started: float, load_at_start: float
-) -> int:
-    """Run ``--only instructions``, print its table, and write it with ``--write-docs``."""
-    counts = in_workspace(work, args.keep, lambda: instructions_only(args, work))
-    if counts is None:
-        return 2
-    markdown = instructions_markdown(counts, machine(load_at_start), args.rounds)
-    print(markdown)
-    target = instructions_target(counts)
-    print(f"{target.verdict}: {target.name}: {target.measured} (limit {target.limit})")
-    log(f"done in {time.perf_counter() - started:.0f} s")
-    if args.write_docs:
-        write_docs(markdown, (INSTRUCTIONS_START_MARKER, INSTRUCTIONS_END_MARKER))
-        log(f"wrote the instruction counts into {DOCS_PAGE}")
-    return 0 if args.no_fail or target.passed else 1
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Build-speed benchmark of the refkit plugin.",
@@ -2413,9 +2404,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "serve":
         return report_serve_only(args, work, started)
     if args.only == "suite":
-        return report_suite_only(args, work, started, load_at_start)
+        return report_section_only(
+            args,
+            work,
+            started,
+            load_at_start,
+            measure=suite_only,
+            markdown=suite_markdown,
+            targets=suite_targets,
+            markers=(SUITE_START_MARKER, SUITE_END_MARKER),
+        )
     if args.only == "instructions":
-        return report_instructions_only(args, work, started, load_at_start)
+        return report_section_only(
+            args,
+            work,
+            started,
+            load_at_start,
+            measure=instructions_only,
+            markdown=instructions_markdown,
+            targets=lambda counts: [instructions_target(counts)],
+            markers=(INSTRUCTIONS_START_MARKER, INSTRUCTIONS_END_MARKER),
+        )
     run = in_workspace(work, args.keep, lambda: benchmark(args, work))
     if run is None:
         return 2
