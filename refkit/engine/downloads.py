@@ -169,9 +169,9 @@ def _read_kept(path: Path) -> tuple[bytes, bytes] | None:
     if not (isinstance(info, dict) and set(info) == {"notebook", "script", "sha256"}):
         return None
     size = info["notebook"]
-    if not isinstance(size, int) or isinstance(size, bool) or info["script"] != len(body) - size:
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= len(body):
         return None
-    if size < 0 or hashlib.sha256(body).hexdigest() != info["sha256"]:
+    if info["script"] != len(body) - size or hashlib.sha256(body).hexdigest() != info["sha256"]:
         return None
     return body[:size], body[size:]
 

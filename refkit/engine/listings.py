@@ -97,7 +97,7 @@ def listing_html(code: str, kept: KeptListings) -> str:
         <div class="language-python highlight"><pre><span></span><code><span class="n">x</span> <span class="o">=</span> <span class="s2">"&lt;b&gt;"</span>
         </code></pre></div>
     """
-    return f"{_LISTING_OPEN}{kept.inner_html(code)}{_LISTING_CLOSE}"
+    return kept.listing(code)
 
 
 # Pygments' HtmlFormatter wraps the token spans so (``wrapcode``; the empty span is its own);
@@ -136,8 +136,8 @@ class KeptListings:
 
     Examples:
         >>> kept = KeptListings()
-        >>> first = kept.inner_html("x = 1")
-        >>> kept.inner_html("x = 1") == first, kept.hits, kept.changed, len(kept.entries)
+        >>> first = kept.listing("x = 1")
+        >>> kept.listing("x = 1") == first, kept.hits, kept.changed, len(kept.entries)
         (True, 1, True, 1)
     """
 
@@ -148,22 +148,22 @@ class KeptListings:
         self.changed = False
         """Whether :attr:`entries` differ from what was read: listings made or dropped."""
 
-    def inner_html(self, code: str) -> str:
-        """The token spans of ``code``: kept ones if they show exactly that code, else made."""
+    def listing(self, code: str) -> str:
+        """``code`` highlighted: from the kept token spans if they show exactly that code."""
         key, lexed = _key(code), lexed_text(code)
         inner = self.entries.get(key)
         if inner is not None and _faithful(inner, lexed):
             self.hits += 1
-            return inner
+            return f"{_LISTING_OPEN}{inner}{_LISTING_CLOSE}"
         from pygments import highlight
         from pygments.lexers import PythonLexer
 
         made = highlight(code, PythonLexer(), _formatter()).rstrip("\n")
         inner = made.removeprefix(_LISTING_OPEN).removesuffix(_LISTING_CLOSE)
         if made == f"{_LISTING_OPEN}{inner}{_LISTING_CLOSE}" and _faithful(inner, lexed):
-            self.entries[key] = inner  # else another Pygments formats otherwise: not kept
+            self.entries[key] = inner  # else another Pygments formats otherwise: shown, not kept
             self.changed = True
-        return inner
+        return made
 
     def keep_only(self, codes: Iterable[str]) -> None:
         """Drop the entries of code that is no longer a listing."""

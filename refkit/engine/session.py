@@ -914,7 +914,7 @@ class BuildSession:
         entries unused for a day or more, which the next build sees to). Entries of declared
         environments count as another environment's: each hit keeps one, and one unused for
         30 days goes. The source listings' kept markup (:meth:`kept_listings`) keeps only the
-        code of the catalog's snippets, and are stored if they changed.
+        code of the catalog's snippets, and is stored if it changed.
 
         Returns:
             What went wrong (the cache folder cannot be listed), once each.
