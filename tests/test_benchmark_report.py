@@ -132,10 +132,36 @@ def test_the_big_page_target_charges_refkit_only_for_what_it_adds() -> None:
 
 
 def test_the_warm_target_holds_cpu_time_not_wall_time() -> None:
-    results = _results(floor=[4.0], warm=[4.2])
-    results["warm"].seconds = [6.0]  # waited for a core: not refkit's work
-    (target,) = (t for name, t in _verdicts(results).items() if name.startswith("warm build ≤"))
+    results = _results(pair_floor=[4.0], pair_warm=[4.2])
+    results["pair_warm"].seconds = [6.0]  # waited for a core: not refkit's work
+    assert _target(results, "warm build ≤").passed is True
+    results = _results(pair_floor=[4.0], pair_warm=[4.6])
+    results["pair_warm"].seconds = [4.0]
+    assert _target(results, "warm build ≤").passed is False
+
+
+def test_the_warm_target_holds_the_side_by_side_pairs_and_shows_both_ways() -> None:
+    # Back to back the warm build lost a round to the machine (1.25 x); side by side, the
+    # median of three pairs is 1.05 x: the pairs decide.
+    results = _results(floor=[4.0], warm=[5.0], pair_floor=[4.0] * 3, pair_warm=[4.2, 4.0, 4.4])
+    target = _target(results, f"warm build ≤ 1.1 {TIMES} floor (CPU time, side by side)")
     assert target.passed is True
+    assert target.measured.startswith(f"side by side: CPU 1.05 {TIMES} (1.00{DASH}1.10 {TIMES})")
+    assert f"over 3 pairs, stdev 0.05 (4.20 s vs 4.00 s); back to back: CPU 1.25 {TIMES}" in (
+        target.measured
+    )
+    # ... and the other way round: a lucky back-to-back round does not pass failing pairs.
+    results = _results(floor=[4.0], warm=[4.0], pair_floor=[4.0] * 3, pair_warm=[4.6, 4.8, 4.2])
+    assert _target(results, "warm build ≤").passed is False
+
+
+def test_without_pairs_the_warm_target_holds_the_back_to_back_rounds() -> None:
+    results = _results(floor=[4.0], warm=[4.72])
+    results["pair_floor"], results["pair_warm"] = bench.Samples(), bench.Samples()
+    target = _target(results, f"warm build ≤ 1.1 {TIMES} floor (CPU time)")
+    assert target.passed is False
+    assert target.measured.startswith(f"back to back: CPU 1.18 {TIMES}")
+    assert "over 1 round," in target.measured and "side by side" not in target.measured
 
 
 def test_the_figure_target_passes_without_figures_and_says_so() -> None:
@@ -181,6 +207,11 @@ def test_the_report_gives_every_table_and_the_page_weights() -> None:
     assert "the longest snippet (`m.demo_b`) | 2.10 s |" in report
     rows = [line for line in report.splitlines() if line.startswith("| ")]
     assert all(line.endswith("|") for line in rows)
+    # One pair a round (not the default): the command says so, and the pairs have their rows.
+    assert report.startswith("Measured with `python scripts/benchmark.py --rounds 2 --pairs 1`")
+    assert "and 1 pair of a floor and a warm build side by side (one core each)" in report
+    assert "| warm, side by side with a floor (one core each) | 4.00 s |" in report
+    assert "- *Side by side*: the warm target is held on pairs" in report
 
 
 def _target(results: dict[str, Any], start: str) -> Any:
