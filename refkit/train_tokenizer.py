@@ -145,8 +145,8 @@ __all__ = [
     "start_fresh_training",
     "train_demo_tokenizer",
     "train_model",
-    "transformers_major",
     "training_fingerprints",
+    "transformers_major",
     "vocab_fingerprint",
 ]
 

@@ -279,3 +279,23 @@ def test_a_package_outside_the_project_folder_names_its_declaration_problem_too(
         assert problem.where == "notes/t.py:6"
     finally:
         session.close()
+
+
+def test_the_default_environments_stamp_versions_are_read_once_a_build(project, monkeypatch):
+    import refkit.engine.session as session_module
+
+    reads: list[tuple[str, ...]] = []
+
+    def counted(names):
+        reads.append(tuple(names))
+        return {"keras": f"3.{len(reads)}"}
+
+    monkeypatch.setattr(session_module, "running_versions", counted)
+    session = open_session(project, execute="never")
+    first = session.stamp_versions("default")
+    first["keras"] = "edited by a caller"  # a copy: the kept answer is not changed
+    assert session.stamp_versions("default") == {"keras": "3.1"}
+    assert len(reads) == 1
+    session.end_build()  # a package upgraded under `mkdocs serve` shows in the next build
+    assert session.stamp_versions("default") == {"keras": "3.2"}
+    assert len(reads) == 2

@@ -29,11 +29,12 @@ from refkit.engine import discovery, references
 from refkit.engine.atomic import write_atomic
 from refkit.engine.discovery import (
     Catalog,
+    PackageScan,
     Snippet,
     Topic,
     TopicSyntaxError,
-    package_entries,
     package_state,
+    scan_package,
 )
 from refkit.engine.references import InvalidReference, Reference
 
@@ -61,8 +62,9 @@ def stored_catalog(package_dir: Path, folder: Path) -> Catalog:
         package's state as it is now.
     """
     package_dir = package_dir.resolve()
-    state = package_state(package_dir)  # before the files are read, as load_catalog takes it
-    key = _key(package_dir)
+    scanned = scan_package(package_dir)
+    state = package_state(package_dir, scanned)  # before the files are read, as load_catalog does
+    key = _key(package_dir, scanned)
     store = folder / STORE_NAME
     catalog = _read(store, key, package_dir) if key is not None else None
     if catalog is None:
@@ -78,29 +80,34 @@ def stored_catalog(package_dir: Path, folder: Path) -> Catalog:
     return catalog
 
 
-def _key(package_dir: Path) -> str | None:
+def _key(package_dir: Path, scanned: PackageScan | None = None) -> str | None:
     """Digest of everything a catalog is read from; ``None``: do not store (or take) one.
 
     Every entry under the package counts, by kind: a file with its content, a folder, a
     symbolic link with its target (an editor's lock file, a dangling link named ``x.py``, is a
     topic the catalog reports as unreadable). A link to a folder makes it ``None``: what is
     behind it is read through it but is not listed here, so an edit there would go unseen.
+
+    Args:
+        package_dir: The topic package.
+        scanned: Its :func:`~refkit.engine.discovery.scan_package`, when just made.
     """
     parts: list[bytes] = [str(_FORMAT).encode(), sys.version.encode(), bytes(package_dir), *_CODE]
     try:
-        for path in package_entries(package_dir):
-            name = os.fsencode(path.relative_to(package_dir))  # any name the folder can hold
-            if path.is_symlink():
-                if path.is_dir():
+        for path_parts, entry in scan_package(package_dir) if scanned is None else scanned:
+            name = os.fsencode(Path(*path_parts))  # any name the folder can hold
+            if entry.is_symlink():
+                if entry.is_dir():
                     return None
-                parts += [b"link", name, os.fsencode(path.readlink())]
-                if not path.exists():
+                link = Path(entry.path)
+                parts += [b"link", name, os.fsencode(link.readlink())]
+                if not link.exists():
                     continue
-            elif path.is_dir():
+            elif entry.is_dir():
                 parts += [b"folder", name]
                 continue
-            if path.is_file():
-                parts += [b"file", name, path.read_bytes()]
+            if entry.is_file():
+                parts += [b"file", name, Path(entry.path).read_bytes()]
             else:  # a socket or a pipe: nothing a catalog can rely on
                 return None
     except OSError:

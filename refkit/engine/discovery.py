@@ -23,6 +23,7 @@ import ast
 import builtins
 import contextlib
 import hashlib
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
@@ -136,26 +137,73 @@ class Topic:
 PackageState = tuple[tuple[str, int, int], ...]
 """Every file of a package with its modification time and size."""
 
+PackageScan = list[tuple[tuple[str, ...], os.DirEntry[str]]]
+"""Every entry under a package with its path parts below it (see :func:`scan_package`)."""
+
 
 def package_entries(package_dir: Path) -> list[Path]:
     """Every entry under the package, sorted, without its bytecode folders (``__pycache__``).
 
     Only those below the package: a package may itself sit inside a folder of that name.
     """
-    return [
-        path
-        for path in sorted(package_dir.rglob("*"))
-        if "__pycache__" not in path.relative_to(package_dir).parts
-    ]
+    return [Path(entry.path) for _, entry in scan_package(package_dir)]
 
 
-def package_state(package_dir: Path) -> PackageState:
-    """Every file of the package with its modification time and size: a change detector."""
+def scan_package(package_dir: Path) -> PackageScan:
+    """Every entry under the package with its path parts, as :func:`package_entries` lists them.
+
+    One ``os.scandir`` walk: a ``DirEntry`` knows its kind from the folder listing and keeps
+    what ``stat`` said, so the callers that ask an entry's kind, size and times ask the system
+    once (``Path.rglob`` and ``Path.is_dir`` asked again for every question, every build).
+    Folders are entered, not links to them; ``__pycache__`` folders are left out with all
+    they hold; a folder that cannot be listed is skipped, as ``Path.rglob`` skips it. Sorted
+    by path parts, as paths sort.
+
+    Examples:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for name in ("b.py", "a/x.py", "a-b.py", "__pycache__/b.pyc", "a/__pycache__/x.pyc"):
+        ...     (root / name).parent.mkdir(parents=True, exist_ok=True)
+        ...     _ = (root / name).write_text("")
+        >>> [parts for parts, _ in scan_package(root)]
+        [('a',), ('a', 'x.py'), ('a-b.py',), ('b.py',)]
+        >>> package_entries(root) == sorted(
+        ...     p for p in root.rglob("*") if "__pycache__" not in p.relative_to(root).parts)
+        True
+    """
+    found: PackageScan = []
+    folders: list[tuple[tuple[str, ...], str]] = [((), os.fspath(package_dir))]
+    while folders:
+        parts, folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except PermissionError:
+            continue
+        for entry in entries:
+            if entry.name == "__pycache__":
+                continue
+            entry_parts = (*parts, entry.name)
+            found.append((entry_parts, entry))
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((entry_parts, entry.path))
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def package_state(package_dir: Path, scanned: PackageScan | None = None) -> PackageState:
+    """Every file of the package with its modification time and size: a change detector.
+
+    Args:
+        package_dir: The topic package.
+        scanned: Its :func:`scan_package`, when the caller has just made it.
+    """
     state = []
-    for path in package_entries(package_dir):
+    for _, entry in scan_package(package_dir) if scanned is None else scanned:
         with contextlib.suppress(OSError):
-            info = path.stat()
-            state.append((str(path), info.st_mtime_ns, info.st_size))
+            info = entry.stat()
+            state.append((entry.path, info.st_mtime_ns, info.st_size))
     return tuple(state)
 
 

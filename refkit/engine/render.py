@@ -16,6 +16,7 @@ A reference's address becomes a link only when it is an ``http(s)`` address with
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import textwrap
@@ -90,8 +91,15 @@ def listing_code(snippet: Snippet) -> str:
         >>> listing_code(s)
         'def demo_f():\\n  pass\\\\x1b'
     """
+    return _listing_text(snippet.display_source or snippet.source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _listing_text(source: str) -> str:
+    # Kept: a build asks twice for every snippet, to render its listing and to keep its markup
+    # (`BuildSession.prune_cache`), and `mkdocs serve` asks again on every rebuild.
     # As plain escapes, not in spans: what a reader copies from the listing is the code.
-    return _visible(textwrap.dedent(snippet.display_source or snippet.source).rstrip("\n"))
+    return _visible(textwrap.dedent(source).rstrip("\n"))
 
 
 UNINDEXED_OPEN_HTML = "<!-- refkit:unindexed -->"

@@ -268,6 +268,8 @@ class BuildSession:
     """The last check of the environments, and what it depended on then (torch, the folders)."""
     _keys: dict[str, EnvironmentKey] = field(default_factory=dict, init=False)
     """Declared environment -> the environment part of its cache keys, per build."""
+    _running_stamp: dict[str, str] | None = field(default=None, init=False)
+    """The stamp packages installed where refkit runs (:meth:`stamp_versions`), per build."""
     _notes: list[str] = field(default_factory=list, init=False)
     _noted: set[str] = field(default_factory=set, init=False)
     _listings: tuple[Path, KeptListings] | None = field(default=None, init=False)
@@ -358,6 +360,7 @@ class BuildSession:
         self._environment = None
         self._reports = None  # an environment synced meanwhile runs in the next build
         self._keys.clear()
+        self._running_stamp = None
 
     def environment(self) -> EnvironmentKey:
         """The environment part of this build's cache keys, read once per build.
@@ -1122,7 +1125,11 @@ class BuildSession:
         report = self.environment_reports().get(environment)
         if report is not None:
             return installed_versions(report, EXTRA_STAMP_PACKAGES)
-        return running_versions(EXTRA_STAMP_PACKAGES)
+        if self._running_stamp is None:
+            # Read once a build: asking the metadata for a package that is not installed (no
+            # TensorFlow here) searches every folder of sys.path, for every stamp of every page.
+            self._running_stamp = running_versions(EXTRA_STAMP_PACKAGES)
+        return dict(self._running_stamp)
 
     def environments_of(self, snippet_id: str) -> tuple[str, ...]:
         """The environments a snippet runs in, ``default`` first.
