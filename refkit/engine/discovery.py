@@ -156,8 +156,8 @@ def scan_package(package_dir: Path) -> PackageScan:
     what ``stat`` said, so the callers that ask an entry's kind, size and times ask the system
     once (``Path.rglob`` and ``Path.is_dir`` asked again for every question, every build).
     Folders are entered, not links to them; ``__pycache__`` folders are left out with all
-    they hold; a folder that cannot be listed is skipped, as ``Path.rglob`` skips it. Sorted
-    by path parts, as paths sort.
+    they hold; a folder that cannot be listed (or no longer exists) is skipped, as
+    ``Path.rglob`` skips it. Sorted by path parts, as paths sort.
 
     Examples:
         >>> import tempfile
@@ -170,6 +170,8 @@ def scan_package(package_dir: Path) -> PackageScan:
         >>> package_entries(root) == sorted(
         ...     p for p in root.rglob("*") if "__pycache__" not in p.relative_to(root).parts)
         True
+        >>> scan_package(root / "gone")
+        []
     """
     found: PackageScan = []
     folders: list[tuple[tuple[str, ...], str]] = [((), os.fspath(package_dir))]
@@ -178,7 +180,7 @@ def scan_package(package_dir: Path) -> PackageScan:
         try:
             with os.scandir(folder) as listing:
                 entries = list(listing)
-        except PermissionError:
+        except OSError:  # unreadable, or gone since it was listed: as if empty
             continue
         for entry in entries:
             if entry.name == "__pycache__":
