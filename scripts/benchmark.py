@@ -176,7 +176,7 @@ STATS = re.compile(
 WARM_TIME_LIMIT = 1.1  # x floor
 # Floor and warm builds run side by side (one core each) this many times a round: the warm
 # target's measure (see `warm_target`).
-DEFAULT_PAIRS = 4
+DEFAULT_PAIRS = 6
 WARM_RSS_LIMIT = 1.5  # x floor's MkDocs peak RSS
 COLD_VS_PEER_LIMIT = 1.0  # x markdown-exec's cold build
 COLD_CRITICAL_LIMIT = 1.2  # x (floor + the worker's imports + sum of snippet run times / jobs)
