@@ -39,16 +39,16 @@ and the saved ``tokenizer.json`` are compared:
 * **BPE with** ``end_of_word_suffix="</w>"``: the same tokens, but different ids on every run.
 * **BPE with** ``continuing_subword_prefix="##"`` and **WordPiece** (which is the BPE trainer
   with that prefix): different ids, and in most runs different tokens too (60 trainings of each
-  gave 37 and 35 different token sets, so two runs now and then agree on their tokens, though
-  never on their ids). The BPE trainer numbers the plain
-  characters in sorted order but creates the prefixed and suffixed forms while iterating over a
-  Rust hash map (``AHashMap``), whose order changes from run to run; those ids then break ties
-  between equally frequent merges (``tokenizers/src/models/bpe/trainer.rs`` at v0.23.1:
-  ``compute_alphabet`` line 346, ``tokenize_words`` lines 364-400, ``Merge::cmp`` lines 30-39).
-  Setting ``RAYON_NUM_THREADS=1``, ``TOKENIZERS_PARALLELISM=false`` or ``PYTHONHASHSEED=0``
-  (each alone or all three) in the fresh processes changes nothing. Reported upstream as
-  https://github.com/huggingface/tokenizers/issues/1794, where the fix proposed in pull
-  request 2066 traces it to the hash map.
+  gave 35 and 37 different token sets, so two runs now and then agree on their tokens, though
+  never on their ids). The BPE trainer numbers the plain characters in sorted order but creates
+  the prefixed and suffixed forms while iterating over a Rust hash map (``AHashMap``), whose
+  order changes from run to run; those ids then break ties between equally frequent merges
+  (``tokenizers/src/models/bpe/trainer.rs`` at v0.23.1: ``compute_alphabet`` line 346,
+  ``tokenize_words`` lines 364-400, ``Merge::cmp`` lines 30-39). Setting
+  ``RAYON_NUM_THREADS=1``, ``TOKENIZERS_PARALLELISM=false`` or ``PYTHONHASHSEED=0`` (each alone
+  or all three) in the fresh processes changes nothing. Reported upstream as
+  https://github.com/huggingface/tokenizers/issues/1794, where the fix proposed in pull request
+  2066 traces it to the hash map.
 * **Unigram**: same tokens, but the stored log-probabilities differ in the last digits
   (below 1e-12) on every run, so ``tokenizer.json`` is never byte-identical; where two pieces
   tie on score their ids can swap (at ``vocab_size=150`` about half of the runs swapped ``j``

@@ -144,12 +144,14 @@ def test_the_warm_target_holds_the_side_by_side_pairs_and_shows_both_ways() -> N
     # Back to back the warm build lost a round to the machine (1.25 x); side by side, the
     # median of three pairs is 1.05 x: the pairs decide.
     results = _results(floor=[4.0], warm=[5.0], pair_floor=[4.0] * 3, pair_warm=[4.2, 4.0, 4.4])
+    results["pair_floor"].seconds, results["pair_warm"].seconds = [5.0] * 3, [5.0, 6.0, 5.5]
     target = _target(results, f"warm build ≤ 1.1 {TIMES} floor (CPU time, side by side)")
     assert target.passed is True
     assert target.measured.startswith(f"side by side: CPU 1.05 {TIMES} (1.00{DASH}1.10 {TIMES})")
-    assert f"over 3 pairs, stdev 0.05 (4.20 s vs 4.00 s); back to back: CPU 1.25 {TIMES}" in (
+    assert f"over 3 pairs, stdev 0.05 (4.20 s vs 4.00 s), wall 1.10 {TIMES} (1.00{DASH}1.20" in (
         target.measured
     )
+    assert f"; back to back: CPU 1.25 {TIMES} over 1 round, stdev 0.00" in target.measured
     # ... and the other way round: a lucky back-to-back round does not pass failing pairs.
     results = _results(floor=[4.0], warm=[4.0], pair_floor=[4.0] * 3, pair_warm=[4.6, 4.8, 4.2])
     assert _target(results, "warm build ≤").passed is False
@@ -209,8 +211,10 @@ def test_the_report_gives_every_table_and_the_page_weights() -> None:
     assert all(line.endswith("|") for line in rows)
     # One pair a round (not the default): the command says so, and the pairs have their rows.
     assert report.startswith("Measured with `python scripts/benchmark.py --rounds 2 --pairs 1`")
-    assert "and 1 pair of a floor and a warm build side by side (one core each)" in report
-    assert "| warm, side by side with a floor (one core each) | 4.00 s |" in report
+    assert "and 1 pair a round of a floor and a warm build started together (side by side)" in (
+        report
+    )
+    assert "| warm, side by side with a floor | 4.00 s |" in report
     assert "- *Side by side*: the warm target is held on pairs" in report
 
 
@@ -428,3 +432,17 @@ def test_a_build_that_fails_under_callgrind_is_an_error(tmp_path: Path) -> None:
         bench.count_instructions(
             tmp_path, tmp_path / "site", {"PATH": "/usr/bin:/bin"}, tmp_path / "r.json"
         )
+
+
+def test_the_two_builds_of_a_pair_run_at_the_same_moment() -> None:
+    # Each side waits at a barrier for the other: run one after the other, the first would
+    # time out there.
+    import threading
+
+    meeting = threading.Barrier(2, timeout=10)
+
+    def side(name: str) -> str:
+        meeting.wait()
+        return name
+
+    assert bench.at_once(lambda: side("floor"), lambda: side("warm")) == ("floor", "warm")

@@ -251,6 +251,37 @@ def test_a_link_or_folder_that_comes_and_goes_is_part_of_the_key(package, tmp_pa
     _same(stored_catalog(package, tmp_path), load_catalog(package))
 
 
+def test_a_link_that_loops_or_runs_through_a_file_is_keyed_and_stored(package, tmp_path, reads):
+    (package / "loop.py").symlink_to("loop.py")
+    (package / "through.py").symlink_to("helpers.py/child")
+    assert catalog_store._key(package.resolve()) is not None
+    stored_catalog(package, tmp_path)
+    assert (tmp_path / catalog_store.STORE_NAME).is_file()
+    reads.clear()
+    discovery._last_load.clear()
+    taken = stored_catalog(package, tmp_path)
+    assert not reads  # the next process took the stored catalog
+    _same(taken, load_catalog(package))
+
+
+def test_the_scan_lists_what_rglob_lists_in_the_same_order(package, tmp_path):
+    (package / ".hidden").write_text("x")
+    (package / "a-b.txt").write_text("x")
+    (package / "a").mkdir()
+    (package / "a" / "x.txt").write_text("x")
+    (package / "a" / "__pycache__").mkdir()
+    (package / "a" / "__pycache__" / "x.pyc").write_bytes(b"")
+    (package / "dangling").symlink_to("nowhere")
+    (package / "linked").symlink_to(package / "a", target_is_directory=True)
+    expected = sorted(
+        p for p in package.rglob("*") if "__pycache__" not in p.relative_to(package).parts
+    )
+    assert discovery.package_entries(package) == expected
+    names = [p.relative_to(package).as_posix() for p in expected]
+    assert {".hidden", "a/x.txt", "dangling", "linked"} <= set(names)
+    assert "linked/x.txt" not in names  # a linked folder is not entered
+
+
 def test_a_file_name_that_is_not_utf8_is_no_crash(package, tmp_path):
     import os
 

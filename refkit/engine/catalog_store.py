@@ -97,9 +97,11 @@ def _key(package_dir: Path, scanned: PackageScan | None = None) -> str | None:
         for path_parts, entry in scan_package(package_dir) if scanned is None else scanned:
             name = os.fsencode(Path(*path_parts))  # any name the folder can hold
             if entry.is_symlink():
-                if entry.is_dir():
-                    return None
                 link = Path(entry.path)
+                # Path.is_dir, not DirEntry.is_dir: a link that loops or runs through a file
+                # is no folder (it is keyed below), where DirEntry.is_dir would raise.
+                if link.is_dir():
+                    return None
                 parts += [b"link", name, os.fsencode(link.readlink())]
                 if not link.exists():
                     continue

@@ -172,6 +172,7 @@ def scan_package(package_dir: Path) -> PackageScan:
         True
         >>> scan_package(root / "gone")
         []
+        >>> import shutil; shutil.rmtree(root)
     """
     found: PackageScan = []
     folders: list[tuple[tuple[str, ...], str]] = [((), os.fspath(package_dir))]
