@@ -304,6 +304,29 @@ for _name, _level in (("mkdocs.plugins.refkit", logging.INFO),
                       ("mkdocs.plugins.markdown_exec", logging.WARNING)):
     logging.getLogger(_name).setLevel(_level)
     logging.getLogger(_name).addHandler(_grab)
+# The CPU time of the refkit plugin's own work: under MkDocs all of it runs in the plugin's
+# event methods, on MkDocs' thread (the Markdown extension is taken out, a build starts no
+# thread of refkit's), so the thread CPU time spent inside them is refkit's share of the build.
+# functools.wraps keeps each method's `mkdocs_priority`.
+try:
+    from refkit.engine.plugin import RefkitPlugin as _Plugin
+except Exception:
+    _Plugin = None
+if _Plugin is not None:
+    import functools as _functools
+    _probe["hooks_cpu"] = 0.0
+    def _timed(method):
+        @_functools.wraps(method)
+        def timed(*args, **kwargs):
+            began = _time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _probe["hooks_cpu"] += _time.thread_time() - began
+        return timed
+    for _name, _method in list(vars(_Plugin).items()):
+        if _name.startswith("on_") and callable(_method):
+            setattr(_Plugin, _name, _timed(_method))
 sys.argv = ["mkdocs", "build", "-q", "-d", site_dir]
 try:
     from mkdocs.__main__ import cli
@@ -387,6 +410,8 @@ class Samples:
         if build.probe.get("first_start") is not None:
             for name in ("first_start", "waited", "long_waits"):
                 self.add_extra(name, float(build.probe.get(name) or 0.0))
+        if build.probe.get("hooks_cpu") is not None:
+            self.add_extra("hooks_cpu", float(build.probe["hooks_cpu"] or 0.0))
 
     def add_extra(self, name: str, value: float) -> None:
         self.extra.setdefault(name, []).append(value)
@@ -1224,6 +1249,53 @@ def warm_target(results: dict[str, Samples]) -> Target:
     )
 
 
+def big_page_target(results: dict[str, Samples]) -> Target:
+    """What refkit adds to a warm build for the 20,000-line page, held on refkit's own CPU time.
+
+    Per round: the CPU time the refkit plugin's event methods spent in the build with the page
+    (``big``) less the same in the warm build without it (the build wrapper's probe times them;
+    under MkDocs that is all of refkit's work). The page has no directive, so what the host
+    spends on it is the same with refkit and without, and is not refkit's cost.
+
+    Beside it the whole builds' figure, ``(big - big floor) - (warm - floor)``: a difference of
+    differences of four builds of 6 to 8 s of CPU each, which a machine whose speed drifts moves
+    by a second either way (on 2026-12-02 two runs of the same code gave -0.88 and +1.05 s). It
+    is the held figure when the probe gave no hook times.
+
+    Examples:
+        >>> samples = {name: Samples(cpu=[cpu], seconds=[cpu]) for name, cpu in (
+        ...     ("big", 8.9), ("big_floor", 7.0), ("warm", 6.5), ("floor", 6.0))}
+        >>> samples["big"].extra["hooks_cpu"] = [0.31]
+        >>> samples["warm"].extra["hooks_cpu"] = [0.26]
+        >>> target = big_page_target(samples)
+        >>> target.passed, target.measured.split(";")[0]
+        (True, "refkit's hooks: CPU 0.05 s")
+    """
+    big, big_floor, warm, floor = (results[k] for k in ("big", "big_floor", "warm", "floor"))
+
+    def added(values: tuple[list[float], list[float], list[float], list[float]]) -> list[float]:
+        return [(b - bf) - (w - f) for b, bf, w, f in zip(*values, strict=True)]
+
+    added_cpu = added((big.cpu, big_floor.cpu, warm.cpu, floor.cpu))
+    added_wall = added((big.seconds, big_floor.seconds, warm.seconds, floor.seconds))
+    whole = f"CPU {spread(added_cpu, ' s')}; wall {spread(added_wall, ' s')}"
+    hooks_big, hooks_warm = big.extra.get("hooks_cpu", []), warm.extra.get("hooks_cpu", [])
+    if hooks_big and len(hooks_big) == len(hooks_warm) == len(big.cpu):
+        hooks = [b - w for b, w in zip(hooks_big, hooks_warm, strict=True)]
+        name = f"refkit's hooks' CPU time, big {MINUS} warm"
+        measured = f"refkit's hooks: CPU {spread(hooks, ' s')}; whole builds: {whole}"
+        held = hooks
+    else:
+        name = f"(big {MINUS} big floor) {MINUS} (warm {MINUS} floor), CPU time"
+        measured, held = whole, added_cpu
+    return Target(
+        f"refkit's cost of a {BIG_PAGE_LINES:,}-line page < {BIG_PAGE_LIMIT_SECONDS:g} s: {name}",
+        measured,
+        f"{BIG_PAGE_LIMIT_SECONDS:.2f} s",
+        statistics.median(held) < BIG_PAGE_LIMIT_SECONDS,
+    )
+
+
 def evaluate(
     results: dict[str, Samples], path: CriticalPath, weights: list[PageWeight]
 ) -> list[Target]:
@@ -1301,7 +1373,6 @@ def site_targets(
     floor, cold, warm = results["floor"], results["cold"], results["warm"]
     edit, serve, peer = results["edit"], results["serve"], results["peer"]
     alone, doctest = results["alone"], results["doctest"]
-    big, big_floor = results["big"], results["big_floor"]
     z_floor, z_cold, z_warm = (
         results[k] for k in ("zensical_floor", "zensical_cold", "zensical_warm")
     )
@@ -1322,20 +1393,7 @@ def site_targets(
         )
     )
 
-    def added(values: tuple[list[float], list[float], list[float], list[float]]) -> list[float]:
-        return [(b - bf) - (w - f) for b, bf, w, f in zip(*values, strict=True)]
-
-    added_cpu = added((big.cpu, big_floor.cpu, warm.cpu, floor.cpu))
-    added_wall = added((big.seconds, big_floor.seconds, warm.seconds, floor.seconds))
-    targets.append(
-        Target(
-            f"refkit's cost of a {BIG_PAGE_LINES:,}-line page < {BIG_PAGE_LIMIT_SECONDS:g} s: "
-            f"(big {MINUS} big floor) {MINUS} (warm {MINUS} floor), CPU time",
-            f"CPU {spread(added_cpu, ' s')}; wall {spread(added_wall, ' s')}",
-            f"{BIG_PAGE_LIMIT_SECONDS:.2f} s",
-            median(added_cpu) < BIG_PAGE_LIMIT_SECONDS,
-        )
-    )
+    targets.append(big_page_target(results))
     add_ratio(
         f"cold build ≤ {COLD_VS_PEER_LIMIT} {TIMES} markdown-exec's cold build",
         cold,

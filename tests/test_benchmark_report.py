@@ -131,6 +131,44 @@ def test_the_big_page_target_charges_refkit_only_for_what_it_adds() -> None:
     assert target.passed is False
 
 
+def test_the_big_page_target_holds_refkits_own_cpu_time_when_the_probe_timed_it() -> None:
+    # The whole builds say 1.5 s (a slow round for the big build); refkit's hooks spent 0.04 s
+    # more with the page: the hooks decide, the whole builds are shown beside them.
+    results = _results(floor=[4.0], warm=[4.4], big_floor=[7.0], big=[8.9])
+    results["warm"].extra["hooks_cpu"], results["big"].extra["hooks_cpu"] = [0.26], [0.30]
+    target = _target(results, "refkit's cost of a 20,000-line page < 0.5 s: refkit's hooks'")
+    assert target.passed is True
+    assert target.measured.startswith("refkit's hooks: CPU 0.04 s; whole builds: CPU 1.50 s")
+    results["big"].extra["hooks_cpu"] = [0.81]  # a scan that is not linear shows here
+    assert _target(results, "refkit's cost of a 20,000-line page").passed is False
+
+
+@pytest.mark.slow  # a real build in a fresh process
+def test_the_probe_times_the_plugins_hooks_and_keeps_their_order(tmp_path: Path) -> None:
+    """A real build through the benchmark's wrapper: hook times recorded, priorities kept."""
+    from conftest import make_site
+
+    site = make_site(tmp_path / "probe-site")
+    site.write_topic(
+        "probe",
+        '''
+        """Probe."""
+        TITLE = "Probe"
+
+        def demo_marker():
+            """Print."""
+            print("probe-marker-4711")
+        ''',
+    )
+    site.write_page("index.md", "# P\n\n!refkit probe.demo_marker\n")
+    env = {**bench.base_environment(), "REFKIT_CACHE_DIR": str(tmp_path / "cache")}
+    build = bench.run_build(site.root, tmp_path / "built", env, tmp_path / "report.json")
+    assert build.stats() is not None and build.stats()["run"] == 1
+    assert 0.0 < build.probe["hooks_cpu"] < build.cpu
+    # on_page_context (priority 50) still fills the page before search indexes it.
+    assert "probe-marker-4711" in (tmp_path / "built" / "search" / "search_index.json").read_text()
+
+
 def test_the_warm_target_holds_cpu_time_not_wall_time() -> None:
     results = _results(pair_floor=[4.0], pair_warm=[4.2])
     results["pair_warm"].seconds = [6.0]  # waited for a core: not refkit's work
