@@ -38,8 +38,8 @@ and the saved ``tokenizer.json`` are compared:
   BPE** (GPT-2/RoBERTa style): the same vocabulary, merges and ids every time.
 * **BPE with** ``end_of_word_suffix="</w>"``: the same tokens, but different ids on every run.
 * **BPE with** ``continuing_subword_prefix="##"`` and **WordPiece** (which is the BPE trainer
-  with that prefix): different ids, and in most runs different tokens too (60 trainings of each
-  gave 35 and 37 different token sets, so two runs now and then agree on their tokens, though
+  with that prefix): different ids, and in most runs different tokens too (300 trainings of each
+  gave 112 and 115 different token sets, so two runs now and then agree on their tokens, though
   never on their ids). The BPE trainer numbers the plain characters in sorted order but creates
   the prefixed and suffixed forms while iterating over a Rust hash map (``AHashMap``), whose
   order changes from run to run; those ids then break ties between equally frequent merges
@@ -825,7 +825,7 @@ def demo_training_reproducibility_by_model() -> None:
     "tokens" compares the set of tokens alone, "ids" every token with its id (the
     ``vocab_fingerprint``), "json" the whole saved tokenizer. Plain WordPiece and BPE with a
     ``##`` prefix learn different ids on every run and different tokens on most: two runs
-    sometimes agree on their tokens (60 trainings of each gave 37 and 35 token sets), which is
+    sometimes agree on their tokens (300 trainings of each gave 115 and 112 token sets), which is
     why five trainings are compared, not three; BPE with an end-of-word suffix learns the
     same tokens with different ids; Unigram keeps its tokens and ids (at this size) but its
     scores wobble in the last digits, so its ``tokenizer.json`` differs.
